@@ -1,0 +1,100 @@
+"""`python -m fusion predict|train|evaluate`: flags are built from the option dataclasses."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import types
+import typing
+
+
+def _flag_type(annotation):
+    """int | None -> int; plain types stay."""
+    if isinstance(annotation, str):
+        annotation = eval(annotation, {"int": int, "str": str, "float": float, "bool": bool})  # noqa: S307
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        kinds = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return kinds[0]
+    return annotation
+
+
+def _add_options(parser: argparse.ArgumentParser, options_class, help_text: dict) -> None:
+    for field in dataclasses.fields(options_class):
+        kind = _flag_type(field.type)
+        flag = "--" + field.name.replace("_", "-")
+        required = field.default is dataclasses.MISSING
+        parser.add_argument(flag, dest=field.name, type=kind, required=required,
+                            default=None if required else field.default,
+                            help=help_text.get(field.name, ""))
+
+
+def _field_help(options_class) -> dict:
+    """The comment after each field in the dataclass source is its --help text."""
+    import inspect
+
+    helps = {}
+    for line in inspect.getsource(options_class).splitlines():
+        name, _, rest = line.strip().partition(":")
+        if "#" in rest and name.isidentifier():
+            helps[name] = rest.split("#", 1)[1].strip()
+    return helps
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .evaluate import EvaluateOptions
+    from .train import TrainOptions
+
+    parser = argparse.ArgumentParser(prog="python -m fusion", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    predict_parser = commands.add_parser("predict", help="tag text with a checkpoint")
+    predict_parser.add_argument("--checkpoint", required=True, help="checkpoint directory")
+    predict_parser.add_argument("--json", action="store_true", help="print the full result as JSON")
+    predict_parser.add_argument("--explain", action="store_true",
+                                help="with --json: include attentions and gates")
+    predict_parser.add_argument("texts", nargs="+", help="texts to tag")
+
+    train_parser = commands.add_parser("train", help="fine-tune on the source language")
+    _add_options(train_parser, TrainOptions, _field_help(TrainOptions))
+    evaluate_parser = commands.add_parser("evaluate", help="zero-shot evaluation -> run record")
+    _add_options(evaluate_parser, EvaluateOptions, _field_help(EvaluateOptions))
+
+    args = vars(parser.parse_args(argv))
+    command = args.pop("command")
+    if command == "predict":
+        from .checkpoint import CheckpointError, load_tagger
+        from .predict import predict
+
+        try:
+            tagger = load_tagger(args["checkpoint"])
+        except CheckpointError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        results = predict(tagger, args["texts"], explain=args["explain"])
+        if args["json"]:
+            print(json.dumps([dataclasses.asdict(r) for r in results], ensure_ascii=False, indent=1))
+        else:
+            for result in results:
+                entities = ", ".join(f"{e.text} [{e.label} {e.score:.2f}]" for e in result.entities)
+                print(f"{result.text}\n  -> {entities or '(no entities)'}")
+        return 0
+    if command == "train":
+        from .train import train
+
+        summary = train(TrainOptions(**args))
+        print(json.dumps(summary, indent=1))
+        return 0
+    from .evaluate import run_evaluation
+
+    record = run_evaluation(EvaluateOptions(**args))
+    print(f"average F1 {100 * record['average_f1']:.2f} over {len(record['scores'])} languages"
+          + (f" -> {args['output']}" if args["output"] else ""))
+    if not args["output"]:
+        print(json.dumps(record, indent=1, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Save / load a tagger as a directory: ``tagger_config.json`` + ``model.safetensors``.
+
+Only what fine-tuning changed relative to the named base encoder is stored (LoRA adapters, the
+AIF module, the classifier; every encoder weight for full fine-tuning), so a LoRA checkpoint of
+the offline encoder is a few MB. Loading reads JSON and safetensors only: nothing is unpickled
+and no remote code runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from .modeling import TaggerConfig, TokenTagger
+
+CONFIG_FILE = "tagger_config.json"
+WEIGHTS_FILE = "model.safetensors"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be loaded; the message names the file and the problem."""
+
+
+def _shared_base_pointers(tagger: TokenTagger) -> set[int]:
+    from .encoders import load_encoder_base
+
+    return {t.data_ptr() for t in load_encoder_base(tagger.config.encoder).state.values()}
+
+
+def changed_state(tagger: TokenTagger) -> dict[str, torch.Tensor]:
+    """Every parameter and buffer that is not one of the shared, frozen base encoder tensors."""
+    shared = _shared_base_pointers(tagger)
+    state = tagger.state_dict()
+    return {name: t.detach().contiguous() for name, t in state.items()
+            if t.data_ptr() not in shared and not name.endswith(("position_ids", "token_type_ids"))}
+
+
+def save_tagger(tagger: TokenTagger, directory: str | Path, extra: dict | None = None) -> Path:
+    """Write config (+ `extra`, e.g. training settings) and changed weights; returns the directory."""
+    from safetensors.torch import save_file
+
+    if getattr(tagger, "merged", False):
+        raise CheckpointError("this tagger's adapters were merged for inference; save before merging")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    payload = {"format_version": FORMAT_VERSION, "config": tagger.config.to_dict(), **(extra or {})}
+    weights = changed_state(tagger)
+    save_file(weights, str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
+    (directory / CONFIG_FILE).write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n",
+                                         encoding="utf-8")
+    return directory
+
+
+def read_checkpoint_info(directory: str | Path) -> dict:
+    """The parsed JSON of a checkpoint directory (config and whatever training stored)."""
+    directory = Path(directory)
+    path = directory / CONFIG_FILE
+    if not directory.is_dir():
+        raise CheckpointError(f"{directory}: checkpoint directory does not exist")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing (a checkpoint is a directory with {CONFIG_FILE} "
+                              f"and {WEIGHTS_FILE})")
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{path}: not valid JSON ({error})") from error
+    if not isinstance(info, dict) or not isinstance(info.get("config"), dict):
+        raise CheckpointError(f"{path}: expected an object with a 'config' object")
+    if info.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: format_version {info.get('format_version')!r} is not "
+                              f"{FORMAT_VERSION}, the only one this version reads")
+    return info
+
+
+def checkpoint_hash(directory: str | Path) -> str:
+    """sha256 over the config and weights files: what a run record cites as 'what was evaluated'."""
+    digest = hashlib.sha256()
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        digest.update((Path(directory) / name).read_bytes())
+    return digest.hexdigest()
+
+
+def load_tagger(directory: str | Path, merge: bool = True, expected_labels=None) -> TokenTagger:
+    """Rebuild a tagger from a checkpoint directory, in eval mode.
+
+    `merge` folds LoRA adapters into private weights for faster inference (pass False to keep
+    training). `expected_labels`, when given, must equal the checkpoint's label list.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from .encoders import EncoderError
+
+    directory = Path(directory)
+    info = read_checkpoint_info(directory)
+    config_path = directory / CONFIG_FILE
+    try:
+        config = TaggerConfig.from_dict(info["config"])
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{config_path}: bad config: {error}") from error
+    if expected_labels is not None and list(expected_labels) != config.labels:
+        raise CheckpointError(f"{config_path}: label mismatch: checkpoint has {config.labels}, "
+                              f"expected {list(expected_labels)}")
+    weights_path = directory / WEIGHTS_FILE
+    if not weights_path.is_file():
+        raise CheckpointError(f"{weights_path}: missing")
+    try:
+        weights = load_file(str(weights_path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{weights_path}: not a readable safetensors file ({error})") from error
+    try:
+        tagger = TokenTagger(config)
+    except EncoderError as error:
+        raise CheckpointError(f"{config_path}: unknown or unavailable encoder "
+                              f"'{config.encoder}': {error}") from error
+    except ValueError as error:
+        raise CheckpointError(f"{config_path}: {error}") from error
+
+    expected = changed_state(tagger)
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{weights_path}: does not match {CONFIG_FILE} (missing {missing[:4]}"
+            f"{'...' if len(missing) > 4 else ''}, unexpected {unexpected[:4]}"
+            f"{'...' if len(unexpected) > 4 else ''})")
+    for name, tensor in weights.items():
+        if tensor.shape != expected[name].shape:
+            raise CheckpointError(f"{weights_path}: tensor '{name}' has shape {tuple(tensor.shape)}, "
+                                  f"the config implies {tuple(expected[name].shape)}")
+    # assign=True replaces parameters instead of copying into them: shared base tensors stay intact.
+    tagger.load_state_dict(weights, strict=False, assign=True)
+    for name, parameter in tagger.named_parameters():
+        parameter.requires_grad_(name in weights and (
+            config.tuning != "lora" or "lora_" in name or not name.startswith("encoder.")))
+    tagger.eval()
+    if merge:
+        tagger.merge_adapters()
+    tagger.checkpoint_info = info
+    return tagger

@@ -1,0 +1,201 @@
+"""NER data as `datasets.Dataset` objects with two columns, ``tokens`` and ``ner_tags`` (strings),
+and the sub-word label alignment that training, evaluation and prediction share.
+
+Sources:
+* a directory in PAN-X layout, ``<lang>/{train,dev,test}.tsv`` (as ``../shared/data/wikiann``),
+  or XTREME's flat ``{train,dev,test}-<lang>.tsv``;
+* one CoNLL-style file: token in the first column, tag in the last, blank lines between
+  sentences, ``-DOCSTART-`` skipped, IOB1 turned into IOB2;
+* the hub dataset ``wikiann`` (one config per language), when online.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from .modeling import IGNORE_INDEX, PANX_LABELS
+
+SPLITS = ("train", "dev", "test")
+HUB_WIKIANN = "wikiann"
+_HUB_SPLIT_NAMES = {"train": "train", "dev": "validation", "test": "test"}
+_TAG_PATTERN = re.compile(r"^(O|[BI]-\S+)$")
+
+
+class DataFormatError(ValueError):
+    """A data file that cannot be read; the message names the file and line."""
+
+
+# --------------------------------------------------------------------------------------------
+# Reading files
+# --------------------------------------------------------------------------------------------
+
+def iob1_to_iob2(tags: list[str]) -> list[str]:
+    """An I- tag that starts an entity (after O or another type) becomes B-; IOB2 is unchanged."""
+    fixed = []
+    for i, tag in enumerate(tags):
+        if tag.startswith("I-"):
+            previous = fixed[i - 1] if i else "O"
+            if previous == "O" or previous[2:] != tag[2:]:
+                tag = "B-" + tag[2:]
+        fixed.append(tag)
+    return fixed
+
+
+def read_conll_sentences(path: str | Path, encoding: str = "utf-8") -> list[tuple[list[str], list[str]]]:
+    """(tokens, tags) per sentence, exactly as the file has them (no tag mapping)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(f"{path}: no such file")
+    sentences: list[tuple[list[str], list[str]]] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    try:
+        with path.open(encoding=encoding, newline="") as handle:
+            for line_number, line in enumerate(handle, start=1):
+                line = line.rstrip("\r\n")
+                if not line.strip():
+                    if tokens:
+                        sentences.append((tokens, tags))
+                        tokens, tags = [], []
+                    continue
+                columns = line.split("\t") if "\t" in line else line.split()
+                if columns[0] == "-DOCSTART-":
+                    continue
+                if len(columns) < 2 or not columns[0] or not columns[-1].strip():
+                    raise DataFormatError(
+                        f"{path}:{line_number}: expected 'TOKEN<TAB>TAG' (token first, tag last), "
+                        f"got {line[:80]!r}")
+                tag = columns[-1].strip()
+                if not _TAG_PATTERN.match(tag):
+                    raise DataFormatError(
+                        f"{path}:{line_number}: tag {tag!r} is not O or B-/I-<TYPE> (IOB)")
+                tokens.append(columns[0])
+                tags.append(tag)
+    except UnicodeDecodeError as error:
+        raise DataFormatError(
+            f"{path}: not valid {encoding} ({error.reason} at byte {error.start}); "
+            "pass the file's encoding, e.g. encoding='latin-1'") from error
+    if tokens:
+        sentences.append((tokens, tags))
+    return sentences
+
+
+def normalise_tags(sentences, labels=PANX_LABELS, source: str = "") -> tuple[list, int]:
+    """IOB1 -> IOB2, then tags outside `labels` (MISC, DATE...) -> O. Returns (sentences, n_mapped)."""
+    allowed = set(labels)
+    mapped = 0
+    result = []
+    for tokens, tags in sentences:
+        tags = iob1_to_iob2(tags)
+        clean = []
+        for tag in tags:
+            if tag not in allowed:
+                mapped += 1
+                tag = "O"
+            clean.append(tag)
+        result.append((tokens, iob1_to_iob2(clean)))
+    if mapped:
+        print(f"{source or 'data'}: {mapped} tags outside {sorted(allowed)} were read as O",
+              file=sys.stderr)
+    return result, mapped
+
+
+def to_dataset(sentences):
+    from datasets import Dataset
+
+    return Dataset.from_dict({"tokens": [s[0] for s in sentences], "ner_tags": [s[1] for s in sentences]})
+
+
+def read_conll(path: str | Path, encoding: str = "utf-8", labels=PANX_LABELS,
+               max_sentences: int | None = None):
+    """One CoNLL-style file -> Dataset(tokens, ner_tags). `max_sentences` keeps the first N."""
+    sentences = read_conll_sentences(path, encoding)
+    if max_sentences is not None:
+        sentences = sentences[:max_sentences]
+    sentences, _ = normalise_tags(sentences, labels, source=str(path))
+    return to_dataset(sentences)
+
+
+def panx_file(root: str | Path, lang: str, split: str) -> Path:
+    """Where `split` of `lang` lives under `root` (nested or flat XTREME layout)."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    root = Path(root)
+    for candidate in (root / lang / f"{split}.tsv", root / f"{split}-{lang}.tsv"):
+        if candidate.is_file():
+            return candidate
+    raise DataFormatError(
+        f"no {split} file for language '{lang}' under {root}: expected {root / lang / (split + '.tsv')} "
+        f"or {root / (split + '-' + lang + '.tsv')}")
+
+
+def available_languages(root: str | Path, split: str = "test") -> list[str]:
+    """Languages under `root` that have `split`, sorted."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataFormatError(f"{root}: not a directory")
+    nested = {p.parent.name for p in root.glob(f"*/{split}.tsv")}
+    flat = {p.stem.split("-", 1)[1] for p in root.glob(f"{split}-*.tsv")}
+    return sorted(nested | flat)
+
+
+def load_hub_wikiann(lang: str, split: str, max_sentences: int | None = None):
+    """The hub's `wikiann` config for `lang` (needs the network or a filled cache)."""
+    from datasets import load_dataset
+
+    hub_split = _HUB_SPLIT_NAMES[split]
+    if max_sentences is not None:
+        hub_split = f"{hub_split}[:{max_sentences}]"
+    dataset = load_dataset(HUB_WIKIANN, lang, split=hub_split)
+    names = dataset.features["ner_tags"].feature.names
+    return dataset.map(lambda row: {"ner_tags": [names[t] for t in row["ner_tags"]]},
+                       remove_columns=[c for c in dataset.column_names if c not in ("tokens", "ner_tags")])
+
+
+def load_split(source: str | Path, lang: str, split: str, max_sentences: int | None = None,
+               labels=PANX_LABELS):
+    """`source` is a PAN-X directory, or "wikiann" for the hub. Keeps the first `max_sentences`."""
+    if str(source) == HUB_WIKIANN and not Path(source).exists():
+        return load_hub_wikiann(lang, split, max_sentences)
+    return read_conll(panx_file(source, lang, split), labels=labels, max_sentences=max_sentences)
+
+
+# --------------------------------------------------------------------------------------------
+# Sub-word alignment
+# --------------------------------------------------------------------------------------------
+
+BARE_PREFIX = "▁"  # SentencePiece's word-start marker standing alone
+
+
+def word_label_positions(tokens: list[str], word_ids: list[int | None]) -> dict[int, int]:
+    """Word index -> the position of the sub-word that carries the word's label.
+
+    That is the word's first sub-word, unless it is a bare "▁": XLM-R's tokenizer splits many
+    words (every Chinese and Japanese character, much punctuation) into a lone "▁" and the real
+    piece, and the lone "▁" carries no information about the word. Reading the label from the
+    first piece that is not a bare "▁" lifted zh F1 from 17.9 to 28.8 (DESIGN.md §4). Every other
+    sub-word is ignored in the loss and in prediction.
+    """
+    positions: dict[int, int] = {}
+    bare: dict[int, int] = {}
+    for position, (token, word) in enumerate(zip(tokens, word_ids)):
+        if word is None or word in positions:
+            continue
+        if token == BARE_PREFIX:
+            bare.setdefault(word, position)
+        else:
+            positions[word] = position
+    for word, position in bare.items():
+        positions.setdefault(word, position)  # a word that is nothing but "▁"
+    return positions
+
+
+def align_labels(tokens: list[str], word_ids: list[int | None], word_tags: list[str],
+                 label2id: dict[str, int]) -> list[int]:
+    """Token-level label ids: the word's label at its label position, IGNORE_INDEX elsewhere."""
+    labels = [IGNORE_INDEX] * len(tokens)
+    for word, position in word_label_positions(tokens, word_ids).items():
+        labels[position] = label2id[word_tags[word]]
+    return labels

@@ -1,0 +1,145 @@
+"""Zero-shot evaluation: entity-level seqeval scores per language -> a run record (fusion/runs.py).
+
+Scores are strict IOB2 (seqeval ``mode="strict"``): an entity counts only when its type and its
+exact word span match. A language's F1 is micro-averaged over entities; the run's average is the
+unweighted mean over languages, as in the XTREME tables.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .checkpoint import checkpoint_hash, load_tagger
+from .data import HUB_WIKIANN, available_languages, load_split
+from .predict import tag_words
+from .runs import SCHEMA_VERSION, validate_run
+
+
+@dataclass
+class EvaluateOptions:
+    """Options of `python -m fusion evaluate` (each field is a flag)."""
+
+    checkpoint: str  # checkpoint directory
+    data: str = HUB_WIKIANN  # PAN-X directory (e.g. ../shared/data/wikiann) or "wikiann" (hub)
+    languages: str = "all"  # "all" or comma-separated codes, e.g. "en,de,zh"
+    split: str = "test"  # test, or dev (layer sweeps choose on dev only)
+    max_sentences: int | None = None  # first N sentences per language (all when None)
+    output: str | None = None  # run record path (JSON); printed when None
+    batch_size: int = 64
+    name: str | None = None  # display name of the run (default: checkpoint directory name)
+
+
+def score_tags(gold: list[list[str]], predicted: list[list[str]]) -> dict:
+    """Strict IOB2 precision / recall / F1 overall and per entity type (fractions in [0, 1])."""
+    from seqeval.metrics import classification_report
+    from seqeval.scheme import IOB2
+
+    if len(gold) != len(predicted) or any(len(g) != len(p) for g, p in zip(gold, predicted)):
+        raise ValueError("gold and predicted tags must have the same sentences and lengths")
+    report = classification_report(gold, predicted, mode="strict", scheme=IOB2, output_dict=True,
+                                   zero_division=0)
+    per_type = {label: {"precision": values["precision"], "recall": values["recall"],
+                        "f1": values["f1-score"], "support": int(values["support"])}
+                for label, values in report.items() if not label.endswith(" avg")}
+    micro = report.get("micro avg", {"precision": 0.0, "recall": 0.0, "f1-score": 0.0, "support": 0})
+    return {"precision": micro["precision"], "recall": micro["recall"], "f1": micro["f1-score"],
+            "support": int(micro["support"]), "per_type": per_type}
+
+
+def dataset_hash(tokens: list[list[str]], tags: list[list[str]]) -> str:
+    """sha256 of exactly the sentences evaluated (tokens and gold tags)."""
+    digest = hashlib.sha256()
+    for words, labels in zip(tokens, tags):
+        digest.update(("\t".join(words) + "\n" + "\t".join(labels) + "\n\n").encode("utf-8"))
+    return digest.hexdigest()
+
+
+def evaluate_dataset(tagger, dataset, batch_size: int = 64, progress=None) -> dict:
+    """Scores of `tagger` on a Dataset(tokens, ner_tags)."""
+    predicted = tag_words(tagger, dataset["tokens"], batch_size=batch_size, progress=progress)
+    return score_tags(dataset["ner_tags"], [[tag for tag, _ in sentence] for sentence in predicted])
+
+
+def _versions() -> dict:
+    import datasets
+    import seqeval  # noqa: F401  (imported to prove it is installed; it has no __version__)
+    import torch
+    import transformers
+
+    from importlib.metadata import version
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__, "datasets": datasets.__version__,
+            "seqeval": version("seqeval")}
+
+
+def resolve_languages(options: EvaluateOptions) -> list[str]:
+    if options.languages != "all":
+        return [code.strip() for code in options.languages.split(",") if code.strip()]
+    if options.data == HUB_WIKIANN and not Path(options.data).exists():
+        raise ValueError("languages='all' needs a local data directory; name languages for the hub")
+    return available_languages(options.data, options.split)
+
+
+def run_evaluation(options: EvaluateOptions, tagger=None, show_progress: bool = True) -> dict:
+    """Evaluate a checkpoint on every requested language; returns a validated run record."""
+    from tqdm.auto import tqdm
+
+    started = time.time()
+    if tagger is None:
+        tagger = load_tagger(options.checkpoint)
+    info = getattr(tagger, "checkpoint_info", {})
+    languages = resolve_languages(options)
+    scores, counts, hashes = {}, {}, {}
+    bar = tqdm(total=len(languages), desc="languages", disable=not show_progress)
+    for lang in languages:
+        dataset = load_split(options.data, lang, options.split, options.max_sentences,
+                             labels=tagger.config.labels)
+        scores[lang] = evaluate_dataset(tagger, dataset, options.batch_size)
+        counts[lang] = len(dataset)
+        hashes[lang] = dataset_hash(dataset["tokens"], dataset["ner_tags"])
+        bar.set_postfix(lang=lang, f1=f"{100 * scores[lang]['f1']:.1f}")
+        bar.update(1)
+    bar.close()
+    training = info.get("training", {})
+    source_language = training.get("language", "en")
+    targets = [lang for lang in languages if lang != source_language]
+    record = {
+        "schema_version": SCHEMA_VERSION,
+        "name": options.name or Path(options.checkpoint).name,
+        "checkpoint": {
+            "path": str(options.checkpoint),
+            "sha256": checkpoint_hash(options.checkpoint),
+            "encoder": tagger.config.encoder,
+            "fusion_layer": tagger.config.fusion_layer,
+            "model": tagger.config.kind,
+            "training": training,
+        },
+        "data": {
+            "source": str(options.data), "split": options.split,
+            "max_sentences_per_language": options.max_sentences,
+            "sentences": counts, "sha256": hashes,
+        },
+        "seed": training.get("seed"),
+        "scores": scores,
+        "average_f1": sum(s["f1"] for s in scores.values()) / len(scores) if scores else 0.0,
+        "average_f1_targets": (sum(scores[lang]["f1"] for lang in targets) / len(targets)
+                               if targets else None),
+        "source_language": source_language,
+        "versions": _versions(),
+        "device": str(next(tagger.parameters()).device),
+        "wall_seconds": round(time.time() - started, 2),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    validate_run(record)
+    if options.output:
+        Path(options.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(options.output).write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n",
+                                        encoding="utf-8")
+    return record

@@ -1,0 +1,204 @@
+"""The tagger: an encoder, an optional AIF fusion module, a linear classifier.
+
+Read with DESIGN.md §4. With H_L the last layer's hidden states and H_k those of layer k
+(hidden_states[k]; k = 0 is the embedding output), S = H_L + H_k and
+
+    Lo = W2 · act(Norm(W1 · S))                   local branch, per token
+    Gl = W4 · act(Norm(W3 · masked_mean(S)))      global branch, per sentence
+    M  = sigmoid(Lo + Gl)                         the gate, in (0, 1)^{B×T×d}
+    Z  = M ⊙ H_L + (1 − M) ⊙ H_k                  fused features; the classifier reads dropout(Z)
+
+No fusion layer gives the baseline: the classifier reads dropout(H_L).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+from torch import nn
+
+from .encoders import OFFLINE_ENCODER, build_encoder
+
+PANX_LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
+TUNING_MODES = ("lora", "full", "frozen")
+IGNORE_INDEX = -100  # label of positions the loss and the predictions skip
+
+
+@dataclass
+class TaggerConfig:
+    """Everything needed to rebuild a tagger; saved as JSON next to its weights."""
+
+    encoder: str = OFFLINE_ENCODER
+    labels: list[str] = field(default_factory=lambda: list(PANX_LABELS))
+    fusion_layer: int | None = None  # None = baseline; k = fuse hidden_states[k] with the last layer
+    reduction: int = 4  # AIF bottleneck d -> d / reduction
+    dropout: float = 0.1
+    tuning: str = "lora"  # lora: adapters on the encoder; full: every encoder weight; frozen: none
+    lora_rank: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.1
+    lora_targets: list[str] = field(default_factory=lambda: ["query", "key", "value", "dense"])
+    freeze_word_embeddings: bool = True  # the 250k-row table: frozen keeps checkpoints small
+
+    def __post_init__(self) -> None:
+        if self.tuning not in TUNING_MODES:
+            raise ValueError(f"tuning must be one of {TUNING_MODES}, got {self.tuning!r}")
+        if len(set(self.labels)) != len(self.labels) or not self.labels:
+            raise ValueError(f"labels must be a non-empty list without repeats, got {self.labels}")
+        if self.fusion_layer is not None and self.fusion_layer < 0:
+            raise ValueError(f"fusion_layer must be None or ≥ 0, got {self.fusion_layer}")
+        if self.reduction < 1:
+            raise ValueError(f"reduction must be ≥ 1, got {self.reduction}")
+
+    @property
+    def label2id(self) -> dict[str, int]:
+        return {label: i for i, label in enumerate(self.labels)}
+
+    @property
+    def kind(self) -> str:
+        return "baseline" if self.fusion_layer is None else f"fusion-l{self.fusion_layer}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TaggerConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown config keys {unknown}; known keys are {sorted(known)}")
+        return cls(**data)
+
+
+@dataclass
+class TaggerOutput:
+    """What `TokenTagger.forward` returns; the app reads only these fields."""
+
+    logits: torch.Tensor  # B × T × n_labels
+    loss: torch.Tensor | None = None  # mean cross-entropy over labelled positions
+    gates: torch.Tensor | None = None  # B × T × d, the AIF gate M; None for the baseline
+    attentions: tuple[torch.Tensor, ...] | None = None  # per layer: B × heads × T × T
+    hidden_states: tuple[torch.Tensor, ...] | None = None  # L + 1 tensors of B × T × d
+
+
+class AIF(nn.Module):
+    """Attentional feature fusion of the last layer with one lower layer (equations above)."""
+
+    def __init__(self, hidden: int, reduction: int = 4):
+        super().__init__()
+        inner = max(1, hidden // reduction)
+        self.local_branch = nn.Sequential(  # W1, Norm, act, W2: the 1×1 convolutions, per token
+            nn.Linear(hidden, inner), nn.LayerNorm(inner), nn.ReLU(), nn.Linear(inner, hidden))
+        self.global_branch = nn.Sequential(  # W3, Norm, act, W4: on the sentence mean
+            nn.Linear(hidden, inner), nn.LayerNorm(inner), nn.ReLU(), nn.Linear(inner, hidden))
+
+    def forward(self, last: torch.Tensor, lower: torch.Tensor, mask: torch.Tensor):
+        """last, lower: B × T × d; mask: B × T (1 = real token). Returns (Z, M), both B × T × d."""
+        summed = last + lower  # S
+        local = self.local_branch(summed)  # Lo
+        weights = mask.unsqueeze(-1).to(summed.dtype)
+        sentence = (summed * weights).sum(1) / weights.sum(1).clamp(min=1.0)  # masked mean of S
+        global_ = self.global_branch(sentence).unsqueeze(1)  # Gl, broadcast over tokens
+        gate = torch.sigmoid(local + global_)  # M
+        fused = gate * last + (1.0 - gate) * lower  # Z
+        return fused, gate
+
+
+class TokenTagger(nn.Module):
+    """Encoder (+ AIF when `config.fusion_layer` is set) + dropout + linear classifier."""
+
+    def __init__(self, config: TaggerConfig, encoder: nn.Module | None = None, tokenizer=None):
+        super().__init__()
+        if encoder is None:
+            encoder, tokenizer = build_encoder(config.encoder)
+        self.config = config
+        self.tokenizer = tokenizer
+        self.encoder = encoder
+        hidden = encoder.config.hidden_size
+        n_layers = encoder.config.num_hidden_layers
+        if config.fusion_layer is not None and config.fusion_layer >= n_layers:
+            raise ValueError(
+                f"fusion_layer {config.fusion_layer} is out of range: this encoder has {n_layers} "
+                f"layers, so the lower layer must be 0..{n_layers - 1} (0 = embeddings)")
+        self.fusion = None if config.fusion_layer is None else AIF(hidden, config.reduction)
+        self.dropout = nn.Dropout(config.dropout)
+        self.classifier = nn.Linear(hidden, len(config.labels))
+        self._prepare_encoder_for_tuning()
+
+    def _prepare_encoder_for_tuning(self) -> None:
+        """Freeze / copy / wrap encoder weights according to `config.tuning`.
+
+        The encoder's parameters start as the process-wide shared base tensors; any weight that
+        training may change gets a private copy (full) or stays frozen under an adapter (LoRA).
+        """
+        config = self.config
+        for parameter in self.encoder.parameters():
+            parameter.requires_grad_(False)
+        if config.tuning == "full":
+            word_embeddings = self.encoder.get_input_embeddings().weight
+            for module in self.encoder.modules():
+                for name, parameter in list(module.named_parameters(recurse=False)):
+                    if parameter is word_embeddings and config.freeze_word_embeddings:
+                        continue
+                    setattr(module, name, nn.Parameter(parameter.detach().clone()))
+        elif config.tuning == "lora":
+            from peft import LoraConfig, inject_adapter_in_model
+
+            lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha,
+                              lora_dropout=config.lora_dropout,
+                              target_modules=list(config.lora_targets), bias="none")
+            self.encoder = inject_adapter_in_model(lora, self.encoder)
+            for name, parameter in self.encoder.named_parameters():
+                parameter.requires_grad_("lora_" in name)
+
+    @property
+    def n_layers(self) -> int:
+        return self.encoder.config.num_hidden_layers
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                labels: torch.Tensor | None = None, output_attentions: bool = False,
+                output_hidden_states: bool = False) -> TaggerOutput:
+        """input_ids, attention_mask: B × T; labels: B × T with IGNORE_INDEX where unlabelled."""
+        need_layers = output_hidden_states or self.fusion is not None
+        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                           output_hidden_states=need_layers, output_attentions=output_attentions,
+                           return_dict=True)
+        features, gates = out.last_hidden_state, None
+        if self.fusion is not None:
+            lower = out.hidden_states[self.config.fusion_layer]
+            features, gates = self.fusion(features, lower, attention_mask)
+        logits = self.classifier(self.dropout(features))
+        loss = None
+        if labels is not None:
+            loss = nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX)
+        return TaggerOutput(
+            logits=logits, loss=loss, gates=gates,
+            attentions=out.attentions if output_attentions else None,
+            hidden_states=out.hidden_states if output_hidden_states else None)
+
+    def merge_adapters(self) -> None:
+        """For inference: fold each LoRA adapter into a private copy of its dense layer.
+
+        Speeds up forward passes; never writes into the shared base weights (peft's own
+        merge_and_unload would, in place). Training after this is not supported.
+        """
+        try:
+            from peft.tuners.lora import Linear as LoraLinear
+        except ImportError:  # peft not installed: nothing can be wrapped
+            return
+        for name, module in list(self.encoder.named_modules()):
+            if not isinstance(module, LoraLinear):
+                continue
+            base = module.get_base_layer()
+            merged = nn.Linear(base.in_features, base.out_features, bias=base.bias is not None)
+            with torch.no_grad():
+                delta = sum(module.get_delta_weight(a) for a in module.active_adapters)
+                merged.weight = nn.Parameter(base.weight + delta, requires_grad=False)
+                if base.bias is not None:
+                    merged.bias = base.bias
+            parent_name, _, child = name.rpartition(".")
+            setattr(self.encoder.get_submodule(parent_name) if parent_name else self.encoder,
+                    child, merged)
+        self.merged = True

@@ -1,0 +1,223 @@
+"""The plotly figures of the app. Pure functions: plain data in (lists, numbers), a go.Figure out.
+
+Token axes use positions with the token strings as tick labels, because plotly merges repeated
+category names (two "▁the" tokens would otherwise share one row).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+MODEL_COLOURS = {"baseline": "#4C78A8", "fusion": "#F58518"}
+_FONT = dict(family="system-ui, 'Noto Sans', 'Noto Sans CJK SC', sans-serif", size=12)
+
+
+def _layout(figure: go.Figure, title: str, height: int = 420) -> go.Figure:
+    figure.update_layout(title=dict(text=title, x=0.01, xanchor="left"), height=height,
+                         margin=dict(l=60, r=20, t=60, b=60), font=_FONT, template="plotly_white")
+    return figure
+
+
+def message_figure(message: str, title: str = "") -> go.Figure:
+    """An empty figure that says why there is nothing to plot."""
+    figure = go.Figure()
+    figure.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper",
+                          showarrow=False, font=dict(size=14, color="#666"))
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    return _layout(figure, title, height=260)
+
+
+def _token_axis(tokens: list[str]) -> dict:
+    return dict(tickmode="array", tickvals=list(range(len(tokens))),
+                ticktext=[str(t) for t in tokens], tickfont=dict(size=10))
+
+
+def _token_height(n_tokens: int) -> int:
+    return int(min(900, max(380, 16 * n_tokens + 160)))
+
+
+# --------------------------------------------------------------------------------------------
+# Inside the model
+# --------------------------------------------------------------------------------------------
+
+def attention_heatmap(tokens: list[str], matrix, title: str = "Attention") -> go.Figure:
+    """matrix: T × T, row = the token that attends (query), column = the token attended to (key)."""
+    values = np.asarray(matrix, dtype=float)
+    if values.ndim != 2 or values.shape != (len(tokens), len(tokens)):
+        return message_figure(f"attention of shape {values.shape} does not fit {len(tokens)} tokens",
+                              title)
+    positions = list(range(len(tokens)))
+    figure = go.Figure(go.Heatmap(
+        z=values, x=positions, y=positions, colorscale="Blues", zmin=0.0,
+        zmax=float(values.max()) if values.size else 1.0, colorbar=dict(title="weight"),
+        customdata=[[[tokens[r], tokens[c]] for c in positions] for r in positions],
+        hovertemplate="%{customdata[0]} → %{customdata[1]}<br>weight %{z:.3f}<extra></extra>"))
+    figure.update_xaxes(title="attended to (key)", side="bottom", tickangle=-60, **_token_axis(tokens))
+    figure.update_yaxes(title="attending token (query)", autorange="reversed", **_token_axis(tokens))
+    return _layout(figure, title, _token_height(len(tokens)))
+
+
+def attention_entropy(attentions) -> np.ndarray:
+    """layers × heads mean entropy (bits) of the attention rows; attentions: L × H × T × T."""
+    values = np.asarray(attentions, dtype=float)
+    if values.ndim != 4 or values.shape[-1] == 0:
+        return np.zeros((0, 0))
+    p = np.clip(values, 1e-12, 1.0)
+    return -(p * np.log2(p)).sum(-1).mean(-1)
+
+
+def attention_overview(attentions, selected_layer: int | None = None,
+                       selected_head: int | None = None,
+                       title: str = "Attention entropy of every layer and head") -> go.Figure:
+    """Heatmap of mean attention entropy, layers (rows, 1 = first) × heads (columns, 1-based);
+    the selected (1-based) layer and head are outlined."""
+    entropy = attention_entropy(attentions)
+    if entropy.size == 0:
+        return message_figure("no attentions to show", title)
+    n_layers, n_heads = entropy.shape
+    n_tokens = np.asarray(attentions[0][0]).shape[-1]
+    figure = go.Figure(go.Heatmap(
+        z=entropy, x=list(range(1, n_heads + 1)), y=list(range(1, n_layers + 1)),
+        colorscale="Viridis", zmin=0.0, zmax=max(math.log2(max(n_tokens, 2)), float(entropy.max())),
+        colorbar=dict(title="bits"),
+        hovertemplate="layer %{y}, head %{x}<br>entropy %{z:.2f} bits<extra></extra>"))
+    if selected_layer is not None and selected_head is not None:
+        figure.add_shape(type="rect", x0=selected_head - 0.5, x1=selected_head + 0.5,
+                         y0=selected_layer - 0.5, y1=selected_layer + 0.5,
+                         line=dict(color="red", width=3))
+    figure.update_xaxes(title="head", dtick=1)
+    figure.update_yaxes(title="layer", dtick=1, autorange="reversed")
+    figure.add_annotation(text=f"uniform over {n_tokens} tokens = {math.log2(max(n_tokens, 1)):.1f} bits",
+                          x=1.0, y=1.08, xref="paper", yref="paper", showarrow=False,
+                          xanchor="right", font=dict(size=11, color="#666"))
+    return _layout(figure, title, height=max(360, 28 * n_layers + 140))
+
+
+def gate_share_bars(tokens: list[str], share, fusion_layer: int | None,
+                    title: str = "Where each token's features come from") -> go.Figure:
+    """Stacked bars per token: mean gate (share of the last layer) and 1 − it (share of layer k)."""
+    if share is None:
+        return message_figure("The baseline has no fusion gate: it reads the last layer only.", title)
+    share = [float(s) for s in share]
+    if len(share) != len(tokens):
+        return message_figure(f"{len(share)} gate values do not fit {len(tokens)} tokens", title)
+    lower = "embeddings (layer 0)" if fusion_layer == 0 else f"layer {fusion_layer}"
+    positions = list(range(len(tokens)))
+    figure = go.Figure([
+        go.Bar(x=positions, y=share, name="last layer", marker_color="#4C78A8",
+               customdata=tokens, hovertemplate="%{customdata}: %{y:.1%} from the last layer<extra></extra>"),
+        go.Bar(x=positions, y=[1.0 - s for s in share], name=lower, marker_color="#F58518",
+               customdata=tokens, hovertemplate="%{customdata}: %{y:.1%} from " + lower + "<extra></extra>"),
+    ])
+    figure.update_layout(barmode="stack", legend=dict(orientation="h", y=1.02, x=1, xanchor="right",
+                                                      yanchor="bottom"))
+    figure.add_hline(y=0.5, line=dict(color="#999", dash="dot"))
+    figure.update_xaxes(tickangle=-60, **_token_axis(tokens))
+    figure.update_yaxes(title="share of the features", range=[0, 1], tickformat=".0%")
+    return _layout(figure, title, height=400)
+
+
+def gate_heatmap(tokens: list[str], gates, fusion_layer: int | None,
+                 title: str = "Gate value of every channel") -> go.Figure:
+    """tokens (rows) × channels (columns) heatmap of the gate M (1 = all last layer)."""
+    if gates is None:
+        return message_figure("The baseline has no fusion gate: it reads the last layer only.", title)
+    values = np.asarray(gates, dtype=float)
+    if values.ndim != 2 or values.shape[0] != len(tokens):
+        return message_figure(f"gates of shape {values.shape} do not fit {len(tokens)} tokens", title)
+    lower = "embeddings" if fusion_layer == 0 else f"layer {fusion_layer}"
+    figure = go.Figure(go.Heatmap(
+        z=values, x=list(range(values.shape[1])), y=list(range(len(tokens))), zmin=0.0, zmax=1.0,
+        colorscale=[[0.0, "#F58518"], [0.5, "#F7F7F7"], [1.0, "#4C78A8"]],
+        colorbar=dict(title="gate", tickvals=[0, 0.5, 1],
+                      ticktext=[f"0 ({lower})", "0.5", "1 (last layer)"]),
+        customdata=[[tokens[r]] * values.shape[1] for r in range(len(tokens))],
+        hovertemplate="%{customdata}, channel %{x}<br>gate %{z:.3f}<extra></extra>"))
+    figure.update_xaxes(title="channel (hidden dimension)")
+    figure.update_yaxes(autorange="reversed", **_token_axis(tokens))
+    return _layout(figure, title, _token_height(len(tokens)))
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------
+
+def delta_bars(labels: list[str], deltas: list[float], groups: list[str],
+               errors: list[float] | None = None, group_title: str = "family",
+               title: str = "F1 change from fusion (fusion − baseline), per language") -> go.Figure:
+    """One bar per language, coloured and ordered by group; errors are ± bars (NaN = none)."""
+    rows = [(g, d, label, e) for g, d, label, e in
+            zip(groups, deltas, labels, errors if errors is not None else [None] * len(labels))
+            if d is not None and not (isinstance(d, float) and math.isnan(d))]
+    if not rows:
+        return message_figure("No language has both a baseline and a fusion score yet.", title)
+    rows.sort(key=lambda row: (str(row[0]), -row[1]))
+    figure = go.Figure()
+    for group in dict.fromkeys(row[0] for row in rows):
+        mine = [row for row in rows if row[0] == group]
+        error = [row[3] for row in mine]
+        has_error = any(e is not None and not math.isnan(e) for e in error)
+        figure.add_bar(
+            x=[row[2] for row in mine], y=[row[1] for row in mine], name=str(group),
+            error_y=dict(type="data", array=[0.0 if e is None or math.isnan(e) else e for e in error],
+                         visible=True) if has_error else None,
+            hovertemplate="%{x}: %{y:+.1f} F1<extra>" + str(group) + "</extra>")
+    figure.add_hline(y=0, line=dict(color="#333", width=1))
+    figure.update_layout(legend_title_text=group_title, bargap=0.15)
+    figure.update_xaxes(tickangle=-60, type="category")
+    figure.update_yaxes(title="Δ F1 (points)")
+    return _layout(figure, title, height=440)
+
+
+def layer_sweep(layers: list[int], series: dict[str, list[float]],
+                errors: dict[str, list[float]] | None = None, chosen_layer: int | None = None,
+                baselines: dict[str, float] | None = None,
+                title: str = "Dev F1 by fusion layer k") -> go.Figure:
+    """A line per series (e.g. "average of target languages", "English") over layers k;
+    `baselines` draws dotted horizontal lines; `chosen_layer` a vertical marker."""
+    if not layers:
+        return message_figure("No layer-sweep runs (sweep-l<k>.json) yet.", title)
+    palette = ["#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2"]
+    figure = go.Figure()
+    for index, (name, values) in enumerate(series.items()):
+        error = (errors or {}).get(name)
+        has_error = error is not None and any(e is not None and not math.isnan(e) for e in error)
+        figure.add_scatter(
+            x=layers, y=values, name=name, mode="lines+markers",
+            line=dict(color=palette[index % len(palette)]),
+            error_y=dict(type="data", array=[0.0 if e is None or math.isnan(e) else e for e in error],
+                         visible=True) if has_error else None,
+            hovertemplate="k = %{x}: %{y:.1f} F1<extra>" + name + "</extra>")
+    for index, (name, value) in enumerate((baselines or {}).items()):
+        figure.add_hline(y=value, line=dict(color=palette[index % len(palette)], dash="dot"),
+                         annotation_text=name, annotation_position="top left")
+    if chosen_layer is not None:
+        figure.add_vline(x=chosen_layer, line=dict(color="#888", dash="dash"),
+                         annotation_text=f"shipped k = {chosen_layer}", annotation_position="top")
+    figure.update_xaxes(title="fusion layer k (0 = embeddings)", dtick=1)
+    figure.update_yaxes(title="F1")
+    figure.update_layout(legend=dict(orientation="h", y=-0.25))
+    return _layout(figure, title, height=440)
+
+
+def per_type_bars(rows: list[dict], title: str = "F1 per entity type") -> go.Figure:
+    """Grouped bars: rows of {"series": str, "type": str, "f1": float (percent)}."""
+    if not rows:
+        return message_figure("Nothing scored yet.", title)
+    figure = go.Figure()
+    for series in dict.fromkeys(row["series"] for row in rows):
+        mine = [row for row in rows if row["series"] == series]
+        colour = next((c for model, c in MODEL_COLOURS.items() if model in series.lower()), None)
+        stored = "stored" in series.lower()
+        figure.add_bar(x=[row["type"] for row in mine], y=[row["f1"] for row in mine], name=series,
+                       marker=dict(color=colour, opacity=0.45 if stored else 1.0,
+                                   pattern_shape="/" if stored else ""),
+                       hovertemplate="%{x}: %{y:.1f} F1<extra>" + series + "</extra>")
+    figure.update_layout(barmode="group", legend=dict(orientation="h", y=-0.2))
+    figure.update_xaxes(type="category")
+    figure.update_yaxes(title="F1", range=[0, 100])
+    return _layout(figure, title, height=400)

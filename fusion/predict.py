@@ -1,0 +1,321 @@
+"""Text in, entities out: words with character offsets, BIO tags, entity spans, and on request
+the attentions and AIF gates.
+
+How text becomes words: runs of letters, marks and digits form a word; each punctuation mark or
+symbol (emoji included) is a word of its own; whitespace and control characters separate words.
+Scripts written without spaces are split further: every Han, Hiragana and Katakana character is
+a word (as in WikiANN's Chinese and Japanese data), and runs of Thai, Lao, Khmer or Myanmar
+script are split at the encoder tokenizer's piece boundaries. Offsets always index the original
+string, so right-to-left text keeps correct offsets (they are logical, not visual, positions).
+
+Text longer than the encoder's positions is tagged in overlapping windows; each token takes its
+prediction from the window in which it sits farthest from an edge. Nothing is cut.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+
+import torch
+
+from .data import word_label_positions
+from .modeling import TokenTagger
+
+WINDOW_OVERLAP = 128  # tokens shared by neighbouring windows of a long text
+_NO_SPACE_SCRIPTS = ("THAI", "LAO", "KHMER", "MYANMAR")
+_CHARACTER_SCRIPTS = ("CJK UNIFIED IDEOGRAPH", "CJK COMPATIBILITY IDEOGRAPH", "HIRAGANA",
+                      "KATAKANA")
+
+
+# --------------------------------------------------------------------------------------------
+# Result objects
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Word:
+    text: str
+    start: int  # character offsets into the original text, end exclusive
+    end: int
+    tag: str = "O"
+    score: float = 1.0  # probability of `tag`
+
+
+@dataclass
+class Entity:
+    text: str
+    label: str  # PER, ORG, LOC...
+    start: int
+    end: int
+    score: float  # mean probability of the entity's word tags
+
+
+@dataclass
+class Explanation:
+    """What happens inside the tagger for one text (its first window, if it needed several)."""
+
+    tokens: list[str]  # sub-word strings, special tokens included
+    attentions: list | None  # layer × head × token × token (nested lists of floats)
+    gates: list | None  # token × d; None for the baseline
+    gate_share: list[float] | None  # per token: mean gate = share taken from the last layer
+    fusion_layer: int | None
+    token_words: list[int | None]  # word index of each token (None for special tokens)
+
+
+@dataclass
+class Prediction:
+    text: str
+    words: list[Word] = field(default_factory=list)
+    entities: list[Entity] = field(default_factory=list)
+    explanation: Explanation | None = None
+    windows: int = 0  # encoder passes this text needed (0 for empty text)
+
+
+# --------------------------------------------------------------------------------------------
+# Text -> words
+# --------------------------------------------------------------------------------------------
+
+def _char_class(char: str) -> str:
+    category = unicodedata.category(char)
+    if char.isspace() or category in ("Cc", "Zs", "Zl", "Zp", "Co", "Cs", "Cn"):
+        return "space"
+    if category in ("Mn", "Mc", "Me") or char in ("\u200c", "\u200d"):
+        return "mark"  # combining marks and ZWJ / ZWNJ stay inside their word
+    if category.startswith(("P", "S")) or category == "Cf":
+        return "single"
+    name = unicodedata.name(char, "")
+    if name.startswith(_CHARACTER_SCRIPTS):
+        return "single"
+    if name.startswith(_NO_SPACE_SCRIPTS):
+        return "nospace"
+    return "word"
+
+
+def split_words(text: str, tokenizer=None) -> list[Word]:
+    """Words with offsets into `text` (rules in the module docstring)."""
+    words: list[Word] = []
+    start, kind = None, None
+
+    def close(end: int) -> None:
+        if start is not None:
+            words.append(Word(text[start:end], start, end))
+
+    for i, char in enumerate(text):
+        cls = _char_class(char)
+        if cls == "mark" and start is not None:
+            continue  # attaches to the current word, whatever its kind
+        if cls == "mark":
+            cls = "word"
+        if cls == "space":
+            close(i)
+            start, kind = None, None
+        elif cls == "single":
+            close(i)
+            words.append(Word(char, i, i + 1))
+            start, kind = None, None
+        elif start is None or cls != kind:
+            close(i)
+            start, kind = i, cls
+    close(len(text))
+    if tokenizer is not None:
+        words = [piece for word in words for piece in _split_no_space_run(word, tokenizer)]
+    return words
+
+
+def _split_no_space_run(word: Word, tokenizer) -> list[Word]:
+    if not word.text or _char_class(word.text[0]) != "nospace":
+        return [word]
+    encoded = tokenizer(word.text, add_special_tokens=False, return_offsets_mapping=True)
+    cuts = sorted({start for start, end in encoded["offset_mapping"] if end > start} | {0})
+    cuts.append(len(word.text))
+    return [Word(word.text[a:b], word.start + a, word.start + b) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+
+# --------------------------------------------------------------------------------------------
+# Words -> tags (shared with evaluation)
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class _Window:
+    sentence: int
+    start: int  # content-token span [start, end) of the sentence this window covers
+    end: int
+    input_ids: list[int]
+
+
+def _special_ids(tokenizer) -> tuple[int, int]:
+    first = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
+    last = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+    if first is None or last is None:
+        raise ValueError("the tokenizer has no CLS/BOS and SEP/EOS tokens to frame a window with")
+    return first, last
+
+
+def max_window_tokens(tagger: TokenTagger) -> int:
+    """Content tokens per window: the encoder's positions less two special tokens."""
+    positions = tagger.encoder.config.max_position_embeddings
+    if getattr(tagger.encoder.config, "model_type", "") in ("xlm-roberta", "roberta"):
+        positions -= 2  # RoBERTa-style positions start after the padding index
+    limit = min(positions, tagger.tokenizer.model_max_length or positions)
+    return limit - 2
+
+
+def _windows(n_tokens: int, size: int, overlap: int) -> list[tuple[int, int]]:
+    """[start, end) spans of at most `size` tokens covering n_tokens, neighbours sharing `overlap`."""
+    if n_tokens <= size:
+        return [(0, n_tokens)]
+    starts = list(range(0, n_tokens - size, max(1, size - overlap))) + [n_tokens - size]
+    return [(start, start + size) for start in starts]
+
+
+def _best_window(position: int, spans: list[tuple[int, int]]) -> int:
+    """Index of the window where `position` is farthest from an edge."""
+    return max(range(len(spans)), key=lambda w: min(position - spans[w][0], spans[w][1] - 1 - position)
+               if spans[w][0] <= position < spans[w][1] else -1)
+
+
+def tag_words(tagger: TokenTagger, sentences: list[list[str]], batch_size: int = 32,
+              window_tokens: int | None = None, progress=None) -> list[list[tuple[str, float]]]:
+    """(tag, probability) for every word of every sentence (lists of words, never empty words).
+
+    Windows of all sentences are batched by length under `torch.inference_mode`. `progress`, if
+    given, is called with the number of sentences finished so far after each batch.
+    """
+    tokenizer = tagger.tokenizer
+    size = window_tokens or max_window_tokens(tagger)
+    first, last = _special_ids(tokenizer)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    labels = tagger.config.labels
+
+    encoded = [tokenizer(words, is_split_into_words=True, add_special_tokens=False) if words else None
+               for words in sentences]
+    windows: list[_Window] = []
+    sentence_spans: list[list[tuple[int, int]]] = []
+    for index, enc in enumerate(encoded):
+        ids = enc["input_ids"] if enc is not None else []
+        spans = _windows(len(ids), size, min(WINDOW_OVERLAP, size // 2)) if ids else []
+        sentence_spans.append(spans)
+        windows += [_Window(index, s, e, [first] + ids[s:e] + [last]) for s, e in spans]
+
+    # logits[window] = (n_tokens × n_labels) tensor of probabilities, content tokens only
+    probabilities: list[torch.Tensor | None] = [None] * len(windows)
+    order = sorted(range(len(windows)), key=lambda w: len(windows[w].input_ids))
+    device = next(tagger.parameters()).device
+    done_sentences = 0
+    remaining = [len(s) for s in sentence_spans]
+    with torch.inference_mode():
+        for begin in range(0, len(order), batch_size):
+            batch = order[begin:begin + batch_size]
+            width = max(len(windows[w].input_ids) for w in batch)
+            ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, w in enumerate(batch):
+                sequence = windows[w].input_ids
+                ids[row, :len(sequence)] = torch.tensor(sequence)
+                mask[row, :len(sequence)] = 1
+            logits = tagger(ids.to(device), mask.to(device)).logits.float().softmax(-1).cpu()
+            for row, w in enumerate(batch):
+                probabilities[w] = logits[row, 1:len(windows[w].input_ids) - 1]
+                remaining[windows[w].sentence] -= 1
+                done_sentences += remaining[windows[w].sentence] == 0
+            if progress is not None:
+                progress(done_sentences)
+
+    results: list[list[tuple[str, float]]] = []
+    window_index = 0
+    for index, words in enumerate(sentences):
+        spans = sentence_spans[index]
+        own = list(range(window_index, window_index + len(spans)))
+        window_index += len(spans)
+        if not words:
+            results.append([])
+            continue
+        tokens = encoded[index].tokens()
+        positions = word_label_positions(tokens, encoded[index].word_ids())
+        tags = []
+        for word in range(len(words)):
+            if word not in positions:  # a word the tokenizer dropped entirely (e.g. a lone control char)
+                tags.append(("O", 1.0))
+                continue
+            position = positions[word]
+            w = _best_window(position, spans)
+            row = probabilities[own[w]][position - spans[w][0]]
+            best = int(row.argmax())
+            tags.append((labels[best], float(row[best])))
+        results.append(tags)
+    return results
+
+
+# --------------------------------------------------------------------------------------------
+# Tags -> entities; the public text API
+# --------------------------------------------------------------------------------------------
+
+def entities_from_words(text: str, words: list[Word]) -> list[Entity]:
+    """Group B-/I- word tags into spans; an I- that does not continue an entity starts one."""
+    entities: list[Entity] = []
+    current: list[Word] = []
+    label = None
+
+    def close() -> None:
+        if current:
+            start, end = current[0].start, current[-1].end
+            score = sum(w.score for w in current) / len(current)
+            entities.append(Entity(text[start:end], label, start, end, round(score, 4)))
+
+    for word in words:
+        prefix, _, kind = word.tag.partition("-")
+        if prefix == "I" and current and kind == label:
+            current.append(word)
+            continue
+        close()
+        current, label = ([word], kind) if prefix in ("B", "I") else ([], None)
+    close()
+    return entities
+
+
+def _explain(tagger: TokenTagger, words: list[Word], size: int) -> Explanation:
+    tokenizer = tagger.tokenizer
+    first, last = _special_ids(tokenizer)
+    enc = tokenizer([w.text for w in words], is_split_into_words=True, add_special_tokens=False)
+    ids = [first] + enc["input_ids"][:size] + [last]
+    token_words = [None] + enc.word_ids()[:size] + [None]
+    with torch.inference_mode():
+        out = tagger(torch.tensor([ids]), torch.ones((1, len(ids)), dtype=torch.long),
+                     output_attentions=True)
+    attentions = torch.stack([a[0] for a in out.attentions]).float()  # layers × heads × T × T
+    gates = out.gates[0].float() if out.gates is not None else None
+    return Explanation(
+        tokens=tokenizer.convert_ids_to_tokens(ids),
+        attentions=attentions.numpy().round(4).tolist(),
+        gates=gates.numpy().round(4).tolist() if gates is not None else None,
+        gate_share=gates.mean(-1).numpy().round(4).tolist() if gates is not None else None,
+        fusion_layer=tagger.config.fusion_layer, token_words=token_words)
+
+
+def predict(tagger: TokenTagger, texts: list[str] | str, explain: bool = False,
+            batch_size: int = 32) -> list[Prediction]:
+    """Tag each text. Empty or whitespace-only text gives an empty Prediction, not an error.
+
+    With `explain`, each result carries the attentions (layer × head × token × token, over the
+    first window's sub-word tokens) and, for a fusion tagger, the gates (token × d).
+    """
+    if isinstance(texts, str):
+        texts = [texts]
+    if not all(isinstance(t, str) for t in texts):
+        raise TypeError("predict takes a string or a list of strings")
+    word_lists = [split_words(text, tagger.tokenizer) for text in texts]
+    tagged = tag_words(tagger, [[w.text for w in words] for words in word_lists], batch_size)
+    size = max_window_tokens(tagger)
+    results = []
+    for text, words, tags in zip(texts, word_lists, tagged):
+        for word, (tag, score) in zip(words, tags):
+            word.tag, word.score = tag, round(score, 4)
+        prediction = Prediction(text, words, entities_from_words(text, words))
+        if words:
+            n_tokens = len(tagger.tokenizer([w.text for w in words], is_split_into_words=True,
+                                            add_special_tokens=False)["input_ids"])
+            prediction.windows = len(_windows(n_tokens, size, min(WINDOW_OVERLAP, size // 2)))
+            if explain:
+                prediction.explanation = _explain(tagger, words, size)
+        results.append(prediction)
+    return results

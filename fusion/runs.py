@@ -1,0 +1,122 @@
+"""Run records: the JSON that `fusion.evaluate` writes, their validation, and a folder of them as
+one pandas DataFrame (a row per run × language).
+
+A record says exactly what was evaluated: the checkpoint (path, sha256, encoder, fusion layer,
+its training settings and seed), the data (source, split, per-language cap, sentence counts and
+content hashes), the scores, library versions, device, wall time and date.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+
+class RunRecordError(ValueError):
+    """A run record of the wrong shape; the message names the file and the field."""
+
+
+def _fraction(value, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) \
+            or not 0.0 <= value <= 1.0:
+        raise RunRecordError(f"{where} must be a number between 0 and 1, got {value!r}")
+    return float(value)
+
+
+def _require(mapping, key: str, kind, where: str):
+    if not isinstance(mapping, dict) or key not in mapping:
+        raise RunRecordError(f"{where}: missing field '{key}'")
+    value = mapping[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise RunRecordError(f"{where}.{key} must be {names}, got {type(value).__name__}")
+    return value
+
+
+def validate_run(record, source: str = "run record") -> dict:
+    """Return `record` if it has the shape of a run record, else raise RunRecordError."""
+    if not isinstance(record, dict):
+        raise RunRecordError(f"{source}: expected a JSON object, got {type(record).__name__}")
+    version = record.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise RunRecordError(f"{source}: schema_version {version!r} is not {SCHEMA_VERSION}")
+    _require(record, "name", str, source)
+    checkpoint = _require(record, "checkpoint", dict, source)
+    for key in ("path", "sha256", "encoder", "model"):
+        _require(checkpoint, key, str, f"{source}.checkpoint")
+    layer = checkpoint.get("fusion_layer", "missing")
+    if layer is not None and (isinstance(layer, bool) or not isinstance(layer, int)):
+        raise RunRecordError(f"{source}.checkpoint.fusion_layer must be an integer or null")
+    data = _require(record, "data", dict, source)
+    _require(data, "source", str, f"{source}.data")
+    split = _require(data, "split", str, f"{source}.data")
+    if split not in ("train", "dev", "test"):
+        raise RunRecordError(f"{source}.data.split must be train, dev or test, got {split!r}")
+    counts = _require(data, "sentences", dict, f"{source}.data")
+    scores = _require(record, "scores", dict, source)
+    if not scores:
+        raise RunRecordError(f"{source}.scores is empty")
+    for lang, score in scores.items():
+        where = f"{source}.scores.{lang}"
+        if not isinstance(score, dict):
+            raise RunRecordError(f"{where} must be an object")
+        for key in ("precision", "recall", "f1"):
+            _fraction(score.get(key), f"{where}.{key}")
+        count = counts.get(lang)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise RunRecordError(f"{source}.data.sentences.{lang} must be a sentence count")
+        for label, values in score.get("per_type", {}).items():
+            for key in ("precision", "recall", "f1"):
+                _fraction(values.get(key) if isinstance(values, dict) else None,
+                          f"{where}.per_type.{label}.{key}")
+    _fraction(record.get("average_f1"), f"{source}.average_f1")
+    return record
+
+
+def load_run(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RunRecordError(f"{path}: not a readable JSON file ({error})") from error
+    return validate_run(record, source=str(path))
+
+
+def load_runs(folder: str | Path) -> tuple[list[dict], list[str]]:
+    """All valid records under `folder` (sorted by file name) and a warning per broken file."""
+    records, warnings = [], []
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            record = load_run(path)
+        except RunRecordError as error:
+            warnings.append(str(error))
+            continue
+        record["file"] = path.name
+        records.append(record)
+    return records, warnings
+
+
+def runs_dataframe(records: list[dict]):
+    """One row per (run, language): run, file, model, fusion_layer, seed, split, language,
+    sentences, precision, recall, f1 (percent), checkpoint hash and data source."""
+    import pandas as pd
+
+    rows = []
+    for record in records:
+        checkpoint, data = record["checkpoint"], record["data"]
+        for lang, score in record["scores"].items():
+            rows.append({
+                "run": record["name"], "file": record.get("file", ""), "model": checkpoint["model"],
+                "fusion_layer": checkpoint.get("fusion_layer"), "seed": record.get("seed"),
+                "split": data["split"], "language": lang,
+                "sentences": data["sentences"].get(lang),
+                "precision": 100 * score["precision"], "recall": 100 * score["recall"],
+                "f1": 100 * score["f1"], "checkpoint_sha256": checkpoint["sha256"][:12],
+                "data_source": data["source"], "encoder": checkpoint["encoder"],
+            })
+    columns = ["run", "file", "model", "fusion_layer", "seed", "split", "language", "sentences",
+               "precision", "recall", "f1", "checkpoint_sha256", "data_source", "encoder"]
+    return pd.DataFrame(rows, columns=columns)

@@ -1,0 +1,236 @@
+"""Fine-tune a tagger on the source language (English by default); pick the best epoch on that
+language's dev set only (zero-shot: target languages are never looked at).
+
+The same code runs on the CPU, one GPU or several (launch with `accelerate launch -m fusion
+train ...`; `accelerate` places the model and shards the batches). Training is resumable: a
+``resume/`` folder in the output directory holds the last finished step (trainable weights,
+optimizer, scheduler, RNG), and rerunning the same command continues from it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from .checkpoint import changed_state, save_tagger
+from .data import HUB_WIKIANN, align_labels, load_split
+from .encoders import OFFLINE_ENCODER
+from .evaluate import evaluate_dataset
+from .modeling import IGNORE_INDEX, TaggerConfig, TokenTagger
+
+LOG_FILE = "train_log.jsonl"
+RESUME_DIR = "resume"
+
+
+@dataclass
+class TrainOptions:
+    """Options of `python -m fusion train` (each field is a flag)."""
+
+    output_dir: str  # where the checkpoint, its log and the resume state go
+    data: str = HUB_WIKIANN  # PAN-X directory (e.g. ../shared/data/wikiann) or "wikiann" (hub)
+    encoder: str = OFFLINE_ENCODER  # or a Hugging Face id such as bert-base-multilingual-cased
+    fusion_layer: int | None = None  # None = baseline; k = fuse layer k (0 = embeddings)
+    language: str = "en"  # source language: train and dev come from it only
+    epochs: int = 3
+    learning_rate: float = 1e-3  # 1e-3 suits LoRA; use ~5e-5 with tuning=full
+    batch_size: int = 16
+    seed: int = 13
+    max_train_sentences: int | None = None  # first N training sentences (all when None)
+    max_dev_sentences: int | None = None  # first N dev sentences for epoch selection
+    tuning: str = "lora"  # lora (small checkpoints), full (every encoder weight), frozen
+    save_every: int = 200  # steps between resume points
+
+
+def _set_seed(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def encode_dataset(dataset, tokenizer, label2id: dict[str, int], max_tokens: int):
+    """Token ids and aligned labels per sentence; sentences longer than `max_tokens` are split into
+    consecutive chunks (never silently cut). Returns (examples, n_split_sentences)."""
+    first = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
+    last = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+    examples, n_split = [], 0
+    for words, tags in zip(dataset["tokens"], dataset["ner_tags"]):
+        enc = tokenizer(words, is_split_into_words=True, add_special_tokens=False)
+        labels = align_labels(enc.tokens(), enc.word_ids(), tags, label2id)
+        ids = enc["input_ids"]
+        n_split += len(ids) > max_tokens
+        for start in range(0, max(len(ids), 1), max_tokens):
+            chunk_labels = labels[start:start + max_tokens]
+            if all(label == IGNORE_INDEX for label in chunk_labels):
+                continue
+            examples.append(([first] + ids[start:start + max_tokens] + [last],
+                             [IGNORE_INDEX] + chunk_labels + [IGNORE_INDEX]))
+    return examples, n_split
+
+
+def length_grouped_batches(lengths: list[int], batch_size: int, seed: int) -> list[list[int]]:
+    """Shuffle, then sort within pools of 50 batches so each batch holds similar lengths (less
+    padding, much faster on the CPU), then shuffle the batches. Deterministic for a seed."""
+    rng = random.Random(seed)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    pool = batch_size * 50
+    batches = []
+    for begin in range(0, len(order), pool):
+        chunk = sorted(order[begin:begin + pool], key=lambda i: lengths[i])
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(examples, pad_id: int):
+    width = max(len(ids) for ids, _ in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, (sequence, sequence_labels) in enumerate(examples):
+        ids[row, :len(sequence)] = torch.tensor(sequence)
+        labels[row, :len(sequence)] = torch.tensor(sequence_labels)
+        mask[row, :len(sequence)] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def _log(directory: Path, entry: dict) -> None:
+    with (directory / LOG_FILE).open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry) + "\n")
+
+
+def _save_resume(directory: Path, tagger, optimizer, scheduler, state: dict) -> None:
+    from safetensors.torch import save_file
+
+    resume = directory / RESUME_DIR
+    resume.mkdir(parents=True, exist_ok=True)
+    save_file(changed_state(tagger), str(resume / "weights.safetensors"))
+    # optimizer / scheduler states are plain tensors and numbers: read back with weights_only=True
+    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "torch_rng": torch.get_rng_state()}, resume / "optimizer.pt")
+    (resume / "state.json").write_text(json.dumps(state, indent=1), encoding="utf-8")
+
+
+def _load_resume(directory: Path, tagger, optimizer, scheduler) -> dict | None:
+    from safetensors.torch import load_file
+
+    resume = directory / RESUME_DIR
+    if not (resume / "state.json").is_file():
+        return None
+    weights = load_file(str(resume / "weights.safetensors"))
+    with torch.no_grad():
+        for name, parameter in tagger.named_parameters():
+            if name in weights:
+                parameter.copy_(weights[name])
+    saved = torch.load(resume / "optimizer.pt", weights_only=True)
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    torch.set_rng_state(saved["torch_rng"])
+    return json.loads((resume / "state.json").read_text(encoding="utf-8"))
+
+
+def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger | None = None) -> dict:
+    """Train, keep the best epoch by source-language dev F1, save it; returns the training summary.
+
+    `tagger` lets tests pass a tiny model; by default one is built from the options.
+    """
+    from accelerate import Accelerator
+    from tqdm.auto import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    output = Path(options.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    accelerator = Accelerator()
+    _set_seed(options.seed)
+    if tagger is None:
+        tagger = TokenTagger(TaggerConfig(encoder=options.encoder, fusion_layer=options.fusion_layer,
+                                          tuning=options.tuning))
+    config = tagger.config
+    tokenizer = tagger.tokenizer
+
+    train_set = load_split(options.data, options.language, "train", options.max_train_sentences,
+                           labels=config.labels)
+    dev_set = load_split(options.data, options.language, "dev", options.max_dev_sentences,
+                         labels=config.labels)
+    from .predict import max_window_tokens
+
+    examples, n_split = encode_dataset(train_set, tokenizer, config.label2id, max_window_tokens(tagger))
+    if n_split:
+        accelerator.print(f"{n_split} training sentences were longer than the encoder and were "
+                          "split into chunks")
+    batches = length_grouped_batches([len(ids) for ids, _ in examples], options.batch_size, options.seed)
+    steps_per_epoch = len(batches)
+    total_steps = steps_per_epoch * options.epochs
+
+    trainable = [p for p in tagger.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=options.learning_rate, weight_decay=0.01)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(0.1 * total_steps), total_steps)
+    tagger, optimizer, scheduler = accelerator.prepare(tagger, optimizer, scheduler)
+    model = accelerator.unwrap_model(tagger)
+
+    state = _load_resume(output, model, optimizer, scheduler) or {
+        "epoch": 0, "step_in_epoch": 0, "best_f1": -1.0, "best_epoch": None, "history": [],
+        "seconds": 0.0}
+    if state["epoch"] or state["step_in_epoch"]:
+        accelerator.print(f"resuming at epoch {state['epoch'] + 1}, step {state['step_in_epoch']}")
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    settings = {**asdict(options), "train_sentences": len(train_set), "dev_sentences": len(dev_set),
+                "steps_per_epoch": steps_per_epoch, "device": str(accelerator.device),
+                "processes": accelerator.num_processes,
+                "trainable_parameters": sum(p.numel() for p in trainable)}
+
+    while state["epoch"] < options.epochs:
+        epoch = state["epoch"]
+        order = length_grouped_batches([len(ids) for ids, _ in examples], options.batch_size,
+                                       options.seed + epoch)
+        mine = order[accelerator.process_index::accelerator.num_processes]
+        tagger.train()
+        bar = tqdm(total=len(mine), initial=state["step_in_epoch"], desc=f"epoch {epoch + 1}",
+                   disable=not show_progress or not accelerator.is_main_process)
+        started, running = time.time(), []
+        for step in range(state["step_in_epoch"], len(mine)):
+            batch = {k: v.to(accelerator.device) for k, v in
+                     collate([examples[i] for i in mine[step]], pad_id).items()}
+            loss = tagger(**batch).loss
+            accelerator.backward(loss)
+            accelerator.clip_grad_norm_(trainable, 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            running.append(loss.item())
+            bar.update(1)
+            if (step + 1) % 50 == 0:
+                bar.set_postfix(loss=f"{sum(running[-50:]) / len(running[-50:]):.4f}")
+                if accelerator.is_main_process:
+                    _log(output, {"epoch": epoch + 1, "step": step + 1,
+                                  "loss": sum(running[-50:]) / len(running[-50:])})
+            if (step + 1) % options.save_every == 0 and accelerator.is_main_process:
+                state["step_in_epoch"] = step + 1
+                _save_resume(output, model, optimizer, scheduler,
+                             {**state, "seconds": state["seconds"] + time.time() - started})
+        bar.close()
+        state["seconds"] += time.time() - started
+
+        model.eval()
+        dev = evaluate_dataset(model, dev_set)
+        entry = {"epoch": epoch + 1, "dev_f1": dev["f1"],
+                 "train_loss": sum(running) / len(running) if running else None,
+                 "epoch_seconds": round(time.time() - started, 1)}
+        state["history"].append(entry)
+        accelerator.print(f"epoch {epoch + 1}: dev F1 {100 * dev['f1']:.2f}")
+        if accelerator.is_main_process:
+            _log(output, entry)
+            if dev["f1"] > state["best_f1"]:
+                state["best_f1"], state["best_epoch"] = dev["f1"], epoch + 1
+                save_tagger(model, output, extra={"training": {
+                    **settings, "best_epoch": epoch + 1, "dev_f1": dev["f1"],
+                    "history": state["history"], "train_seconds": round(state["seconds"], 1)}})
+            state["epoch"], state["step_in_epoch"] = epoch + 1, 0
+            _save_resume(output, model, optimizer, scheduler, state)
+    accelerator.wait_for_everyone()
+    return {"best_epoch": state["best_epoch"], "best_dev_f1": state["best_f1"],
+            "history": state["history"], "output_dir": str(output)}

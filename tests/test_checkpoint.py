@@ -1,0 +1,154 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from fusion.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, checkpoint_hash,
+                               load_tagger, save_tagger)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _logits(tagger, texts=("Angela Merkel visited Paris .", "東京 と 北京")):
+    enc = tagger.tokenizer(list(texts), padding=True, return_tensors="pt")
+    with torch.no_grad():
+        return tagger(enc["input_ids"], enc["attention_mask"]).logits
+
+
+@pytest.mark.parametrize("tuning", ["lora", "full", "frozen"])
+@pytest.mark.parametrize("fusion_layer", [None, 1])
+def test_save_load_round_trip_gives_identical_logits(tmp_path, tiny_bert, make_tagger, tuning, fusion_layer):
+    tagger = make_tagger(tiny_bert, fusion_layer=fusion_layer, tuning=tuning)
+    save_tagger(tagger, tmp_path / "ck", extra={"training": {"seed": 3}})
+    loaded = load_tagger(tmp_path / "ck", merge=False)
+    torch.testing.assert_close(_logits(loaded), _logits(tagger), rtol=0, atol=0)
+    assert loaded.checkpoint_info["training"] == {"seed": 3}
+
+
+def test_merged_adapters_give_the_same_logits_and_leave_the_shared_base_alone(tmp_path, tiny_bert, make_tagger):
+    from fusion.encoders import load_encoder_base
+
+    tagger = make_tagger(tiny_bert, fusion_layer=1)
+    save_tagger(tagger, tmp_path / "ck")
+    base_before = {k: v.clone() for k, v in load_encoder_base(tiny_bert).state.items()}
+    merged = load_tagger(tmp_path / "ck", merge=True)
+    torch.testing.assert_close(_logits(merged), _logits(tagger), rtol=1e-5, atol=1e-5)
+    for name, tensor in load_encoder_base(tiny_bert).state.items():
+        assert torch.equal(tensor, base_before[name]), name
+    with pytest.raises(CheckpointError, match="merged"):
+        save_tagger(merged, tmp_path / "again")
+
+
+def test_a_lora_checkpoint_stores_only_what_training_changed(tmp_path, tiny_bert, make_tagger):
+    from safetensors.torch import load_file
+
+    save_tagger(make_tagger(tiny_bert, fusion_layer=1), tmp_path / "ck")
+    names = load_file(str(tmp_path / "ck" / WEIGHTS_FILE)).keys()
+    assert names and all("lora_" in n or n.startswith(("fusion.", "classifier.")) for n in names)
+
+
+def test_two_taggers_share_the_frozen_encoder_weights(tiny_checkpoints):
+    baseline = load_tagger(tiny_checkpoints["baseline"])
+    fusion = load_tagger(tiny_checkpoints["fusion"])
+    word_a = baseline.encoder.get_input_embeddings().weight
+    word_b = fusion.encoder.get_input_embeddings().weight
+    assert word_a.data_ptr() == word_b.data_ptr()
+
+
+def test_hash_changes_with_the_weights(tmp_path, tiny_bert, make_tagger):
+    save_tagger(make_tagger(tiny_bert, seed=1), tmp_path / "a")
+    save_tagger(make_tagger(tiny_bert, seed=2), tmp_path / "b")
+    assert checkpoint_hash(tmp_path / "a") != checkpoint_hash(tmp_path / "b")
+    assert len(checkpoint_hash(tmp_path / "a")) == 64
+
+
+# ---- every bad-checkpoint case raises one clear error naming the file ----------------------
+
+@pytest.fixture
+def saved(tmp_path, tiny_bert, make_tagger):
+    return save_tagger(make_tagger(tiny_bert, fusion_layer=1), tmp_path / "ck")
+
+
+def _edit_config(directory, change):
+    path = directory / CONFIG_FILE
+    info = json.loads(path.read_text())
+    change(info)
+    path.write_text(json.dumps(info))
+
+
+def test_missing_directory(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_tagger(tmp_path / "nowhere")
+
+
+def test_missing_config(saved):
+    (saved / CONFIG_FILE).unlink()
+    with pytest.raises(CheckpointError, match=f"{CONFIG_FILE}: missing"):
+        load_tagger(saved)
+
+
+def test_missing_weights(saved):
+    (saved / WEIGHTS_FILE).unlink()
+    with pytest.raises(CheckpointError, match=f"{WEIGHTS_FILE}: missing"):
+        load_tagger(saved)
+
+
+def test_config_that_is_not_json(saved):
+    (saved / CONFIG_FILE).write_text("{not json")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        load_tagger(saved)
+
+
+def test_corrupt_weights(saved):
+    (saved / WEIGHTS_FILE).write_bytes(b"\x00" * 100)
+    with pytest.raises(CheckpointError, match="not a readable safetensors file"):
+        load_tagger(saved)
+
+
+def test_truncated_weights(saved):
+    data = (saved / WEIGHTS_FILE).read_bytes()
+    (saved / WEIGHTS_FILE).write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=WEIGHTS_FILE):
+        load_tagger(saved)
+
+
+def test_wrong_shape(saved):
+    _edit_config(saved, lambda info: info["config"].update(reduction=2))
+    with pytest.raises(CheckpointError, match="has shape"):
+        load_tagger(saved)
+
+
+def test_weights_of_another_kind_of_model(saved):
+    _edit_config(saved, lambda info: info["config"].update(fusion_layer=None))
+    with pytest.raises(CheckpointError, match="does not match"):
+        load_tagger(saved)
+
+
+def test_unknown_encoder(saved):
+    _edit_config(saved, lambda info: info["config"].update(encoder="./no/such/encoder"))
+    with pytest.raises(CheckpointError, match="encoder"):
+        load_tagger(saved)
+
+
+def test_label_mismatch(saved):
+    with pytest.raises(CheckpointError, match="label mismatch"):
+        load_tagger(saved, expected_labels=["O", "B-MISC", "I-MISC"])
+    _edit_config(saved, lambda info: info["config"].update(labels=["O", "B-PER"]))
+    with pytest.raises(CheckpointError, match="has shape"):
+        load_tagger(saved)
+
+
+def test_unknown_config_key_and_future_format(saved):
+    _edit_config(saved, lambda info: info["config"].update(colour="blue"))
+    with pytest.raises(CheckpointError, match="unknown config keys"):
+        load_tagger(saved)
+    _edit_config(saved, lambda info: info.update(format_version=99))
+    with pytest.raises(CheckpointError, match="format_version"):
+        load_tagger(saved)
+
+
+@pytest.mark.parametrize("directory", sorted(p for p in (REPO / "checkpoints").glob("*")
+                                             if (p / WEIGHTS_FILE).exists()))
+def test_shipped_checkpoints_are_small(directory):
+    assert (directory / WEIGHTS_FILE).stat().st_size <= 10 * 1024 * 1024

