@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         results = predict(tagger, args["texts"], explain=args["explain"])
         if args["json"]:
-            print(json.dumps([dataclasses.asdict(r) for r in results], ensure_ascii=False, indent=1))
+            print(json.dumps([dataclasses.asdict(r) for r in results], ensure_ascii=False, indent=1,
+                             default=lambda array: array.round(4).tolist()))
         else:
             for result in results:
                 entities = ", ".join(f"{e.text} [{e.label} {e.score:.2f}]" for e in result.entities)

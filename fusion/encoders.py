@@ -214,12 +214,16 @@ def load_encoder_base(name: str = OFFLINE_ENCODER) -> EncoderBase:
 
     from transformers import AutoModel, AutoTokenizer
 
-    looks_local = os.path.sep in name and not os.path.isdir(name) and name.startswith((".", "/"))
-    if looks_local:
+    if name.startswith((".", "/", "~")) and not os.path.isdir(os.path.expanduser(name)):
         raise EncoderError(f"encoder directory '{name}' does not exist")
+    name_or_path = os.path.expanduser(name)
     try:
-        model = AutoModel.from_pretrained(name, attn_implementation="eager", add_pooling_layer=False)
-        tokenizer = AutoTokenizer.from_pretrained(name)
+        try:
+            model = AutoModel.from_pretrained(name_or_path, attn_implementation="eager",
+                                              add_pooling_layer=False)
+        except TypeError:  # an architecture without a pooler option
+            model = AutoModel.from_pretrained(name_or_path, attn_implementation="eager")
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     except (OSError, ValueError) as error:
         raise EncoderError(
             f"cannot load encoder '{name}': {error}. Use '{OFFLINE_ENCODER}' offline, a local "
@@ -230,7 +234,7 @@ def load_encoder_base(name: str = OFFLINE_ENCODER) -> EncoderBase:
     return EncoderBase(name, model.config, model.state_dict(), tokenizer)
 
 
-def _fill_non_persistent_buffers(model: nn.Module, config) -> None:
+def _fill_non_persistent_buffers(model: nn.Module) -> None:
     """Buffers that are not in a state dict stay on the meta device after `assign`: make them."""
     for module in model.modules():
         for buffer_name, buffer in list(module.named_buffers(recurse=False)):
@@ -245,22 +249,25 @@ def _fill_non_persistent_buffers(model: nn.Module, config) -> None:
             setattr(module, buffer_name, value.clone())
 
 
-def build_encoder(name: str = OFFLINE_ENCODER, share_weights: bool = True) -> tuple[nn.Module, object]:
+def build_encoder(name: str = OFFLINE_ENCODER) -> tuple[nn.Module, object]:
     """A fresh encoder module + tokenizer for `name`.
 
-    With ``share_weights`` (inference, LoRA) its parameters *are* the cached base tensors, so
-    never update them in place; pass ``share_weights=False`` for full fine-tuning (a private copy).
+    Its parameters *are* the process-wide base tensors (shared, frozen): never update them in
+    place. `TokenTagger` gives full fine-tuning private copies.
     """
     from transformers import AutoModel
 
     base = load_encoder_base(name)
     with torch.device("meta"):
-        model = AutoModel.from_config(base.config, attn_implementation="eager", add_pooling_layer=False)
-    state = base.state if share_weights else {k: v.clone() for k, v in base.state.items()}
-    missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
+        try:
+            model = AutoModel.from_config(base.config, attn_implementation="eager",
+                                          add_pooling_layer=False)
+        except TypeError:
+            model = AutoModel.from_config(base.config, attn_implementation="eager")
+    missing, unexpected = model.load_state_dict(base.state, strict=False, assign=True)
     if missing or unexpected:
         raise EncoderError(f"encoder '{name}': weights do not fit the model "
                            f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
-    _fill_non_persistent_buffers(model, base.config)
+    _fill_non_persistent_buffers(model)
     model.eval()
     return model, base.tokenizer

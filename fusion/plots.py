@@ -31,13 +31,18 @@ def message_figure(message: str, title: str = "") -> go.Figure:
     return _layout(figure, title, height=260)
 
 
+def _escape(text) -> str:
+    """Plotly reads tick and hover text as HTML: "<s>" would be a strike-through tag."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _token_axis(tokens: list[str]) -> dict:
     return dict(tickmode="array", tickvals=list(range(len(tokens))),
-                ticktext=[str(t) for t in tokens], tickfont=dict(size=10))
+                ticktext=[_escape(t) for t in tokens], tickfont=dict(size=10))
 
 
 def _token_height(n_tokens: int) -> int:
-    return int(min(900, max(380, 16 * n_tokens + 160)))
+    return int(min(1100, max(420, 14 * n_tokens + 220)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -50,15 +55,16 @@ def attention_heatmap(tokens: list[str], matrix, title: str = "Attention") -> go
     if values.ndim != 2 or values.shape != (len(tokens), len(tokens)):
         return message_figure(f"attention of shape {values.shape} does not fit {len(tokens)} tokens",
                               title)
-    positions = list(range(len(tokens)))
+    positions, labels = list(range(len(tokens))), [_escape(t) for t in tokens]
     figure = go.Figure(go.Heatmap(
         z=values, x=positions, y=positions, colorscale="Blues", zmin=0.0,
         zmax=float(values.max()) if values.size else 1.0, colorbar=dict(title="weight"),
-        customdata=[[[tokens[r], tokens[c]] for c in positions] for r in positions],
+        customdata=[[[labels[r], labels[c]] for c in positions] for r in positions],
         hovertemplate="%{customdata[0]} → %{customdata[1]}<br>weight %{z:.3f}<extra></extra>"))
     figure.update_xaxes(title="attended to (key)", side="bottom", tickangle=-60, **_token_axis(tokens))
-    figure.update_yaxes(title="attending token (query)", autorange="reversed", **_token_axis(tokens))
-    return _layout(figure, title, _token_height(len(tokens)))
+    figure.update_yaxes(title="attending token (query)", autorange="reversed", scaleanchor="x",
+                        constrain="domain", **_token_axis(tokens))
+    return _layout(figure, title, _token_height(len(tokens)) + 60)
 
 
 def attention_entropy(attentions) -> np.ndarray:
@@ -106,12 +112,12 @@ def gate_share_bars(tokens: list[str], share, fusion_layer: int | None,
     if len(share) != len(tokens):
         return message_figure(f"{len(share)} gate values do not fit {len(tokens)} tokens", title)
     lower = "embeddings (layer 0)" if fusion_layer == 0 else f"layer {fusion_layer}"
-    positions = list(range(len(tokens)))
+    positions, labels = list(range(len(tokens))), [_escape(t) for t in tokens]
     figure = go.Figure([
         go.Bar(x=positions, y=share, name="last layer", marker_color="#4C78A8",
-               customdata=tokens, hovertemplate="%{customdata}: %{y:.1%} from the last layer<extra></extra>"),
+               customdata=labels, hovertemplate="%{customdata}: %{y:.1%} from the last layer<extra></extra>"),
         go.Bar(x=positions, y=[1.0 - s for s in share], name=lower, marker_color="#F58518",
-               customdata=tokens, hovertemplate="%{customdata}: %{y:.1%} from " + lower + "<extra></extra>"),
+               customdata=labels, hovertemplate="%{customdata}: %{y:.1%} from " + lower + "<extra></extra>"),
     ])
     figure.update_layout(barmode="stack", legend=dict(orientation="h", y=1.02, x=1, xanchor="right",
                                                       yanchor="bottom"))
@@ -135,7 +141,7 @@ def gate_heatmap(tokens: list[str], gates, fusion_layer: int | None,
         colorscale=[[0.0, "#F58518"], [0.5, "#F7F7F7"], [1.0, "#4C78A8"]],
         colorbar=dict(title="gate", tickvals=[0, 0.5, 1],
                       ticktext=[f"0 ({lower})", "0.5", "1 (last layer)"]),
-        customdata=[[tokens[r]] * values.shape[1] for r in range(len(tokens))],
+        customdata=[[_escape(tokens[r])] * values.shape[1] for r in range(len(tokens))],
         hovertemplate="%{customdata}, channel %{x}<br>gate %{z:.3f}<extra></extra>"))
     figure.update_xaxes(title="channel (hidden dimension)")
     figure.update_yaxes(autorange="reversed", **_token_axis(tokens))

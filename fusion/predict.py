@@ -17,6 +17,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from .data import word_label_positions
@@ -55,9 +56,9 @@ class Explanation:
     """What happens inside the tagger for one text (its first window, if it needed several)."""
 
     tokens: list[str]  # sub-word strings, special tokens included
-    attentions: list | None  # layer × head × token × token (nested lists of floats)
-    gates: list | None  # token × d; None for the baseline
-    gate_share: list[float] | None  # per token: mean gate = share taken from the last layer
+    attentions: np.ndarray  # layer × head × token × token
+    gates: np.ndarray | None  # token × d; None for the baseline
+    gate_share: np.ndarray | None  # per token: mean gate = share taken from the last layer
     fusion_layer: int | None
     token_words: list[int | None]  # word index of each token (None for special tokens)
 
@@ -174,8 +175,21 @@ def _best_window(position: int, spans: list[tuple[int, int]]) -> int:
                if spans[w][0] <= position < spans[w][1] else -1)
 
 
+def _batches_by_length(lengths: list[int], batch_size: int, max_batch_tokens: int) -> list[list[int]]:
+    """Indices sorted by length, cut into batches of ≤ batch_size rows and ≤ max_batch_tokens
+    (rows × longest row): little padding, bounded memory for long windows."""
+    batches, batch = [], []
+    for index in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        if batch and (len(batch) == batch_size or (len(batch) + 1) * lengths[index] > max_batch_tokens):
+            batches.append(batch)
+            batch = []
+        batch.append(index)
+    return batches + [batch] if batch else batches
+
+
 def tag_words(tagger: TokenTagger, sentences: list[list[str]], batch_size: int = 32,
-              window_tokens: int | None = None, progress=None) -> list[list[tuple[str, float]]]:
+              window_tokens: int | None = None, progress=None,
+              max_batch_tokens: int = 8192) -> list[list[tuple[str, float]]]:
     """(tag, probability) for every word of every sentence (lists of words, never empty words).
 
     Windows of all sentences are batched by length under `torch.inference_mode`. `progress`, if
@@ -199,13 +213,12 @@ def tag_words(tagger: TokenTagger, sentences: list[list[str]], batch_size: int =
 
     # logits[window] = (n_tokens × n_labels) tensor of probabilities, content tokens only
     probabilities: list[torch.Tensor | None] = [None] * len(windows)
-    order = sorted(range(len(windows)), key=lambda w: len(windows[w].input_ids))
+    batches = _batches_by_length([len(w.input_ids) for w in windows], batch_size, max_batch_tokens)
     device = next(tagger.parameters()).device
     done_sentences = 0
     remaining = [len(s) for s in sentence_spans]
     with torch.inference_mode():
-        for begin in range(0, len(order), batch_size):
-            batch = order[begin:begin + batch_size]
+        for batch in batches:
             width = max(len(windows[w].input_ids) for w in batch)
             ids = torch.full((len(batch), width), pad, dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -273,7 +286,12 @@ def entities_from_words(text: str, words: list[Word]) -> list[Entity]:
     return entities
 
 
-def _explain(tagger: TokenTagger, words: list[Word], size: int) -> Explanation:
+def _explain(tagger: TokenTagger, words: list[Word], size: int):
+    """One forward pass over the text's first window with attentions (and gates).
+
+    Returns the Explanation and, per word inside that window, its (tag, probability), so a text
+    that fits one window needs no second pass.
+    """
     tokenizer = tagger.tokenizer
     first, last = _special_ids(tokenizer)
     enc = tokenizer([w.text for w in words], is_split_into_words=True, add_special_tokens=False)
@@ -282,40 +300,50 @@ def _explain(tagger: TokenTagger, words: list[Word], size: int) -> Explanation:
     with torch.inference_mode():
         out = tagger(torch.tensor([ids]), torch.ones((1, len(ids)), dtype=torch.long),
                      output_attentions=True)
-    attentions = torch.stack([a[0] for a in out.attentions]).float()  # layers × heads × T × T
-    gates = out.gates[0].float() if out.gates is not None else None
-    return Explanation(
+    probabilities = out.logits[0].float().softmax(-1)
+    positions = word_label_positions(tokenizer.convert_ids_to_tokens(ids), token_words)
+    labels = tagger.config.labels
+    tags = {word: (labels[int(probabilities[p].argmax())], float(probabilities[p].max()))
+            for word, p in positions.items()}
+    gates = out.gates[0].float().numpy() if out.gates is not None else None
+    explanation = Explanation(
         tokens=tokenizer.convert_ids_to_tokens(ids),
-        attentions=attentions.numpy().round(4).tolist(),
-        gates=gates.numpy().round(4).tolist() if gates is not None else None,
-        gate_share=gates.mean(-1).numpy().round(4).tolist() if gates is not None else None,
+        attentions=torch.stack([a[0] for a in out.attentions]).float().numpy(),
+        gates=gates, gate_share=gates.mean(-1) if gates is not None else None,
         fusion_layer=tagger.config.fusion_layer, token_words=token_words)
+    return explanation, tags
 
 
 def predict(tagger: TokenTagger, texts: list[str] | str, explain: bool = False,
             batch_size: int = 32) -> list[Prediction]:
     """Tag each text. Empty or whitespace-only text gives an empty Prediction, not an error.
 
-    With `explain`, each result carries the attentions (layer × head × token × token, over the
-    first window's sub-word tokens) and, for a fusion tagger, the gates (token × d).
+    With `explain`, each result carries the attentions (numpy, layer × head × token × token, over
+    the first window's sub-word tokens) and, for a fusion tagger, the gates (token × d).
     """
     if isinstance(texts, str):
         texts = [texts]
     if not all(isinstance(t, str) for t in texts):
         raise TypeError("predict takes a string or a list of strings")
-    word_lists = [split_words(text, tagger.tokenizer) for text in texts]
-    tagged = tag_words(tagger, [[w.text for w in words] for words in word_lists], batch_size)
     size = max_window_tokens(tagger)
+    word_lists = [split_words(text, tagger.tokenizer) for text in texts]
+    n_tokens = [len(tagger.tokenizer([w.text for w in words], is_split_into_words=True,
+                                     add_special_tokens=False)["input_ids"]) if words else 0
+                for words in word_lists]
+    explained = {i: _explain(tagger, words, size) for i, words in enumerate(word_lists)
+                 if explain and words}
+    # texts explained in a single window already have their tags: tag only the others
+    to_tag = [i for i, words in enumerate(word_lists) if i not in explained or n_tokens[i] > size]
+    tagged = dict(zip(to_tag, tag_words(tagger, [[w.text for w in word_lists[i]] for i in to_tag],
+                                        batch_size)))
     results = []
-    for text, words, tags in zip(texts, word_lists, tagged):
+    for i, (text, words) in enumerate(zip(texts, word_lists)):
+        tags = tagged.get(i) or [explained[i][1].get(w, ("O", 1.0)) for w in range(len(words))]
         for word, (tag, score) in zip(words, tags):
             word.tag, word.score = tag, round(score, 4)
         prediction = Prediction(text, words, entities_from_words(text, words))
         if words:
-            n_tokens = len(tagger.tokenizer([w.text for w in words], is_split_into_words=True,
-                                            add_special_tokens=False)["input_ids"])
-            prediction.windows = len(_windows(n_tokens, size, min(WINDOW_OVERLAP, size // 2)))
-            if explain:
-                prediction.explanation = _explain(tagger, words, size)
+            prediction.windows = len(_windows(n_tokens[i], size, min(WINDOW_OVERLAP, size // 2)))
+            prediction.explanation = explained[i][0] if i in explained else None
         results.append(prediction)
     return results

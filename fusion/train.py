@@ -39,6 +39,7 @@ class TrainOptions:
     epochs: int = 3
     learning_rate: float = 1e-3  # 1e-3 suits LoRA; use ~5e-5 with tuning=full
     batch_size: int = 16
+    max_batch_tokens: int = 2048  # fewer sentences per batch when they are long (memory)
     seed: int = 13
     max_train_sentences: int | None = None  # first N training sentences (all when None)
     max_dev_sentences: int | None = None  # first N dev sentences for epoch selection
@@ -71,9 +72,14 @@ def encode_dataset(dataset, tokenizer, label2id: dict[str, int], max_tokens: int
     return examples, n_split
 
 
-def length_grouped_batches(lengths: list[int], batch_size: int, seed: int) -> list[list[int]]:
+def length_grouped_batches(lengths: list[int], batch_size: int, seed: int,
+                           max_batch_tokens: int | None = None) -> list[list[int]]:
     """Shuffle, then sort within pools of 50 batches so each batch holds similar lengths (less
-    padding, much faster on the CPU), then shuffle the batches. Deterministic for a seed."""
+    padding, much faster on the CPU), then shuffle the batches. Deterministic for a seed.
+
+    `max_batch_tokens` (batch rows × longest row) splits batches of long sentences: attention
+    memory grows with the square of the length, and one batch of 16 × 512 tokens needs > 10 GB.
+    """
     rng = random.Random(seed)
     order = list(range(len(lengths)))
     rng.shuffle(order)
@@ -81,7 +87,15 @@ def length_grouped_batches(lengths: list[int], batch_size: int, seed: int) -> li
     batches = []
     for begin in range(0, len(order), pool):
         chunk = sorted(order[begin:begin + pool], key=lambda i: lengths[i])
-        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+        batch: list[int] = []
+        for index in chunk:
+            too_many_tokens = max_batch_tokens and (len(batch) + 1) * lengths[index] > max_batch_tokens
+            if batch and (len(batch) == batch_size or too_many_tokens):
+                batches.append(batch)
+                batch = []
+            batch.append(index)
+        if batch:
+            batches.append(batch)
     rng.shuffle(batches)
     return batches
 
@@ -162,7 +176,8 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
     if n_split:
         accelerator.print(f"{n_split} training sentences were longer than the encoder and were "
                           "split into chunks")
-    batches = length_grouped_batches([len(ids) for ids, _ in examples], options.batch_size, options.seed)
+    batches = length_grouped_batches([len(ids) for ids, _ in examples], options.batch_size, options.seed,
+                                     options.max_batch_tokens)
     steps_per_epoch = len(batches)
     total_steps = steps_per_epoch * options.epochs
 
@@ -186,7 +201,7 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
     while state["epoch"] < options.epochs:
         epoch = state["epoch"]
         order = length_grouped_batches([len(ids) for ids, _ in examples], options.batch_size,
-                                       options.seed + epoch)
+                                       options.seed + epoch, options.max_batch_tokens)
         mine = order[accelerator.process_index::accelerator.num_processes]
         tagger.train()
         bar = tqdm(total=len(mine), initial=state["step_in_epoch"], desc=f"epoch {epoch + 1}",

@@ -120,3 +120,14 @@ def test_batch_order_does_not_change_results(tiny_bert, make_tagger):
     for a, b in zip(together, alone):
         assert [w.tag for w in a.words] == [w.tag for w in b.words]
         assert [w.score for w in a.words] == pytest.approx([w.score for w in b.words], abs=1e-3)
+
+
+def test_explained_and_plain_predictions_agree(tiny_bert, make_tagger):
+    tagger = make_tagger(tiny_bert, fusion_layer=1)
+    texts = ["Angela Merkel visited the New York Times in Berlin", "北京大学 " * 200]
+    plain = predict(tagger, texts)
+    explained = predict(tagger, texts, explain=True)
+    for a, b in zip(plain, explained):
+        assert [w.tag for w in a.words] == [w.tag for w in b.words]
+        assert [w.score for w in a.words] == pytest.approx([w.score for w in b.words], abs=1e-3)
+    assert explained[1].windows > 1 and explained[1].explanation.attentions.shape[-1] == 512

@@ -73,3 +73,11 @@ def test_length_grouped_batches_cover_every_sentence_once_and_are_deterministic(
     assert batches != length_grouped_batches(lengths, 8, seed=2)
     spread = max(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches)
     assert spread < 47  # batches group similar lengths
+
+
+def test_long_sentences_get_smaller_batches_under_the_token_budget():
+    lengths = [10] * 40 + [500] * 8
+    batches = length_grouped_batches(lengths, 16, seed=0, max_batch_tokens=2048)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    assert all(len(batch) * max(lengths[i] for i in batch) <= 2048 for batch in batches)
+    assert max(len(batch) for batch in batches) == 16

@@ -1,0 +1,120 @@
+"""Predict latency of the shipped taggers against transformers.pipeline on the same weights.
+
+    python bench/latency.py [--baseline DIR] [--fusion DIR] [--repeats 50]
+
+Prints p50 / p95 (ms) for a ~30-token sentence: the baseline, the fusion tagger, both with
+attentions + gates (what the app's Compare + Inside views need), and
+`transformers.pipeline("token-classification")` built from the baseline's merged weights; then
+the ratios that DESIGN.md §6 sets targets for, and the RSS of a fresh process holding both
+taggers. All figures come from this one run (the machine is noisy: compare ratios, not runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SENTENCE = ("Angela Merkel met Emmanuel Macron at the Élysée Palace in Paris on Tuesday to "
+            "discuss the future of the European Union and NATO.")
+
+
+def timings(function, repeats: int) -> tuple[float, float]:
+    function()  # warm-up
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        samples.append(1000 * (time.perf_counter() - started))
+    samples.sort()
+    return statistics.median(samples), samples[int(0.95 * (len(samples) - 1))]
+
+
+def pipeline_on_same_weights(tagger):
+    """A transformers token-classification pipeline holding the baseline's (merged) weights."""
+    from transformers import AutoModelForTokenClassification, pipeline
+
+    config = tagger.encoder.config.__class__.from_dict(tagger.encoder.config.to_dict())
+    config.num_labels = len(tagger.config.labels)
+    config.id2label = dict(enumerate(tagger.config.labels))
+    config.label2id = tagger.config.label2id
+    model = AutoModelForTokenClassification.from_config(config, attn_implementation="eager")
+    base = getattr(model, model.base_model_prefix)
+    missing = base.load_state_dict(tagger.encoder.state_dict(), strict=False)
+    assert not missing.missing_keys, missing.missing_keys
+    model.classifier.load_state_dict(tagger.classifier.state_dict())
+    model.eval()
+    return pipeline("token-classification", model=model, tokenizer=tagger.tokenizer,
+                    aggregation_strategy="simple", device=-1)
+
+
+def rss_of_both(baseline: str, fusion: str) -> float:
+    code = (f"import sys; sys.path.insert(0, {str(REPO)!r}); import psutil;"
+            "from fusion.checkpoint import load_tagger;"
+            f"a = load_tagger({baseline!r}); b = load_tagger({fusion!r});"
+            "print(psutil.Process().memory_info().rss / 2**30)")
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(output.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    import torch
+
+    from fusion.checkpoint import load_tagger
+    from fusion.predict import predict
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", default=str(REPO / "checkpoints" / "baseline"))
+    parser.add_argument("--fusion", default=(sorted(glob.glob(str(REPO / "checkpoints" / "fusion-l*")))
+                                             or [""])[0])
+    parser.add_argument("--repeats", type=int, default=50)
+    args = parser.parse_args()
+    if not args.fusion:
+        sys.exit("no fusion checkpoint: pass --fusion DIR")
+
+    baseline, fusion = load_tagger(args.baseline), load_tagger(args.fusion)
+    n_tokens = len(baseline.tokenizer(SENTENCE)["input_ids"])
+    pipe = pipeline_on_same_weights(baseline)
+    ours = predict(baseline, SENTENCE)[0]
+    theirs = pipe(SENTENCE)
+    print(f"sentence: {n_tokens} tokens; torch threads: {torch.get_num_threads()}")
+    print(f"baseline entities: ours {[(e.text, e.label) for e in ours.entities]}")
+    print(f"                   pipeline {[(e['word'], e['entity_group']) for e in theirs]}")
+
+    rows = {
+        "baseline": timings(lambda: predict(baseline, SENTENCE), args.repeats),
+        "fusion": timings(lambda: predict(fusion, SENTENCE), args.repeats),
+        "pipeline (baseline weights)": timings(lambda: pipe(SENTENCE), args.repeats),
+        "both + attentions + gates": timings(
+            lambda: (predict(baseline, SENTENCE, explain=True), predict(fusion, SENTENCE, explain=True)),
+            args.repeats),
+    }
+    print(f"\n{'':30s} {'p50 ms':>8s} {'p95 ms':>8s}")
+    for name, (p50, p95) in rows.items():
+        print(f"{name:30s} {p50:8.1f} {p95:8.1f}")
+    rss = rss_of_both(args.baseline, args.fusion)
+    figures = {
+        "fusion / baseline (p50)": rows["fusion"][0] / rows["baseline"][0],
+        "ours / pipeline (p50)": rows["baseline"][0] / rows["pipeline (baseline weights)"][0],
+        "both + explain p50 ms": rows["both + attentions + gates"][0],
+        "RSS both loaded GiB": rss,
+    }
+    targets = {"fusion / baseline (p50)": 1.05, "ours / pipeline (p50)": 1.0,
+               "both + explain p50 ms": 70.0, "RSS both loaded GiB": 1.6}
+    print()
+    for name, value in figures.items():
+        verdict = "meets" if value <= targets[name] else "MISSES"
+        print(f"{name:30s} {value:8.3f}   target ≤ {targets[name]}  {verdict}")
+    print(json.dumps({k: round(v, 3) for k, v in figures.items()}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""fusion.plots: pure figure builders (data in, go.Figure out)."""
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from fusion import plots
+
+TOKENS = ["<s>", "▁the", "▁New", "▁York", "▁the", "</s>"]
+
+
+def _message(figure) -> str:
+    return " ".join(a.text for a in figure.layout.annotations)
+
+
+def test_message_figure():
+    figure = plots.message_figure("nothing here", "title")
+    assert isinstance(figure, go.Figure) and not figure.data
+    assert "nothing here" in _message(figure)
+
+
+def test_attention_heatmap_keeps_repeated_tokens_apart_and_escapes_tags():
+    matrix = np.eye(len(TOKENS))
+    figure = plots.attention_heatmap(TOKENS, matrix, "layer 1")
+    heatmap = figure.data[0]
+    assert np.asarray(heatmap.z).shape == (6, 6)
+    assert list(figure.layout.yaxis.tickvals) == list(range(6))  # two "▁the" stay two rows
+    assert figure.layout.yaxis.ticktext[0] == "&lt;s&gt;"  # "<s>" is not read as an HTML tag
+
+
+def test_attention_heatmap_rejects_a_wrong_shape_with_a_message():
+    figure = plots.attention_heatmap(TOKENS, np.ones((3, 3)))
+    assert not figure.data and "does not fit" in _message(figure)
+
+
+def test_attention_entropy():
+    uniform = np.full((2, 3, 4, 4), 0.25)
+    assert np.allclose(plots.attention_entropy(uniform), 2.0)  # log2(4) bits
+    one_hot = np.zeros((1, 1, 4, 4))
+    one_hot[..., 0] = 1.0
+    assert np.allclose(plots.attention_entropy(one_hot), 0.0)
+    assert plots.attention_entropy([]).size == 0
+
+
+def test_attention_overview_outlines_the_selected_head():
+    attentions = np.full((3, 2, 5, 5), 0.2)
+    figure = plots.attention_overview(attentions, selected_layer=2, selected_head=1)
+    assert np.asarray(figure.data[0].z).shape == (3, 2)
+    assert figure.layout.shapes[0].y0 == 1.5 and figure.layout.shapes[0].x0 == 0.5
+    assert "no attentions" in _message(plots.attention_overview(np.zeros((0,))))
+
+
+def test_gate_share_bars_split_each_token():
+    share = [0.9, 0.5, 0.2, 0.6, 0.5, 0.5]
+    figure = plots.gate_share_bars(TOKENS, share, fusion_layer=0)
+    last, lower = figure.data
+    assert np.allclose(np.add(last.y, lower.y), 1.0)
+    assert lower.name == "embeddings (layer 0)"
+    assert "baseline has no fusion gate" in _message(plots.gate_share_bars(TOKENS, None, None))
+    assert "do not fit" in _message(plots.gate_share_bars(TOKENS, [0.5], 3))
+
+
+def test_gate_heatmap():
+    gates = np.random.default_rng(0).random((len(TOKENS), 8))
+    figure = plots.gate_heatmap(TOKENS, gates, fusion_layer=6)
+    assert np.asarray(figure.data[0].z).shape == (6, 8)
+    assert figure.data[0].zmin == 0.0 and figure.data[0].zmax == 1.0
+    assert "baseline" in _message(plots.gate_heatmap(TOKENS, None, None))
+
+
+def test_delta_bars_group_and_skip_missing():
+    figure = plots.delta_bars(["German (de)", "Hindi (hi)", "Urdu (ur)", "Thai (th)"],
+                              [1.5, -2.0, 0.5, float("nan")],
+                              ["Indo-European", "Indo-European", "Indo-European", "Kra-Dai"],
+                              errors=[0.2, float("nan"), None, 0.1])
+    assert [trace.name for trace in figure.data] == ["Indo-European"]  # Thai has no delta
+    assert list(figure.data[0].y) == [1.5, 0.5, -2.0]  # sorted within the group
+    assert "No language" in _message(plots.delta_bars(["x"], [float("nan")], ["g"]))
+
+
+def test_layer_sweep():
+    figure = plots.layer_sweep([0, 1, 2], {"targets": [50.0, 52.0, 51.0], "English": [80.0, 81.0, 79.0]},
+                               errors={"targets": [math.nan, 1.0, 0.5]}, chosen_layer=1,
+                               baselines={"baseline": 49.0})
+    assert [trace.name for trace in figure.data] == ["targets", "English"]
+    assert figure.data[0].error_y.array is not None and figure.data[1].error_y.array is None
+    assert len(figure.layout.shapes) == 2  # baseline line + chosen layer
+    assert "No layer-sweep" in _message(plots.layer_sweep([], {}))
+
+
+@pytest.mark.parametrize("rows,traces", [
+    ([{"series": "your file · baseline", "type": "PER", "f1": 50.0},
+      {"series": "your file · baseline", "type": "LOC", "f1": 60.0},
+      {"series": "stored · fusion-l6", "type": "PER", "f1": 55.0}], 2),
+    ([], 0),
+])
+def test_per_type_bars(rows, traces):
+    figure = plots.per_type_bars(rows)
+    assert len(figure.data) == traces
