@@ -1,0 +1,13 @@
+"""Layer Fusion Explorer's library: baseline and fusion (DLFA / AIF) token taggers for zero-shot
+cross-lingual NER. Public entry points:
+
+- `fusion.encoders.build_encoder(name)`            encoder + tokenizer (offline e5 by default)
+- `fusion.modeling.TaggerConfig`, `TokenTagger`    the model
+- `fusion.checkpoint.save_tagger`, `load_tagger`   checkpoint directories
+- `fusion.predict.predict(tagger, texts)`           entities (+ attentions, gates)
+- `fusion.train.train(TrainOptions(...))`           fine-tuning
+- `fusion.evaluate.run_evaluation(EvaluateOptions(...))`  zero-shot run records
+- `fusion.runs.load_runs`, `runs_dataframe`         stored runs
+
+Importing the package loads nothing; models are built only when asked for.
+"""

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Reproduces the shipped checkpoints and run records (CPU: ~2 h on 2 cores; a GPU: minutes).
+# Usage: scripts/ship_results.sh DATA_DIR FUSION_LAYER
+#   DATA_DIR      PAN-X layout, e.g. ../shared/data/wikiann
+#   FUSION_LAYER  the layer chosen by the sweep on English dev (scripts/layer_sweep.sh)
+set -euo pipefail
+data=${1:?usage: scripts/ship_results.sh DATA_DIR FUSION_LAYER}
+k=${2:?usage: scripts/ship_results.sh DATA_DIR FUSION_LAYER}
+
+# 1. the shipped checkpoints: all 20,000 English sentences, 3 epochs, best epoch on English dev
+python -m fusion train --output-dir checkpoints/baseline --data "$data" --epochs 3 --seed 13
+python -m fusion train --output-dir "checkpoints/fusion-l$k" --data "$data" --fusion-layer "$k" --epochs 3 --seed 13
+
+# 2. zero-shot test runs: the first 1,000 test sentences of every language (all where fewer)
+python -m fusion evaluate --checkpoint checkpoints/baseline --data "$data" --languages all \
+  --max-sentences 1000 --name baseline-s13 --output assets/runs/baseline-s13.json
+python -m fusion evaluate --checkpoint "checkpoints/fusion-l$k" --data "$data" --languages all \
+  --max-sentences 1000 --name "fusion-l$k-s13" --output "assets/runs/fusion-l$k-s13.json"
+
+# 3. the seed study, at the sweep's scale (2,000 training sentences, 1 epoch), 3 seeds per model,
+#    scored on the first 200 test sentences per language
+for seed in 13 14 15; do
+  for layer in none "$k"; do
+    name=$([[ $layer == none ]] && echo "small-baseline-s$seed" || echo "small-fusion-l$layer-s$seed")
+    flags=$([[ $layer == none ]] && echo "" || echo "--fusion-layer $layer")
+    [[ -f work_runs/seeds/$name/model.safetensors ]] || python -m fusion train \
+      --output-dir "work_runs/seeds/$name" --data "$data" $flags --max-train-sentences 2000 \
+      --max-dev-sentences 1000 --epochs 1 --seed "$seed"
+    python -m fusion evaluate --checkpoint "work_runs/seeds/$name" --data "$data" --languages all \
+      --max-sentences 200 --name "$name" --output "assets/runs/$name.json"
+  done
+done
