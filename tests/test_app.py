@@ -1,0 +1,367 @@
+"""app.py: the view functions on tiny random taggers, then the served app driven by gradio_client."""
+
+import json
+import os
+import socket
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import app  # noqa: E402
+from fusion.encoders import OFFLINE_ENCODER  # noqa: E402
+from fusion.predict import Entity  # noqa: E402
+from fusion.runs import validate_run  # noqa: E402
+
+LANGS = ["en", "de", "ar", "zh"]
+CONLL = "Angela\tB-PER\nMerkel\tI-PER\nbesuchte\tO\nParis\tB-LOC\n\nDie\tO\nNew\tB-ORG\nYork\tI-ORG\nTimes\tI-ORG\n"
+
+
+# --------------------------------------------------------------------------------------------
+# Fixtures: tiny models (tests/conftest.py builds the checkpoints) and hand-made run records
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def models(tiny_checkpoints):
+    return app.load_models(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
+
+
+def make_record(name, model, fusion_layer, split, f1: dict, seed=13, sentences=100) -> dict:
+    """A run record of the shape fusion/evaluate.py's run_evaluation writes."""
+    scores = {lang: {"precision": value, "recall": value, "f1": value, "support": 50,
+                     "per_type": {t: {"precision": value, "recall": value, "f1": value, "support": 10}
+                                  for t in ("LOC", "ORG", "PER")}}
+              for lang, value in f1.items()}
+    record = {
+        "schema_version": 1, "name": name,
+        "checkpoint": {"path": f"checkpoints/{model}", "sha256": "0" * 64, "encoder": OFFLINE_ENCODER,
+                       "fusion_layer": fusion_layer, "model": model, "training": {"seed": seed}},
+        "data": {"source": "wikiann", "split": split, "max_sentences_per_language": sentences,
+                 "sentences": {lang: sentences for lang in f1}, "sha256": {lang: "1" * 64 for lang in f1}},
+        "seed": seed, "scores": scores, "average_f1": sum(f1.values()) / len(f1),
+        "average_f1_targets": None, "source_language": "en", "versions": {}, "device": "cpu",
+        "wall_seconds": 1.0, "date": "2025-01-01T00:00:00+00:00",
+    }
+    return validate_run(record)
+
+
+@pytest.fixture
+def runs_dir(tmp_path) -> Path:
+    """Two seeds of baseline and fusion-l1 on the test split, a 3-layer sweep, one broken file."""
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    records = [
+        make_record("baseline-s1", "baseline", None, "test", {"en": 0.80, "de": 0.60, "ar": 0.40, "zh": 0.20}, 1),
+        make_record("baseline-s2", "baseline", None, "test", {"en": 0.82, "de": 0.62, "ar": 0.42, "zh": 0.22}, 2),
+        make_record("fusion-s1", "fusion-l1", 1, "test", {"en": 0.81, "de": 0.65, "ar": 0.38, "zh": 0.30}, 1),
+        make_record("fusion-s2", "fusion-l1", 1, "test", {"en": 0.83, "de": 0.67, "ar": 0.40, "zh": 0.32}, 2),
+    ] + [make_record(f"sweep-l{k}", f"fusion-l{k}", k, "dev", {"en": 0.7 + k / 100, "de": 0.5, "ar": 0.3 + k / 10})
+         for k in range(3)]
+    for record in records:
+        (folder / f"{record['name']}.json").write_text(json.dumps(record), encoding="utf-8")
+    (folder / "broken.json").write_text("{ not json", encoding="utf-8")
+    return folder
+
+
+def _joined(segments) -> str:
+    return "".join(text for text, _ in segments)
+
+
+# --------------------------------------------------------------------------------------------
+# Compare: pure view functions
+# --------------------------------------------------------------------------------------------
+
+def test_highlight_value_covers_the_text():
+    text = "Angela Merkel visited Paris."
+    entities = [Entity("Paris", "LOC", 22, 27, 0.9), Entity("Angela Merkel", "PER", 0, 13, 0.8)]
+    value = app.highlight_value(text, entities)
+    assert _joined(value) == text
+    assert value == [("Angela Merkel", "PER"), (" visited ", None), ("Paris", "LOC"), (".", None)]
+
+
+def test_disagreement_value_names_each_kind_of_difference():
+    text = "Angela Merkel met Tim Cook in Paris at Apple"
+    base = [Entity("Angela Merkel", "PER", 0, 13, 1), Entity("Tim", "PER", 18, 21, 1),
+            Entity("Paris", "LOC", 30, 35, 1)]
+    fused = [Entity("Angela Merkel", "PER", 0, 13, 1), Entity("Tim Cook", "PER", 18, 26, 1),
+             Entity("Paris", "ORG", 30, 35, 1), Entity("Apple", "ORG", 39, 44, 1)]
+    value = app.disagreement_value(text, base, fused)
+    assert _joined(value) == text
+    labels = dict((segment, label) for segment, label in value if label)
+    assert labels == {"Angela Merkel": "same entity", "Tim": "span differs", " Cook": "fusion only",
+                      "Paris": "type differs", "Apple": "fusion only"}
+
+
+def test_entity_table_says_who_found_what():
+    both = Entity("Paris", "LOC", 0, 5, 0.91234)
+    predictions = {"baseline": SimpleNamespace(entities=[both]),
+                   "fusion": SimpleNamespace(entities=[both, Entity("Lyon", "LOC", 10, 14, 0.5)])}
+    table = app.entity_table(predictions)
+    assert list(table.columns) == ["model", "entity", "type", "score", "start", "end", "found by"]
+    assert table["found by"].tolist() == ["both", "both", "fusion only"]
+    assert table["score"].iloc[0] == 0.912
+    assert app.entity_table({}).empty
+
+
+# --------------------------------------------------------------------------------------------
+# Compare on tiny models, odd inputs included
+# --------------------------------------------------------------------------------------------
+
+def test_compare_on_tiny_models(models):
+    text = "Angela Merkel visited Paris."
+    result = app.compare(models, text)
+    for role in ("baseline", "fusion"):
+        assert _joined(result["highlights"][role]) == text
+        assert result["explanations"][role] is not None
+    assert _joined(result["disagreement"]) == text
+    assert result["explanations"]["fusion"].gates is not None
+    assert result["explanations"]["baseline"].gates is None
+    assert "Baseline found" in result["message"]
+    assert set(result["table"]["model"]) <= {"baseline", "fusion"}
+
+
+@pytest.mark.parametrize("text", [
+    "", "   \n\t ", "😀😀 🇩🇪 👍🏽", "a\x00b\x07c\x1b[31m\u200b\ufeff", "Paris 北京 Москва القاهرة ירושלים मुंबई",
+    "\ud800 lone surrogate", "\x00\x07\x1f", "x" * 50_000, ("Tokyo " * 2000).strip(),
+])
+def test_compare_never_raises_on_odd_text(models, text):
+    result = app.compare(models, text)
+    assert isinstance(result["message"], str)
+    shown = text[:app.TEXT_LIMIT]
+    if shown.strip():
+        assert _joined(result["highlights"]["baseline"]) == shown
+    else:
+        assert result["highlights"] == {} and "Type a sentence" in result["message"]
+    if len(text) > app.TEXT_LIMIT:
+        assert f"{len(text):,} characters" in result["message"] and "5,000" in result["message"]
+    for explanation in result["explanations"].values():  # Inside stays small however long the text
+        assert explanation is None or len(explanation.tokens) <= app.INSIDE_TOKEN_LIMIT + 2
+
+
+def test_compare_marks_right_to_left_text(models):
+    assert app.compare(models, "דוד כהן נסע לירושלים")["direction"] == "rtl"
+    assert app.compare(models, "Paris")["direction"] == "ltr"
+
+
+def test_compare_with_one_model_missing(models):
+    partial = {"baseline": models["baseline"], "fusion": app.load_model("fusion", None)}
+    result = app.compare(partial, "Angela Merkel visited Paris.")
+    assert "fusion model is not loaded" in result["message"]
+    assert "fusion" not in result["highlights"] and result["disagreement"] is None
+
+
+def test_explain_prefix_cuts_between_words(models):
+    tagger = models["baseline"].tagger
+    assert app.explain_prefix(tagger, "short text", 96) == "short text"
+    text = " ".join(f"word{i}" for i in range(200))
+    prefix = app.explain_prefix(tagger, text, 20)
+    assert text.startswith(prefix) and prefix.endswith(" ") and len(prefix) < len(text)
+
+
+# --------------------------------------------------------------------------------------------
+# Inside
+# --------------------------------------------------------------------------------------------
+
+def test_inside_figures(models):
+    explanations = app.compare(models, "Angela Merkel visited Paris.")["explanations"]
+    n_tokens = len(explanations["fusion"].tokens)
+    note, attention, overview, share, gates = app.inside_figures(explanations, "fusion", 99, 0)
+    assert "fusion" in note
+    assert attention.data[0].z.shape == (n_tokens, n_tokens)
+    assert "layer 3, head 1" in attention.layout.title.text  # clamped to the tiny model's range
+    assert overview.data[0].z.shape == (3, 2)
+    assert len(share.data) == 2 and gates.data[0].z.shape == (n_tokens, 32)
+    _, _, _, share, gates = app.inside_figures(explanations, "baseline", 1, 1)
+    assert not share.data and not gates.data  # the baseline has no gate: a message instead
+    note, *figures = app.inside_figures(None, "fusion", 1, 1)
+    assert "Compare tab first" in note and all(not f.data for f in figures)
+
+
+# --------------------------------------------------------------------------------------------
+# Header, checkpoint discovery, flags
+# --------------------------------------------------------------------------------------------
+
+def test_header_names_encoders_and_links_the_paper(models):
+    text = app.header_markdown(models)
+    assert app.PAPER_URL in text and "Chen et al. 2022" in text
+    assert Path(models["baseline"].tagger.config.encoder).as_posix() in text  # local encoder by name
+    fake = SimpleNamespace(config=SimpleNamespace(encoder=OFFLINE_ENCODER, fusion_layer=6),
+                           checkpoint_info={"training": {"dev_f1": 0.812, "best_epoch": 3}})
+    text = app.header_markdown({"fusion": app.Model("fusion", "checkpoints/fusion-l6", tagger=fake),
+                                "baseline": app.load_model("baseline", None)})
+    assert "multilingual-e5-small, not mBERT" in text
+    assert "81.2 (epoch 3)" in text and "layer 6" in text and "not loaded" in text
+
+
+def test_find_fusion_checkpoint(tmp_path):
+    assert app.find_fusion_checkpoint(tmp_path) is None
+    for name in ("fusion-l10", "fusion-l6", "fusion-l2-empty"):
+        (tmp_path / name).mkdir()
+    for name in ("fusion-l10", "fusion-l6"):
+        (tmp_path / name / "tagger_config.json").write_text("{}")
+    assert app.find_fusion_checkpoint(tmp_path).name == "fusion-l6"
+
+
+def test_broken_checkpoint_is_a_message(tmp_path):
+    (tmp_path / "tagger_config.json").write_text("not json")
+    model = app.load_model("baseline", tmp_path)
+    assert not model.ready and "not valid JSON" in model.error
+
+
+def test_flags_and_environment(monkeypatch):
+    monkeypatch.setenv("LFE_PORT", "7999")
+    monkeypatch.setenv("LFE_FUSION", "somewhere/fusion-l3")
+    monkeypatch.setenv("LFE_SHARE", "1")
+    args = app.parse_args([])
+    assert (args.port, args.fusion, args.share, args.host) == (7999, "somewhere/fusion-l3", True, "127.0.0.1")
+    args = app.parse_args(["--port", "8001", "--host", "0.0.0.0", "--baseline", "b"])
+    assert (args.port, args.host, args.baseline) == (8001, "0.0.0.0", "b")
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------
+
+def test_results_views(runs_dir):
+    records, warning = app.read_results(runs_dir)
+    assert len(records) == 7 and "broken.json" in warning and "skipped" in warning
+    runs = [value for _, value in app.run_choices(records)]
+    assert runs == ["baseline-s1", "baseline-s2", "fusion-s1", "fusion-s2"]
+    assert app.fusion_choices(records) == ["fusion-l1"]
+
+    table = app.language_table(records, runs, "fusion-l1")
+    assert list(table.columns) == app.LANGUAGE_COLUMNS
+    row = table.set_index("language").loc["zh"]
+    assert (row["baseline F1"], row["fusion F1"], row["Δ F1"]) == (21.0, 31.0, 10.0)
+    assert row["baseline ±"] == pytest.approx(1.4, abs=0.05) and row["runs (b/f)"] == "2/2"
+    assert row["name"] == "Chinese" and row["script"] == "Han"
+
+    one_seed = app.language_table(records, ["baseline-s1", "fusion-s1"], "fusion-l1")
+    assert one_seed["baseline ±"].isna().all()
+
+    summary = app.results_summary(records, runs, "fusion-l1", table)
+    assert "3 target languages" in summary and "± " in summary and "English" in summary
+
+    figure = app.delta_figure(table, "script")
+    assert {trace.name for trace in figure.data} == {"Latin", "Arabic", "Han"}
+
+    sweep = app.sweep_table(records)
+    assert sweep["layer"].tolist() == [0, 1, 2]
+    assert sweep["English"].tolist() == [70.0, 71.0, 72.0]
+    assert sweep["targets"].tolist() == pytest.approx([40.0, 45.0, 50.0])
+    assert len(app.sweep_figure(records, chosen_layer=1).data) == 2
+
+    csv = Path(app.write_csv(table))
+    assert pd.read_csv(csv)["language"].tolist() == table["language"].tolist()
+    csv.unlink()
+
+
+def test_results_with_nothing_to_show(tmp_path):
+    records, warning = app.read_results(tmp_path)
+    assert records == [] and "No run records" in warning
+    assert "No run folder" in app.read_results(tmp_path / "missing")[1]
+    table = app.language_table([], [], None)
+    assert table.empty and app.results_summary([], [], None, table) == "No test-split runs selected."
+    assert not app.delta_figure(table).data and not app.sweep_figure([], None).data
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluate your data
+# --------------------------------------------------------------------------------------------
+
+def test_score_upload(models, runs_dir, tmp_path):
+    records, _ = app.read_results(runs_dir)
+    path = tmp_path / "mine.tsv"
+    path.write_text(CONLL, encoding="utf-8")
+    calls = []
+    message, table, figure = app.score_upload(models, str(path), "de", records,
+                                              progress=lambda fraction, text: calls.append(fraction))
+    assert "Scored **2** sentences" in message and "German" in message
+    assert calls and calls[-1] == 1.0
+    mine = table[table["source"] == "your file"]
+    assert set(mine["model"]) == {"baseline", "fusion-l1"}
+    assert set(mine["type"]) == {"overall", "LOC", "ORG", "PER"}
+    stored = table[table["source"].str.startswith("stored")]
+    assert stored.set_index(["model", "type"]).loc[("baseline", "overall"), "F1"] == 61.0
+    assert len(figure.data) == 4  # file · baseline, file · fusion, stored · baseline, stored · fusion
+
+
+def test_score_upload_refuses_clearly(models, tmp_path, monkeypatch):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("Angela\tB-PER\nMerkel\n", encoding="utf-8")
+    message, table, _ = app.score_upload(models, str(bad), "de", [])
+    assert "bad.tsv:2" in message and str(tmp_path) not in message and table.empty
+
+    assert "Upload a CoNLL-style file" in app.score_upload(models, None, "de", [])[0]
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("\n\n", encoding="utf-8")
+    assert "no sentences" in app.score_upload(models, str(empty), "de", [])[0]
+
+    good = tmp_path / "good.tsv"
+    good.write_text(CONLL, encoding="utf-8")
+    monkeypatch.setattr(app, "UPLOAD_SENTENCE_LIMIT", 1)
+    assert "more than 1 sentences" in app.score_upload(models, str(good), "de", [])[0]
+    monkeypatch.setattr(app, "UPLOAD_BYTES_LIMIT", 10)
+    assert "the limit is" in app.score_upload(models, str(good), "de", [])[0]
+
+
+# --------------------------------------------------------------------------------------------
+# The served app, driven by gradio_client
+# --------------------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(models, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("served-runs")
+    for record in (make_record("baseline-s1", "baseline", None, "test", {"en": 0.8, "de": 0.6}),
+                   make_record("fusion-s1", "fusion-l1", 1, "test", {"en": 0.82, "de": 0.65})):
+        (folder / f"{record['name']}.json").write_text(json.dumps(record), encoding="utf-8")
+    demo = app.build_demo(models, runs_dir=folder)
+    demo.queue(default_concurrency_limit=app.CONCURRENCY, max_size=app.QUEUE_SIZE)
+    port = _free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                **app.launch_options())
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+def test_served_app(served, tmp_path):
+    from gradio_client import Client, handle_file
+
+    client = Client(served, verbose=False)
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/compare", "/results", "/evaluate"} <= set(endpoints)
+
+    status, base, fused, diff, table, note, *figures = client.predict(
+        "Angela Merkel visited Paris.", "fusion", 3, 1, api_name="/compare")
+    assert "Baseline found" in status
+    assert "".join(item["token"] for item in base["value"]) == "Angela Merkel visited Paris."
+    assert fused["value"] and diff["value"] and table["headers"][0] == "model"
+    assert "fusion" in note and all(figure["type"] == "plotly" for figure in figures)
+
+    status, base, *_ = client.predict("", "fusion", 3, 1, api_name="/compare")
+    assert "Type a sentence" in status and base["value"] is None
+    status, base, *_ = client.predict("😀 \x00 " + "Paris " * 9000, "baseline", 1, 1, api_name="/compare")
+    assert "5,000" in status and base["value"]
+    status, base, *_ = client.predict("زار محمد علي مدينة القاهرة", "fusion", 1, 1, api_name="/compare")
+    assert base["rtl"] is True
+
+    summary, frame, csv, delta, sweep = client.predict(
+        ["baseline-s1", "fusion-s1"], "fusion-l1", "family", api_name="/results")
+    assert "target languages" in summary and Path(csv).read_text().startswith("language,")
+    assert [row[0] for row in frame["data"]] == ["de", "en"]
+
+    upload = tmp_path / "mine.tsv"
+    upload.write_text(CONLL, encoding="utf-8")
+    message, scores, _ = client.predict(handle_file(str(upload)), "de", api_name="/evaluate")
+    assert "Scored **2** sentences" in message and scores["data"]
+    message, *_ = client.predict(None, "de", api_name="/evaluate")
+    assert "Upload a CoNLL-style file" in message
