@@ -404,13 +404,27 @@ def main_runs(records: list[dict]) -> pd.DataFrame:
     frame = runs_dataframe(records)
     frame = frame[frame["split"] == "test"]
     return (frame.groupby(["run", "model"], dropna=False, sort=True)
-            .agg(seed=("seed", "first"), languages=("language", "nunique")).reset_index())
+            .agg(seed=("seed", "first"), recipe=("recipe", "first"),
+                 languages=("language", "nunique")).reset_index())
 
 
 def run_choices(records: list[dict]) -> list[tuple[str, str]]:
     runs = main_runs(records)
-    return [(f"{row.run} ({row.model}, seed {row.seed})" if pd.notna(row.seed) else
-             f"{row.run} ({row.model})", row.run) for row in runs.itertuples()]
+    return [(f"{row.run} ({row.model}, {row.recipe}" + (f", seed {row.seed})" if pd.notna(row.seed)
+                                                         else ")"), row.run)
+            for row in runs.itertuples()]
+
+
+def default_runs(records: list[dict]) -> list[str]:
+    """The test runs of the most-trained recipe: seeds of one model are only comparable when
+    trained alike, so smaller studies are there to tick, not mixed in by default."""
+    runs = runs_dataframe(records)
+    runs = runs[runs["split"] == "test"]
+    if runs.empty:
+        return []
+    size = runs["train_sentences"].fillna(0) * runs["epochs"].fillna(0)
+    best = runs.loc[size.idxmax(), "recipe"]
+    return sorted(runs.loc[runs["recipe"] == best, "run"].unique())
 
 
 def fusion_choices(records: list[dict]) -> list[str]:
@@ -750,7 +764,7 @@ def build_demo(models: dict[str, Model], runs_dir=RUNS_DIR, examples: list[dict]
                 results_warning = gr.Markdown(elem_id="results-warning")
                 with gr.Row():
                     runs_box = gr.CheckboxGroup(run_choices(records),
-                                                value=[value for _, value in run_choices(records)],
+                                                value=default_runs(records),
                                                 label="Test runs to compare (seeds are averaged)")
                     with gr.Column():
                         fusion_box = gr.Dropdown(fusion_choices(records), label="Fusion model",
@@ -827,7 +841,7 @@ def build_demo(models: dict[str, Model], runs_dir=RUNS_DIR, examples: list[dict]
 
         def on_reload():
             new_records, warning = read_results(runs_dir)
-            runs = [value for _, value in run_choices(new_records)]
+            runs = default_runs(new_records)
             return (new_records, warning, gr.CheckboxGroup(choices=run_choices(new_records), value=runs),
                     gr.Dropdown(choices=fusion_choices(new_records), value=default_fusion(new_records)))
 

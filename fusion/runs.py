@@ -99,8 +99,16 @@ def load_runs(folder: str | Path) -> tuple[list[dict], list[str]]:
     return records, warnings
 
 
+def training_recipe(record: dict) -> str:
+    """How the evaluated checkpoint was trained, e.g. "en 20000 sent × 3 ep": runs compared as
+    seeds of one model must share it."""
+    training = record["checkpoint"].get("training") or {}
+    sentences = training.get("train_sentences", "?")
+    return f"{training.get('language', '?')} {sentences} sent × {training.get('epochs', '?')} ep"
+
+
 def runs_dataframe(records: list[dict]):
-    """One row per (run, language): run, file, model, fusion_layer, seed, split, language,
+    """One row per (run, language): run, file, model, fusion_layer, seed, recipe, split, language,
     sentences, precision, recall, f1 (percent), checkpoint hash and data source."""
     import pandas as pd
 
@@ -111,12 +119,15 @@ def runs_dataframe(records: list[dict]):
             rows.append({
                 "run": record["name"], "file": record.get("file", ""), "model": checkpoint["model"],
                 "fusion_layer": checkpoint.get("fusion_layer"), "seed": record.get("seed"),
-                "split": data["split"], "language": lang,
+                "recipe": training_recipe(record),
+                "train_sentences": (checkpoint.get("training") or {}).get("train_sentences"),
+                "epochs": (checkpoint.get("training") or {}).get("epochs"), "split": data["split"], "language": lang,
                 "sentences": data["sentences"].get(lang),
                 "precision": 100 * score["precision"], "recall": 100 * score["recall"],
                 "f1": 100 * score["f1"], "checkpoint_sha256": checkpoint["sha256"][:12],
                 "data_source": data["source"], "encoder": checkpoint["encoder"],
             })
-    columns = ["run", "file", "model", "fusion_layer", "seed", "split", "language", "sentences",
+    columns = ["run", "file", "model", "fusion_layer", "seed", "recipe", "train_sentences", "epochs",
+               "split", "language", "sentences",
                "precision", "recall", "f1", "checkpoint_sha256", "data_source", "encoder"]
     return pd.DataFrame(rows, columns=columns)

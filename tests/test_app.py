@@ -29,7 +29,8 @@ def models(tiny_checkpoints):
     return app.load_models(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
 
 
-def make_record(name, model, fusion_layer, split, f1: dict, seed=13, sentences=100) -> dict:
+def make_record(name, model, fusion_layer, split, f1: dict, seed=13, sentences=100,
+                train_sentences=20000) -> dict:
     """A run record of the shape fusion/evaluate.py's run_evaluation writes."""
     scores = {lang: {"precision": value, "recall": value, "f1": value, "support": 50,
                      "per_type": {t: {"precision": value, "recall": value, "f1": value, "support": 10}
@@ -38,7 +39,9 @@ def make_record(name, model, fusion_layer, split, f1: dict, seed=13, sentences=1
     record = {
         "schema_version": 1, "name": name,
         "checkpoint": {"path": f"checkpoints/{model}", "sha256": "0" * 64, "encoder": OFFLINE_ENCODER,
-                       "fusion_layer": fusion_layer, "model": model, "training": {"seed": seed}},
+                       "fusion_layer": fusion_layer, "model": model,
+                       "training": {"seed": seed, "language": "en", "epochs": 3,
+                                    "train_sentences": train_sentences}},
         "data": {"source": "wikiann", "split": split, "max_sentences_per_language": sentences,
                  "sentences": {lang: sentences for lang in f1}, "sha256": {lang: "1" * 64 for lang in f1}},
         "seed": seed, "scores": scores, "average_f1": sum(f1.values()) / len(f1),
@@ -257,6 +260,15 @@ def test_results_views(runs_dir):
     csv = Path(app.write_csv(table))
     assert pd.read_csv(csv)["language"].tolist() == table["language"].tolist()
     csv.unlink()
+
+
+def test_default_runs_keep_one_training_recipe(runs_dir):
+    small = make_record("small-baseline-s3", "baseline", None, "test", {"en": 0.5, "de": 0.3}, 3,
+                        train_sentences=2000)
+    (runs_dir / "small.json").write_text(json.dumps(small), encoding="utf-8")
+    records, _ = app.read_results(runs_dir)
+    assert app.default_runs(records) == ["baseline-s1", "baseline-s2", "fusion-s1", "fusion-s2"]
+    assert any("en 2000 sent × 3 ep" in label for label, _ in app.run_choices(records))
 
 
 def test_results_with_nothing_to_show(tmp_path):
