@@ -67,12 +67,11 @@ def evaluate_dataset(tagger, dataset, batch_size: int = 64, progress=None) -> di
 
 
 def _versions() -> dict:
+    from importlib.metadata import version
+
     import datasets
-    import seqeval  # noqa: F401  (imported to prove it is installed; it has no __version__)
     import torch
     import transformers
-
-    from importlib.metadata import version
 
     return {"python": platform.python_version(), "torch": torch.__version__,
             "transformers": transformers.__version__, "datasets": datasets.__version__,

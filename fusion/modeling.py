@@ -192,7 +192,8 @@ class TokenTagger(nn.Module):
             if not isinstance(module, LoraLinear):
                 continue
             base = module.get_base_layer()
-            merged = nn.Linear(base.in_features, base.out_features, bias=base.bias is not None)
+            with torch.device("meta"):  # no random init: every tensor is assigned below
+                merged = nn.Linear(base.in_features, base.out_features, bias=base.bias is not None)
             with torch.no_grad():
                 delta = sum(module.get_delta_weight(a) for a in module.active_adapters)
                 merged.weight = nn.Parameter(base.weight + delta, requires_grad=False)

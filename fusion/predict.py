@@ -144,7 +144,8 @@ class _Window:
     input_ids: list[int]
 
 
-def _special_ids(tokenizer) -> tuple[int, int]:
+def frame_token_ids(tokenizer) -> tuple[int, int]:
+    """The ids that open and close every window: CLS/SEP (BERT) or BOS/EOS (XLM-R)."""
     first = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
     last = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
     if first is None or last is None:
@@ -197,7 +198,7 @@ def tag_words(tagger: TokenTagger, sentences: list[list[str]], batch_size: int =
     """
     tokenizer = tagger.tokenizer
     size = window_tokens or max_window_tokens(tagger)
-    first, last = _special_ids(tokenizer)
+    first, last = frame_token_ids(tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     labels = tagger.config.labels
 
@@ -293,7 +294,7 @@ def _explain(tagger: TokenTagger, words: list[Word], size: int):
     that fits one window needs no second pass.
     """
     tokenizer = tagger.tokenizer
-    first, last = _special_ids(tokenizer)
+    first, last = frame_token_ids(tokenizer)
     enc = tokenizer([w.text for w in words], is_split_into_words=True, add_special_tokens=False)
     ids = [first] + enc["input_ids"][:size] + [last]
     token_words = [None] + enc.word_ids()[:size] + [None]

@@ -22,6 +22,7 @@ from .data import HUB_WIKIANN, align_labels, load_split
 from .encoders import OFFLINE_ENCODER
 from .evaluate import evaluate_dataset
 from .modeling import IGNORE_INDEX, TaggerConfig, TokenTagger
+from .predict import frame_token_ids, max_window_tokens
 
 LOG_FILE = "train_log.jsonl"
 RESUME_DIR = "resume"
@@ -55,8 +56,7 @@ def _set_seed(seed: int) -> None:
 def encode_dataset(dataset, tokenizer, label2id: dict[str, int], max_tokens: int):
     """Token ids and aligned labels per sentence; sentences longer than `max_tokens` are split into
     consecutive chunks (never silently cut). Returns (examples, n_split_sentences)."""
-    first = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
-    last = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+    first, last = frame_token_ids(tokenizer)
     examples, n_split = [], 0
     for words, tags in zip(dataset["tokens"], dataset["ner_tags"]):
         enc = tokenizer(words, is_split_into_words=True, add_special_tokens=False)
@@ -170,8 +170,6 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
                            labels=config.labels)
     dev_set = load_split(options.data, options.language, "dev", options.max_dev_sentences,
                          labels=config.labels)
-    from .predict import max_window_tokens
-
     examples, n_split = encode_dataset(train_set, tokenizer, config.label2id, max_window_tokens(tagger))
     if n_split:
         accelerator.print(f"{n_split} training sentences were longer than the encoder and were "

@@ -16,17 +16,3 @@ python -m fusion evaluate --checkpoint checkpoints/baseline --data "$data" --lan
   --max-sentences 1000 --name baseline-s13 --output assets/runs/baseline-s13.json
 python -m fusion evaluate --checkpoint "checkpoints/fusion-l$k" --data "$data" --languages all \
   --max-sentences 1000 --name "fusion-l$k-s13" --output "assets/runs/fusion-l$k-s13.json"
-
-# 3. the seed study, at the sweep's scale (2,000 training sentences, 1 epoch), 3 seeds per model,
-#    scored on the first 200 test sentences per language
-for seed in 13 14 15; do
-  for layer in none "$k"; do
-    name=$([[ $layer == none ]] && echo "small-baseline-s$seed" || echo "small-fusion-l$layer-s$seed")
-    flags=$([[ $layer == none ]] && echo "" || echo "--fusion-layer $layer")
-    [[ -f work_runs/seeds/$name/model.safetensors ]] || python -m fusion train \
-      --output-dir "work_runs/seeds/$name" --data "$data" $flags --max-train-sentences 2000 \
-      --max-dev-sentences 1000 --epochs 1 --seed "$seed"
-    python -m fusion evaluate --checkpoint "work_runs/seeds/$name" --data "$data" --languages all \
-      --max-sentences 200 --name "$name" --output "assets/runs/$name.json"
-  done
-done

@@ -1,0 +1,82 @@
+"""Print the README's results tables (Markdown) from the stored run records.
+
+    python scripts/results_table.py [assets/runs]
+
+Every number comes from the run records; nothing is typed by hand.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from fusion.languages import language_info  # noqa: E402
+from fusion.runs import load_runs, runs_dataframe  # noqa: E402
+
+
+def print_main_table(test) -> None:
+    """Per language, the most-trained recipe (mean over seeds where several)."""
+    full = test[test["train_sentences"] == test["train_sentences"].max()]
+    recipe = full["recipe"].iloc[0]
+
+    table = full.pivot_table(index="language", columns="model", values="f1", aggfunc="mean")
+    sentences = full.groupby("language")["sentences"].max()
+    fusion_model = next(m for m in table.columns if m != "baseline")
+    table["delta"] = table[fusion_model] - table["baseline"]
+    targets = table.drop(index="en", errors="ignore")
+    print(f"Zero-shot test F1 ({recipe}; first ≤ {int(sentences.max())} test sentences per language)\n")
+    print(f"| | baseline | {fusion_model} | Δ |\n|---|---:|---:|---:|")
+    if "en" in table.index:
+        row = table.loc["en"]
+        print(f"| English (source) | {row['baseline']:.1f} | {row[fusion_model]:.1f} | {row['delta']:+.1f} |")
+    print(f"| average of {len(targets)} target languages | {targets['baseline'].mean():.1f} | "
+          f"{targets[fusion_model].mean():.1f} | {targets['delta'].mean():+.2f} |")
+    print(f"| languages where fusion is better | | | {int((targets['delta'] > 0).sum())} of {len(targets)} |")
+    print("\n<details><summary>Per language</summary>\n")
+    print(f"| language | sentences | baseline | {fusion_model} | Δ |\n|---|---:|---:|---:|---:|")
+    for code, row in table.sort_values("delta").iterrows():
+        print(f"| {language_info(code).name} ({code}) | {int(sentences[code])} | {row['baseline']:.1f} | "
+              f"{row[fusion_model]:.1f} | {row['delta']:+.1f} |")
+    print("\n</details>\n")
+
+
+def main() -> None:
+    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "assets" / "runs"
+    records, warnings = load_runs(folder)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    frame = runs_dataframe(records)
+    test = frame[frame["split"] == "test"]
+    if not test.empty:
+        print_main_table(test)
+
+    # 2. seeds at a smaller recipe
+    small = test[test["train_sentences"] < test["train_sentences"].max()]
+    if not small.empty:
+        per_run = small[small["language"] != "en"].groupby(["model", "run"])["f1"].mean()
+        print(f"Seed study ({small['recipe'].iloc[0]}; first ≤ {int(small['sentences'].max())} test "
+              "sentences per language): average target F1, mean ± sd over seeds\n")
+        print("| model | seeds | average target F1 |\n|---|---:|---:|")
+        for model, values in per_run.groupby(level=0):
+            print(f"| {model} | {len(values)} | {values.mean():.1f} ± {values.std(ddof=1):.1f} |")
+        print()
+
+    # 3. the layer sweep
+    sweep = frame[(frame["split"] == "dev") & frame["run"].str.startswith("sweep-l")]
+    if not sweep.empty:
+        print(f"Layer sweep ({sweep['recipe'].iloc[0]}, dev sets, first ≤ {int(sweep['sentences'].max())} "
+              "sentences per language)\n")
+        selection = {r["name"]: r["checkpoint"]["training"].get("dev_f1") for r in records}
+        print("| fusion layer k | English dev F1, first 1000 (chooses k) | average target dev F1 |\n"
+              "|---:|---:|---:|")
+        for layer, rows in sweep.groupby("fusion_layer"):
+            chosen = selection.get(rows["run"].iloc[0])
+            others = rows.loc[rows["language"] != "en", "f1"].mean()
+            print(f"| {int(layer)} | {100 * chosen:.1f} | {others:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
