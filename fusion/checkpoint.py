@@ -55,6 +55,24 @@ def save_tagger(tagger: TokenTagger, directory: str | Path, extra: dict | None =
     return directory
 
 
+def resolve_checkpoint(name: str | Path) -> Path:
+    """A local checkpoint directory, or a Hugging Face model repo id ("user/repo") whose two
+    checkpoint files are downloaded (online only; HF_HUB_OFFLINE=1 uses the local cache)."""
+    path = Path(name)
+    text = str(name)
+    looks_like_repo = (not path.exists() and text.count("/") == 1
+                       and not text.startswith((".", "/", "~")) and " " not in text)
+    if not looks_like_repo:
+        return path
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(text, allow_patterns=[CONFIG_FILE, WEIGHTS_FILE]))
+    except Exception as error:  # offline, unknown repo, no access: one clear message
+        raise CheckpointError(f"{text}: no such local directory, and fetching it as a Hugging Face "
+                              f"repo failed ({type(error).__name__}: {error})") from error
+
+
 def read_checkpoint_info(directory: str | Path) -> dict:
     """The parsed JSON of a checkpoint directory (config and whatever training stored)."""
     directory = Path(directory)
@@ -85,7 +103,7 @@ def checkpoint_hash(directory: str | Path) -> str:
 
 
 def load_tagger(directory: str | Path, merge: bool = True, expected_labels=None) -> TokenTagger:
-    """Rebuild a tagger from a checkpoint directory, in eval mode.
+    """Rebuild a tagger from a checkpoint directory (or a Hub repo id, online), in eval mode.
 
     `merge` folds LoRA adapters into private weights for faster inference (pass False to keep
     training). `expected_labels`, when given, must equal the checkpoint's label list.
@@ -95,7 +113,7 @@ def load_tagger(directory: str | Path, merge: bool = True, expected_labels=None)
 
     from .encoders import EncoderError
 
-    directory = Path(directory)
+    directory = resolve_checkpoint(directory)
     info = read_checkpoint_info(directory)
     config_path = directory / CONFIG_FILE
     try:

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checkpoint import checkpoint_hash, load_tagger
+from .checkpoint import checkpoint_hash, load_tagger, resolve_checkpoint
 from .data import HUB_WIKIANN, available_languages, load_split
 from .predict import tag_words
 from .runs import SCHEMA_VERSION, validate_run
@@ -91,8 +91,9 @@ def run_evaluation(options: EvaluateOptions, tagger=None, show_progress: bool = 
     from tqdm.auto import tqdm
 
     started = time.time()
+    directory = resolve_checkpoint(options.checkpoint)
     if tagger is None:
-        tagger = load_tagger(options.checkpoint)
+        tagger = load_tagger(directory)
     info = getattr(tagger, "checkpoint_info", {})
     languages = resolve_languages(options)
     scores, counts, hashes = {}, {}, {}
@@ -114,7 +115,7 @@ def run_evaluation(options: EvaluateOptions, tagger=None, show_progress: bool = 
         "name": options.name or Path(options.checkpoint).name,
         "checkpoint": {
             "path": str(options.checkpoint),
-            "sha256": checkpoint_hash(options.checkpoint),
+            "sha256": checkpoint_hash(directory),
             "encoder": tagger.config.encoder,
             "fusion_layer": tagger.config.fusion_layer,
             "model": tagger.config.kind,

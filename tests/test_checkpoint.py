@@ -152,3 +152,8 @@ def test_unknown_config_key_and_future_format(saved):
                                              if (p / WEIGHTS_FILE).exists()))
 def test_shipped_checkpoints_are_small(directory):
     assert (directory / WEIGHTS_FILE).stat().st_size <= 10 * 1024 * 1024
+
+
+def test_a_hub_repo_id_offline_is_a_clear_error():
+    with pytest.raises(CheckpointError, match="fetching it as a Hugging Face repo failed"):
+        load_tagger("someone/no-such-tagger")
