@@ -150,8 +150,9 @@ def load_hub_wikiann(lang: str, split: str, max_sentences: int | None = None):
         hub_split = f"{hub_split}[:{max_sentences}]"
     dataset = load_dataset(HUB_WIKIANN, lang, split=hub_split)
     names = dataset.features["ner_tags"].feature.names
-    return dataset.map(lambda row: {"ner_tags": [names[t] for t in row["ner_tags"]]},
-                       remove_columns=[c for c in dataset.column_names if c not in ("tokens", "ner_tags")])
+    # a fresh Dataset: mapping in place would keep the ClassLabel type and re-encode the strings
+    return to_dataset([(list(tokens), [names[t] for t in tags])
+                       for tokens, tags in zip(dataset["tokens"], dataset["ner_tags"])])
 
 
 def load_split(source: str | Path, lang: str, split: str, max_sentences: int | None = None,

@@ -121,3 +121,29 @@ def test_shared_wikiann_slices_read_as_datasets():
     chinese = load_split(SHARED_DATA, "zh", "test", max_sentences=5)
     assert all(len(token) == 1 for sentence in chinese["tokens"] for token in sentence)
     assert len(available_languages(SHARED_DATA, "test")) == 39
+
+
+def test_hub_wikiann_rows_are_mapped_to_tag_strings(monkeypatch):
+    """The hub path, with `datasets.load_dataset` replaced by a dataset of wikiann's shape."""
+    import datasets
+
+    names = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
+    features = datasets.Features({
+        "tokens": datasets.Sequence(datasets.Value("string")),
+        "ner_tags": datasets.Sequence(datasets.ClassLabel(names=names)),
+        "langs": datasets.Sequence(datasets.Value("string")),
+        "spans": datasets.Sequence(datasets.Value("string"))})
+    fake = datasets.Dataset.from_dict({"tokens": [["Rome", "is"]], "ner_tags": [[5, 0]],
+                                       "langs": [["it", "it"]], "spans": [["LOC: Rome"]]},
+                                      features=features)
+    asked = {}
+
+    def fake_load(name, config, split):
+        asked.update(name=name, config=config, split=split)
+        return fake
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    dataset = load_split("wikiann", "it", "dev", max_sentences=5)
+    assert asked == {"name": "wikiann", "config": "it", "split": "validation[:5]"}
+    assert dataset.column_names == ["tokens", "ner_tags"]
+    assert dataset["ner_tags"] == [["B-LOC", "O"]]
