@@ -8,7 +8,7 @@ set -euo pipefail
 data=${1:?usage: scripts/layer_sweep.sh DATA_DIR [train|eval|all]}
 phase=${2:-all}
 train_cap=${SWEEP_TRAIN:-2000}
-dev_cap=${SWEEP_DEV:-200}
+dev_cap=${SWEEP_DEV:-100}
 out=${OUT:-work_runs/sweep}
 for k in $(seq 0 11); do
   if [[ $phase == train || $phase == all ]] && [[ ! -f $out/l$k/model.safetensors ]]; then
