@@ -41,6 +41,8 @@ def connect(url: str, process: subprocess.Popen, timeout: float = 120.0):
 
 
 def main() -> int:
+    # offline: no telemetry from gradio_client, no hub look-ups (inherited by the app process)
+    os.environ.update(GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=10, help="Compare requests for the p50")
     parser.add_argument("--baseline", help="baseline checkpoint (default: the app's)")

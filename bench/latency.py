@@ -73,8 +73,8 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default=str(REPO / "checkpoints" / "baseline"))
-    parser.add_argument("--fusion", default=(sorted(glob.glob(str(REPO / "checkpoints" / "fusion-l*")))
-                                             or [""])[0])
+    fusion_dirs = sorted(glob.glob(str(REPO / "checkpoints" / "fusion-l*")), key=lambda p: (len(p), p))
+    parser.add_argument("--fusion", default=(fusion_dirs or [""])[0])
     parser.add_argument("--repeats", type=int, default=50)
     args = parser.parse_args()
     if not args.fusion:

@@ -25,18 +25,10 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be loaded; the message names the file and the problem."""
 
 
-def _shared_base_pointers(tagger: TokenTagger) -> set[int]:
-    from .encoders import load_encoder_base
-
-    return {t.data_ptr() for t in load_encoder_base(tagger.config.encoder).state.values()}
-
-
 def changed_state(tagger: TokenTagger) -> dict[str, torch.Tensor]:
-    """Every parameter and buffer that is not one of the shared, frozen base encoder tensors."""
-    shared = _shared_base_pointers(tagger)
-    state = tagger.state_dict()
-    return {name: t.detach().contiguous() for name, t in state.items()
-            if t.data_ptr() not in shared and not name.endswith(("position_ids", "token_type_ids"))}
+    """Every parameter and buffer except the shared, frozen base encoder weights (on the CPU)."""
+    return {name: t.detach().cpu().contiguous() for name, t in tagger.state_dict().items()
+            if name not in tagger.base_names}
 
 
 def save_tagger(tagger: TokenTagger, directory: str | Path, extra: dict | None = None) -> Path:
@@ -55,22 +47,24 @@ def save_tagger(tagger: TokenTagger, directory: str | Path, extra: dict | None =
     return directory
 
 
+HUB_PREFIX = "hf://"
+
+
 def resolve_checkpoint(name: str | Path) -> Path:
-    """A local checkpoint directory, or a Hugging Face model repo id ("user/repo") whose two
-    checkpoint files are downloaded (online only; HF_HUB_OFFLINE=1 uses the local cache)."""
-    path = Path(name)
+    """A local checkpoint directory, or "hf://USER/REPO": a Hugging Face model repo whose two
+    checkpoint files are downloaded (online only). Only the explicit prefix reaches the network,
+    so a mistyped local path fails locally instead of becoming a download."""
     text = str(name)
-    looks_like_repo = (not path.exists() and text.count("/") == 1
-                       and not text.startswith((".", "/", "~")) and " " not in text)
-    if not looks_like_repo:
-        return path
+    if not text.startswith(HUB_PREFIX):
+        return Path(name)
+    repo = text[len(HUB_PREFIX):]
     try:
         from huggingface_hub import snapshot_download
 
-        return Path(snapshot_download(text, allow_patterns=[CONFIG_FILE, WEIGHTS_FILE]))
+        return Path(snapshot_download(repo, allow_patterns=[CONFIG_FILE, WEIGHTS_FILE]))
     except Exception as error:  # offline, unknown repo, no access: one clear message
-        raise CheckpointError(f"{text}: no such local directory, and fetching it as a Hugging Face "
-                              f"repo failed ({type(error).__name__}: {error})") from error
+        raise CheckpointError(f"{text}: fetching the Hugging Face repo '{repo}' failed "
+                              f"({type(error).__name__}: {error})") from error
 
 
 def read_checkpoint_info(directory: str | Path) -> dict:

@@ -25,8 +25,8 @@ from .runs import SCHEMA_VERSION, validate_run
 class EvaluateOptions:
     """Options of `python -m fusion evaluate` (each field is a flag)."""
 
-    checkpoint: str  # checkpoint directory
-    data: str = HUB_WIKIANN  # PAN-X directory (e.g. ../shared/data/wikiann) or "wikiann" (hub)
+    checkpoint: str  # checkpoint directory (or hf://USER/REPO, online)
+    data: str  # PAN-X directory (e.g. ../shared/data/wikiann), or "wikiann" for the hub (online)
     languages: str = "all"  # "all" or comma-separated codes, e.g. "en,de,zh"
     split: str = "test"  # test, or dev (layer sweeps choose on dev only)
     max_sentences: int | None = None  # first N sentences per language (all when None)
@@ -91,7 +91,7 @@ def run_evaluation(options: EvaluateOptions, tagger=None, show_progress: bool = 
     from tqdm.auto import tqdm
 
     started = time.time()
-    directory = resolve_checkpoint(options.checkpoint)
+    directory = resolve_checkpoint(options.checkpoint)  # fetched once, if it is a hub repo
     if tagger is None:
         tagger = load_tagger(directory)
     info = getattr(tagger, "checkpoint_info", {})

@@ -133,6 +133,7 @@ class TokenTagger(nn.Module):
         training may change gets a private copy (full) or stays frozen under an adapter (LoRA).
         """
         config = self.config
+        base_pointers = {t.data_ptr() for t in self.encoder.state_dict().values()}
         for parameter in self.encoder.parameters():
             parameter.requires_grad_(False)
         if config.tuning == "full":
@@ -151,6 +152,9 @@ class TokenTagger(nn.Module):
             self.encoder = inject_adapter_in_model(lora, self.encoder)
             for name, parameter in self.encoder.named_parameters():
                 parameter.requires_grad_("lora_" in name)
+        # Names, not addresses: they stay right after the model moves to another device.
+        self.base_names = frozenset(f"encoder.{name}" for name, t in self.encoder.state_dict().items()
+                                    if t.data_ptr() in base_pointers)
 
     @property
     def n_layers(self) -> int:

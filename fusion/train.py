@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import changed_state, save_tagger
-from .data import HUB_WIKIANN, align_labels, load_split
+from .data import align_labels, load_split
 from .encoders import OFFLINE_ENCODER
 from .evaluate import evaluate_dataset
 from .modeling import IGNORE_INDEX, TaggerConfig, TokenTagger
@@ -33,7 +33,7 @@ class TrainOptions:
     """Options of `python -m fusion train` (each field is a flag)."""
 
     output_dir: str  # where the checkpoint, its log and the resume state go
-    data: str = HUB_WIKIANN  # PAN-X directory (e.g. ../shared/data/wikiann) or "wikiann" (hub)
+    data: str  # PAN-X directory (e.g. ../shared/data/wikiann), or "wikiann" for the hub (online)
     encoder: str = OFFLINE_ENCODER  # or a Hugging Face id such as bert-base-multilingual-cased
     fusion_layer: int | None = None  # None = baseline; k = fuse layer k (0 = embeddings)
     language: str = "en"  # source language: train and dev come from it only
@@ -118,15 +118,19 @@ def _log(directory: Path, entry: dict) -> None:
 
 
 def _save_resume(directory: Path, tagger, optimizer, scheduler, state: dict) -> None:
+    """Trainable weights, optimizer moments and RNG as safetensors; the rest as JSON (no pickle)."""
     from safetensors.torch import save_file
 
     resume = directory / RESUME_DIR
     resume.mkdir(parents=True, exist_ok=True)
     save_file(changed_state(tagger), str(resume / "weights.safetensors"))
-    # optimizer / scheduler states are plain tensors and numbers: read back with weights_only=True
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "torch_rng": torch.get_rng_state()}, resume / "optimizer.pt")
-    (resume / "state.json").write_text(json.dumps(state, indent=1), encoding="utf-8")
+    optimizer_state = optimizer.state_dict()
+    tensors = {f"{index}.{key}": value.detach().cpu().contiguous()
+               for index, moments in optimizer_state["state"].items() for key, value in moments.items()}
+    tensors["torch_rng"] = torch.get_rng_state()
+    save_file(tensors, str(resume / "optimizer.safetensors"))
+    extra = {"param_groups": optimizer_state["param_groups"], "scheduler": scheduler.state_dict()}
+    (resume / "state.json").write_text(json.dumps({**state, "resume": extra}, indent=1), encoding="utf-8")
 
 
 def _load_resume(directory: Path, tagger, optimizer, scheduler) -> dict | None:
@@ -135,16 +139,22 @@ def _load_resume(directory: Path, tagger, optimizer, scheduler) -> dict | None:
     resume = directory / RESUME_DIR
     if not (resume / "state.json").is_file():
         return None
+    state = json.loads((resume / "state.json").read_text(encoding="utf-8"))
+    extra = state.pop("resume")
     weights = load_file(str(resume / "weights.safetensors"))
     with torch.no_grad():
         for name, parameter in tagger.named_parameters():
             if name in weights:
                 parameter.copy_(weights[name])
-    saved = torch.load(resume / "optimizer.pt", weights_only=True)
-    optimizer.load_state_dict(saved["optimizer"])
-    scheduler.load_state_dict(saved["scheduler"])
-    torch.set_rng_state(saved["torch_rng"])
-    return json.loads((resume / "state.json").read_text(encoding="utf-8"))
+    tensors = load_file(str(resume / "optimizer.safetensors"))
+    torch.set_rng_state(tensors.pop("torch_rng"))
+    moments: dict[int, dict] = {}
+    for key, value in tensors.items():
+        index, name = key.split(".", 1)
+        moments.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": moments, "param_groups": extra["param_groups"]})
+    scheduler.load_state_dict(extra["scheduler"])
+    return state
 
 
 def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger | None = None) -> dict:
@@ -200,7 +210,8 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
         epoch = state["epoch"]
         order = length_grouped_batches([len(ids) for ids, _ in examples], options.batch_size,
                                        options.seed + epoch, options.max_batch_tokens)
-        mine = order[accelerator.process_index::accelerator.num_processes]
+        usable = len(order) - len(order) % accelerator.num_processes  # same step count everywhere
+        mine = order[:usable][accelerator.process_index::accelerator.num_processes]
         tagger.train()
         bar = tqdm(total=len(mine), initial=state["step_in_epoch"], desc=f"epoch {epoch + 1}",
                    disable=not show_progress or not accelerator.is_main_process)
@@ -242,7 +253,8 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
                 save_tagger(model, output, extra={"training": {
                     **settings, "best_epoch": epoch + 1, "dev_f1": dev["f1"],
                     "history": state["history"], "train_seconds": round(state["seconds"], 1)}})
-            state["epoch"], state["step_in_epoch"] = epoch + 1, 0
+        state["epoch"], state["step_in_epoch"] = epoch + 1, 0
+        if accelerator.is_main_process:
             _save_resume(output, model, optimizer, scheduler, state)
     accelerator.wait_for_everyone()
     return {"best_epoch": state["best_epoch"], "best_dev_f1": state["best_f1"],

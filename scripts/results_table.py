@@ -75,7 +75,8 @@ def main() -> None:
         for layer, rows in sweep.groupby("fusion_layer"):
             chosen = selection.get(rows["run"].iloc[0])
             others = rows.loc[rows["language"] != "en", "f1"].mean()
-            print(f"| {int(layer)} | {100 * chosen:.1f} | {others:.1f} |")
+            chosen_text = "–" if chosen is None else f"{100 * chosen:.1f}"
+            print(f"| {int(layer)} | {chosen_text} | {others:.1f} |")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ data=${1:?usage: scripts/ship_results.sh DATA_DIR FUSION_LAYER}
 k=${2:?usage: scripts/ship_results.sh DATA_DIR FUSION_LAYER}
 
 # 1. the shipped checkpoints: all 20,000 English sentences, 3 epochs, best epoch on English dev
+#    (a fresh start: remove the output folders' resume state and logs, or training just resumes)
+rm -rf checkpoints/baseline "checkpoints/fusion-l$k"
 python -m fusion train --output-dir checkpoints/baseline --data "$data" --epochs 3 --seed 13
 python -m fusion train --output-dir "checkpoints/fusion-l$k" --data "$data" --fusion-layer "$k" --epochs 3 --seed 13
 

@@ -2,8 +2,9 @@
 
 import os
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test touches the network
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ["HF_HUB_OFFLINE"] = "1"  # no test touches the network, whatever the shell says
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 from pathlib import Path  # noqa: E402
 

@@ -154,6 +154,21 @@ def test_shipped_checkpoints_are_small(directory):
     assert (directory / WEIGHTS_FILE).stat().st_size <= 10 * 1024 * 1024
 
 
-def test_a_hub_repo_id_offline_is_a_clear_error():
-    with pytest.raises(CheckpointError, match="fetching it as a Hugging Face repo failed"):
+def test_a_hub_repo_offline_is_a_clear_error_and_a_bare_path_never_goes_online():
+    with pytest.raises(CheckpointError, match="fetching the Hugging Face repo 'someone/no-such-tagger'"):
+        load_tagger("hf://someone/no-such-tagger")
+    with pytest.raises(CheckpointError, match="does not exist"):
         load_tagger("someone/no-such-tagger")
+
+
+def test_what_is_saved_does_not_depend_on_where_the_weights_live(tmp_path, tiny_bert, make_tagger):
+    """Moving a tagger (as accelerate does to a GPU) gives every tensor a new address; the
+    checkpoint must still hold only what training changed, and load."""
+    from fusion.checkpoint import changed_state
+
+    tagger = make_tagger(tiny_bert, fusion_layer=1)
+    before = set(changed_state(tagger))
+    tagger.to(torch.float64).to(torch.float32)
+    assert set(changed_state(tagger)) == before
+    save_tagger(tagger, tmp_path / "moved")
+    torch.testing.assert_close(_logits(load_tagger(tmp_path / "moved")), _logits(tagger))

@@ -47,7 +47,7 @@ def test_alignment_with_the_real_tokenizer_on_chinese(tiny_bert, make_tagger):
 def test_wordpiece_tokenizer_labels_first_piece(tiny_wordpiece, make_tagger):
     tokenizer = make_tagger(tiny_wordpiece).tokenizer
     enc = tokenizer(["visited", "times"], is_split_into_words=True, add_special_tokens=False)
-    assert enc.tokens() == ["visited", "times"] or len(enc.tokens()) >= 2
+    assert "▁" not in "".join(enc.tokens())  # WordPiece pieces: the rule changes nothing here
     positions = word_label_positions(enc.tokens(), enc.word_ids())
     assert positions == {0: 0, 1: enc.word_ids().index(1)}
 
