@@ -34,7 +34,7 @@ from fusion.data import DataFormatError, read_conll
 from fusion.encoders import ENCODER_DESCRIPTIONS, OFFLINE_ENCODER
 from fusion.evaluate import evaluate_dataset
 from fusion.languages import LANGUAGES, language_info, text_direction
-from fusion.predict import predict, split_words
+from fusion.predict import predict
 from fusion.runs import load_runs, runs_dataframe
 
 # --------------------------------------------------------------------------------------------
@@ -149,8 +149,8 @@ def model_title(model: Model) -> str:
 
 def entity_colours(models: dict[str, Model]) -> dict[str, str]:
     """Colour per entity type the loaded checkpoints can predict (PER, ORG, LOC for PAN-X)."""
-    types = sorted({label.split("-", 1)[1] for m in models.values() if m.ready
-                    for label in m.tagger.config.labels if "-" in label}) or ["PER", "ORG", "LOC"]
+    types = sorted({t for m in models.values() if m.ready for t in m.tagger.entity_types}) \
+        or ["PER", "ORG", "LOC"]
     spare = iter(OTHER_COLOURS * (1 + len(types) // len(OTHER_COLOURS)))
     return {t: ENTITY_COLOURS.get(t) or next(spare) for t in types}
 
@@ -257,21 +257,6 @@ def entity_table(predictions: dict) -> pd.DataFrame:
     return table.sort_values(["start", "model"], kind="stable").reset_index(drop=True)
 
 
-def explain_prefix(tagger, text: str, max_tokens: int = INSIDE_TOKEN_LIMIT) -> str:
-    """The longest prefix of `text`, cut between words, of at most `max_tokens` sub-words."""
-    words = split_words(text, tagger.tokenizer)
-    if not words:
-        return text
-    word_ids = tagger.tokenizer([w.text for w in words], is_split_into_words=True,
-                                add_special_tokens=False).word_ids()
-    if len(word_ids) <= max_tokens:
-        return text
-    first_cut = word_ids[max_tokens]  # the word holding the first token over the limit
-    if first_cut == 0:  # one giant word: cut inside it (a character is at most ~2 pieces)
-        return text[:words[0].start + max(1, max_tokens // 2)]
-    return text[:words[first_cut].start]
-
-
 def compare(models: dict[str, Model], text) -> dict:
     """Everything the Compare tab shows for `text`; never raises on odd text.
 
@@ -296,13 +281,10 @@ def compare(models: dict[str, Model], text) -> dict:
             notes.append(f"The {role} model is not loaded: {model.error}")
             continue
         # Attentions are T × T per head: explain at most INSIDE_TOKEN_LIMIT tokens.
-        prefix = explain_prefix(model.tagger, text)
-        prediction = predict(model.tagger, text, explain=prefix == text)[0]
-        explanation = (prediction.explanation if prefix == text
-                       else predict(model.tagger, prefix, explain=True)[0].explanation)
-        shortened |= prefix != text
+        prediction = predict(model.tagger, text, explain=True, explain_max_tokens=INSIDE_TOKEN_LIMIT)[0]
+        shortened |= prediction.explanation is not None and not prediction.explanation.complete
         predictions[role] = prediction
-        result["explanations"][role] = explanation
+        result["explanations"][role] = prediction.explanation
         result["highlights"][role] = highlight_value(text, prediction.entities)
     if shortened:
         notes.append(f"The Inside tab shows the first {INSIDE_TOKEN_LIMIT} sub-word tokens.")
@@ -693,7 +675,7 @@ def build_demo(models: dict[str, Model], runs_dir=RUNS_DIR, examples: list[dict]
     examples = load_examples() if examples is None else examples
     reference = next((m.tagger for m in models.values() if m.ready), None)
     n_layers = reference.n_layers if reference is not None else 12
-    n_heads = reference.encoder.config.num_attention_heads if reference is not None else 12
+    n_heads = reference.n_heads if reference is not None else 12
     fusion = models.get("fusion")
     chosen_layer = fusion.tagger.config.fusion_layer if fusion is not None and fusion.ready else None
     records, _ = read_results(runs_dir)

@@ -160,6 +160,15 @@ class TokenTagger(nn.Module):
     def n_layers(self) -> int:
         return self.encoder.config.num_hidden_layers
 
+    @property
+    def n_heads(self) -> int:
+        return self.encoder.config.num_attention_heads
+
+    @property
+    def entity_types(self) -> list[str]:
+        """PER, ORG, LOC... in the order of the label list."""
+        return list(dict.fromkeys(label.split("-", 1)[1] for label in self.config.labels if "-" in label))
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 labels: torch.Tensor | None = None, output_attentions: bool = False,
                 output_hidden_states: bool = False) -> TaggerOutput:

@@ -53,7 +53,8 @@ class Entity:
 
 @dataclass
 class Explanation:
-    """What happens inside the tagger for one text (its first window, if it needed several)."""
+    """What happens inside the tagger for one text (its first tokens, if it has more than were
+    asked for or than fit one window)."""
 
     tokens: list[str]  # sub-word strings, special tokens included
     attentions: np.ndarray  # layer × head × token × token
@@ -61,6 +62,7 @@ class Explanation:
     gate_share: np.ndarray | None  # per token: mean gate = share taken from the last layer
     fusion_layer: int | None
     token_words: list[int | None]  # word index of each token (None for special tokens)
+    complete: bool = True  # False when the text had more tokens than were explained
 
 
 @dataclass
@@ -287,64 +289,77 @@ def entities_from_words(text: str, words: list[Word]) -> list[Entity]:
     return entities
 
 
-def _explain(tagger: TokenTagger, words: list[Word], size: int):
-    """One forward pass over the text's first window with attentions (and gates).
+def _explained_length(word_ids: list[int], limit: int) -> int:
+    """How many of a text's tokens to explain: all when they fit `limit`, else up to the last
+    whole word that fits (inside the first word only when that word alone is longer)."""
+    if len(word_ids) <= limit:
+        return len(word_ids)
+    cut = limit
+    while cut > 0 and word_ids[cut] == word_ids[cut - 1]:
+        cut -= 1
+    return cut or limit
 
-    Returns the Explanation and, per word inside that window, its (tag, probability), so a text
-    that fits one window needs no second pass.
-    """
+
+def _explain(tagger: TokenTagger, encoding, limit: int):
+    """One forward pass with attentions (and gates) over the text's first `limit` tokens, cut
+    between words. Returns the Explanation and the (tag, probability) of each word it covers, so a
+    text explained whole needs no second pass."""
     tokenizer = tagger.tokenizer
     first, last = frame_token_ids(tokenizer)
-    enc = tokenizer([w.text for w in words], is_split_into_words=True, add_special_tokens=False)
-    ids = [first] + enc["input_ids"][:size] + [last]
-    token_words = [None] + enc.word_ids()[:size] + [None]
+    n = _explained_length(encoding.word_ids(), limit)
+    ids = [first] + encoding["input_ids"][:n] + [last]
+    token_words = [None] + encoding.word_ids()[:n] + [None]
     with torch.inference_mode():
         out = tagger(torch.tensor([ids]), torch.ones((1, len(ids)), dtype=torch.long),
                      output_attentions=True)
     probabilities = out.logits[0].float().softmax(-1)
-    positions = word_label_positions(tokenizer.convert_ids_to_tokens(ids), token_words)
+    tokens = tokenizer.convert_ids_to_tokens(ids)
     labels = tagger.config.labels
     tags = {word: (labels[int(probabilities[p].argmax())], float(probabilities[p].max()))
-            for word, p in positions.items()}
+            for word, p in word_label_positions(tokens, token_words).items()}
     gates = out.gates[0].float().numpy() if out.gates is not None else None
     explanation = Explanation(
-        tokens=tokenizer.convert_ids_to_tokens(ids),
-        attentions=torch.stack([a[0] for a in out.attentions]).float().numpy(),
+        tokens=tokens, attentions=torch.stack([a[0] for a in out.attentions]).float().numpy(),
         gates=gates, gate_share=gates.mean(-1) if gates is not None else None,
-        fusion_layer=tagger.config.fusion_layer, token_words=token_words)
+        fusion_layer=tagger.config.fusion_layer, token_words=token_words,
+        complete=n == len(encoding["input_ids"]))
     return explanation, tags
 
 
 def predict(tagger: TokenTagger, texts: list[str] | str, explain: bool = False,
-            batch_size: int = 32) -> list[Prediction]:
+            batch_size: int = 32, explain_max_tokens: int | None = None) -> list[Prediction]:
     """Tag each text. Empty or whitespace-only text gives an empty Prediction, not an error.
 
-    With `explain`, each result carries the attentions (numpy, layer × head × token × token, over
-    the first window's sub-word tokens) and, for a fusion tagger, the gates (token × d).
+    With `explain`, each result carries the attentions (numpy, layer × head × token × token) and,
+    for a fusion tagger, the gates (token × d) over the text's first sub-word tokens: one window,
+    or `explain_max_tokens` cut between words (attentions grow with the square of the length).
+    `Explanation.complete` says whether that covered the whole text. Tags always cover it all.
     """
     if isinstance(texts, str):
         texts = [texts]
     if not all(isinstance(t, str) for t in texts):
         raise TypeError("predict takes a string or a list of strings")
     size = max_window_tokens(tagger)
+    limit = min(size, explain_max_tokens or size)
     word_lists = [split_words(text, tagger.tokenizer) for text in texts]
-    n_tokens = [len(tagger.tokenizer([w.text for w in words], is_split_into_words=True,
-                                     add_special_tokens=False)["input_ids"]) if words else 0
-                for words in word_lists]
-    explained = {i: _explain(tagger, words, size) for i, words in enumerate(word_lists)
+    encodings = [tagger.tokenizer([w.text for w in words], is_split_into_words=True,
+                                  add_special_tokens=False) if words else None
+                 for words in word_lists]
+    explained = {i: _explain(tagger, encodings[i], limit) for i, words in enumerate(word_lists)
                  if explain and words}
-    # texts explained in a single window already have their tags: tag only the others
-    to_tag = [i for i, words in enumerate(word_lists) if i not in explained or n_tokens[i] > size]
+    # texts explained whole already have their tags: tag only the others
+    to_tag = [i for i in range(len(texts)) if i not in explained or not explained[i][0].complete]
     tagged = dict(zip(to_tag, tag_words(tagger, [[w.text for w in word_lists[i]] for i in to_tag],
                                         batch_size)))
     results = []
     for i, (text, words) in enumerate(zip(texts, word_lists)):
-        tags = tagged.get(i) or [explained[i][1].get(w, ("O", 1.0)) for w in range(len(words))]
+        tags = tagged[i] if i in tagged else [explained[i][1].get(w, ("O", 1.0)) for w in range(len(words))]
         for word, (tag, score) in zip(words, tags):
             word.tag, word.score = tag, round(score, 4)
         prediction = Prediction(text, words, entities_from_words(text, words))
         if words:
-            prediction.windows = len(_windows(n_tokens[i], size, min(WINDOW_OVERLAP, size // 2)))
+            n_tokens = len(encodings[i]["input_ids"])
+            prediction.windows = len(_windows(n_tokens, size, min(WINDOW_OVERLAP, size // 2)))
             prediction.explanation = explained[i][0] if i in explained else None
         results.append(prediction)
     return results

@@ -156,12 +156,12 @@ def test_compare_with_one_model_missing(models):
     assert "fusion" not in result["highlights"] and result["disagreement"] is None
 
 
-def test_explain_prefix_cuts_between_words(models):
-    tagger = models["baseline"].tagger
-    assert app.explain_prefix(tagger, "short text", 96) == "short text"
-    text = " ".join(f"word{i}" for i in range(200))
-    prefix = app.explain_prefix(tagger, text, 20)
-    assert text.startswith(prefix) and prefix.endswith(" ") and len(prefix) < len(text)
+def test_compare_explains_only_the_first_tokens_of_a_long_text(models):
+    text = " ".join(f"Paris{i}" for i in range(300))
+    result = app.compare(models, text)
+    explanation = result["explanations"]["fusion"]
+    assert len(explanation.tokens) <= app.INSIDE_TOKEN_LIMIT + 2 and not explanation.complete
+    assert f"first {app.INSIDE_TOKEN_LIMIT} sub-word tokens" in result["message"]
 
 
 # --------------------------------------------------------------------------------------------

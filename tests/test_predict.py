@@ -130,4 +130,21 @@ def test_explained_and_plain_predictions_agree(tiny_bert, make_tagger):
     for a, b in zip(plain, explained):
         assert [w.tag for w in a.words] == [w.tag for w in b.words]
         assert [w.score for w in a.words] == pytest.approx([w.score for w in b.words], abs=1e-3)
-    assert explained[1].windows > 1 and explained[1].explanation.attentions.shape[-1] == 512
+    assert explained[1].windows > 1 and 500 < explained[1].explanation.attentions.shape[-1] <= 512
+    assert not explained[1].explanation.complete and explained[0].explanation.complete
+
+
+def test_explanations_can_be_capped_between_words(tiny_bert, make_tagger):
+    tagger = make_tagger(tiny_bert, fusion_layer=1)
+    text = "Angela Merkel visited the Louvre in Paris " * 5
+    full = predict(tagger, text)[0]
+    capped = predict(tagger, text, explain=True, explain_max_tokens=10)[0]
+    explanation = capped.explanation
+    assert not explanation.complete and len(explanation.tokens) <= 12
+    content = explanation.token_words[1:-1]
+    cut = content[-1]  # the last explained word is whole: its tokens all made it in
+    enc = tagger.tokenizer(text.split(), is_split_into_words=True, add_special_tokens=False)
+    assert enc.word_ids().count(cut) == content.count(cut)
+    assert [w.tag for w in capped.words] == [w.tag for w in full.words]  # tags cover everything
+    short = predict(tagger, "Paris", explain=True, explain_max_tokens=10)[0].explanation
+    assert short.complete
