@@ -17,7 +17,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import sys
 import tempfile
 import time
@@ -35,7 +34,8 @@ from fusion.encoders import ENCODER_DESCRIPTIONS, OFFLINE_ENCODER
 from fusion.evaluate import evaluate_dataset
 from fusion.languages import LANGUAGES, language_info, text_direction
 from fusion.predict import predict
-from fusion.runs import load_runs, runs_dataframe
+from fusion.runs import (LANGUAGE_COLUMNS, default_runs, fusion_choices, language_table, load_runs,
+                         main_runs, run_averages, runs_dataframe, sweep_table)
 
 # --------------------------------------------------------------------------------------------
 # Constants
@@ -360,11 +360,6 @@ def inside_figures(explanations: dict | None, role: str, layer, head) -> tuple:
 # Results tab
 # --------------------------------------------------------------------------------------------
 
-SWEEP_NAME = re.compile(r"^sweep-l(\d+)$")
-LANGUAGE_COLUMNS = ["language", "name", "family", "script", "sentences", "baseline F1", "baseline ±",
-                    "fusion F1", "fusion ±", "Δ F1", "runs (b/f)"]
-
-
 def read_results(runs_dir) -> tuple[list[dict], str]:
     """Valid run records and a Markdown warning listing every file that was skipped."""
     folder = Path(runs_dir)
@@ -381,83 +376,11 @@ def read_results(runs_dir) -> tuple[list[dict], str]:
     return records, text
 
 
-def main_runs(records: list[dict]) -> pd.DataFrame:
-    """Test-split runs, one row each: run, model, seed, languages."""
-    frame = runs_dataframe(records)
-    frame = frame[frame["split"] == "test"]
-    return (frame.groupby(["run", "model"], dropna=False, sort=True)
-            .agg(seed=("seed", "first"), recipe=("recipe", "first"),
-                 languages=("language", "nunique")).reset_index())
-
-
 def run_choices(records: list[dict]) -> list[tuple[str, str]]:
     runs = main_runs(records)
     return [(f"{row.run} ({row.model}, {row.recipe}" + (f", seed {row.seed})" if pd.notna(row.seed)
                                                          else ")"), row.run)
             for row in runs.itertuples()]
-
-
-def default_runs(records: list[dict]) -> list[str]:
-    """The test runs of the most-trained recipe: seeds of one model are only comparable when
-    trained alike, so smaller studies are there to tick, not mixed in by default."""
-    runs = runs_dataframe(records)
-    runs = runs[runs["split"] == "test"]
-    if runs.empty:
-        return []
-    size = runs["train_sentences"].fillna(0) * runs["epochs"].fillna(0)
-    best = runs.loc[size.idxmax(), "recipe"]
-    return sorted(runs.loc[runs["recipe"] == best, "run"].unique())
-
-
-def fusion_choices(records: list[dict]) -> list[str]:
-    runs = main_runs(records)
-    return sorted({m for m in runs["model"] if m != "baseline"},
-                  key=lambda m: (len(m), m))
-
-
-def _spread(values: pd.Series) -> float:
-    return float(values.std(ddof=1)) if len(values) > 1 else float("nan")
-
-
-def language_table(records: list[dict], selected_runs, fusion_model: str | None) -> pd.DataFrame:
-    """Per language: baseline and fusion F1 (mean over the selected runs, ± = standard deviation
-    over runs/seeds when there are several), their difference and sentences evaluated."""
-    frame = runs_dataframe(records)
-    frame = frame[(frame["split"] == "test") & frame["run"].isin(list(selected_runs or []))]
-    per_model = {}
-    for role, model in (("baseline", "baseline"), ("fusion", fusion_model)):
-        rows = frame[frame["model"] == model]
-        per_model[role] = rows.groupby("language").agg(
-            f1=("f1", "mean"), spread=("f1", _spread), runs=("run", "nunique"),
-            sentences=("sentences", "max"))
-    languages = sorted(set(per_model["baseline"].index) | set(per_model["fusion"].index))
-
-    def value(row, key):  # a rounded number, or None where the model has no score
-        return None if row is None or math.isnan(row[key]) else round(float(row[key]), 1)
-
-    rows = []
-    for code in languages:
-        info = language_info(code)
-        base, fused = (per_model[role].loc[code] if code in per_model[role].index else None
-                       for role in ("baseline", "fusion"))
-        sentences = [int(x.sentences) for x in (base, fused) if x is not None]
-        rows.append({
-            "language": code, "name": info.name, "family": info.family, "script": info.script,
-            "sentences": max(sentences) if sentences else None,
-            "baseline F1": value(base, "f1"), "baseline ±": value(base, "spread"),
-            "fusion F1": value(fused, "f1"), "fusion ±": value(fused, "spread"),
-            "Δ F1": None if base is None or fused is None else round(float(fused.f1 - base.f1), 1),
-            "runs (b/f)": f"{0 if base is None else int(base.runs)}/{0 if fused is None else int(fused.runs)}",
-        })
-    return pd.DataFrame(rows, columns=LANGUAGE_COLUMNS)
-
-
-def _run_averages(records: list[dict], selected_runs, model: str | None, source: str) -> list[float]:
-    """Per selected test run of `model`: its mean F1 (points) over the target languages."""
-    frame = runs_dataframe(records)
-    frame = frame[(frame["split"] == "test") & frame["run"].isin(list(selected_runs or []))
-                  & (frame["model"] == model) & (frame["language"] != source)]
-    return frame.groupby("run")["f1"].mean().tolist()
 
 
 def _mean_spread(values: list[float]) -> str:
@@ -476,9 +399,9 @@ def results_summary(records: list[dict], selected_runs, fusion_model: str | None
     targets = table[table["language"] != source]
     both = targets.dropna(subset=["Δ F1"])
     lines = [f"**Average F1 over {len(targets)} target languages:** baseline "
-             f"{_mean_spread(_run_averages(records, selected_runs, 'baseline', source))}; "
+             f"{_mean_spread(run_averages(records, selected_runs, 'baseline', source))}; "
              f"{fusion_model or 'fusion'} "
-             f"{_mean_spread(_run_averages(records, selected_runs, fusion_model, source))}"
+             f"{_mean_spread(run_averages(records, selected_runs, fusion_model, source))}"
              + (f"; fusion is better on {int((both['Δ F1'] > 0).sum())} of {len(both)} languages"
                 if len(both) else "") + "."]
     english = table[table["language"] == source]
@@ -502,29 +425,6 @@ def delta_figure(table: pd.DataFrame, group_by: str = "family"):
                             [None if d is None or pd.isna(d) else float(d) for d in table["Δ F1"]],
                             list(table[column]), [float("nan") if s is None else s for s in spread],
                             group_title=column)
-
-
-def sweep_table(records: list[dict], source: str = "en") -> pd.DataFrame:
-    """Per fusion layer k (dev-split runs named sweep-l<k>): mean F1 over the target languages
-    and on English, averaged over runs (± standard deviation where several)."""
-    frame = runs_dataframe(records)
-    frame = frame[(frame["split"] == "dev") & frame["run"].str.match(SWEEP_NAME.pattern)
-                  & frame["fusion_layer"].notna()]
-    columns = ["layer", "targets", "targets ±", "English", "English ±", "runs", "languages"]
-    if frame.empty:
-        return pd.DataFrame(columns=columns)
-    per_run = frame.groupby(["run", "fusion_layer"]).apply(
-        lambda rows: pd.Series({
-            "targets": rows.loc[rows["language"] != source, "f1"].mean(),
-            "English": rows.loc[rows["language"] == source, "f1"].mean(),
-            "languages": rows["language"].nunique()}), include_groups=False).reset_index()
-    table = per_run.groupby("fusion_layer").agg(
-        targets=("targets", "mean"), targets_sd=("targets", _spread), English=("English", "mean"),
-        English_sd=("English", _spread), runs=("run", "nunique"), languages=("languages", "max"))
-    table = table.reset_index().rename(columns={"fusion_layer": "layer", "targets_sd": "targets ±",
-                                                "English_sd": "English ±"})
-    table[["layer", "languages"]] = table[["layer", "languages"]].astype(int)
-    return table[columns].sort_values("layer").round(2).reset_index(drop=True)
 
 
 def sweep_figure(records: list[dict], chosen_layer: int | None, source: str = "en"):

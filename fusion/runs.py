@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
+
+import pandas as pd
+
+from .languages import language_info
 
 SCHEMA_VERSION = 1
 
@@ -110,8 +115,6 @@ def training_recipe(record: dict) -> str:
 def runs_dataframe(records: list[dict]):
     """One row per (run, language): run, file, model, fusion_layer, seed, recipe, split, language,
     sentences, precision, recall, f1 (percent), checkpoint hash and data source."""
-    import pandas as pd
-
     rows = []
     for record in records:
         checkpoint, data = record["checkpoint"], record["data"]
@@ -131,3 +134,107 @@ def runs_dataframe(records: list[dict]):
                "split", "language", "sentences",
                "precision", "recall", "f1", "checkpoint_sha256", "data_source", "encoder"]
     return pd.DataFrame(rows, columns=columns)
+
+
+# --------------------------------------------------------------------------------------------
+# Comparisons the Results tab and the README tables show
+# --------------------------------------------------------------------------------------------
+
+SWEEP_NAME = re.compile(r"^sweep-l(\d+)$")
+LANGUAGE_COLUMNS = ["language", "name", "family", "script", "sentences", "baseline F1", "baseline ±",
+                    "fusion F1", "fusion ±", "Δ F1", "runs (b/f)"]
+
+
+def main_runs(records: list[dict]) -> pd.DataFrame:
+    """Test-split runs, one row each: run, model, seed, languages."""
+    frame = runs_dataframe(records)
+    frame = frame[frame["split"] == "test"]
+    return (frame.groupby(["run", "model"], dropna=False, sort=True)
+            .agg(seed=("seed", "first"), recipe=("recipe", "first"),
+                 languages=("language", "nunique")).reset_index())
+
+
+def default_runs(records: list[dict]) -> list[str]:
+    """The test runs of the most-trained recipe: seeds of one model are only comparable when
+    trained alike, so smaller studies are there to tick, not mixed in by default."""
+    runs = runs_dataframe(records)
+    runs = runs[runs["split"] == "test"]
+    if runs.empty:
+        return []
+    size = runs["train_sentences"].fillna(0) * runs["epochs"].fillna(0)
+    best = runs.loc[size.idxmax(), "recipe"]
+    return sorted(runs.loc[runs["recipe"] == best, "run"].unique())
+
+
+def fusion_choices(records: list[dict]) -> list[str]:
+    runs = main_runs(records)
+    return sorted({m for m in runs["model"] if m != "baseline"},
+                  key=lambda m: (len(m), m))
+
+
+def spread(values: pd.Series) -> float:
+    return float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+
+
+def language_table(records: list[dict], selected_runs, fusion_model: str | None) -> pd.DataFrame:
+    """Per language: baseline and fusion F1 (mean over the selected runs, ± = standard deviation
+    over runs/seeds when there are several), their difference and sentences evaluated."""
+    frame = runs_dataframe(records)
+    frame = frame[(frame["split"] == "test") & frame["run"].isin(list(selected_runs or []))]
+    per_model = {}
+    for role, model in (("baseline", "baseline"), ("fusion", fusion_model)):
+        rows = frame[frame["model"] == model]
+        per_model[role] = rows.groupby("language").agg(
+            f1=("f1", "mean"), spread=("f1", spread), runs=("run", "nunique"),
+            sentences=("sentences", "max"))
+    languages = sorted(set(per_model["baseline"].index) | set(per_model["fusion"].index))
+
+    def value(row, key):  # a rounded number, or None where the model has no score
+        return None if row is None or math.isnan(row[key]) else round(float(row[key]), 1)
+
+    rows = []
+    for code in languages:
+        info = language_info(code)
+        base, fused = (per_model[role].loc[code] if code in per_model[role].index else None
+                       for role in ("baseline", "fusion"))
+        sentences = [int(x.sentences) for x in (base, fused) if x is not None]
+        rows.append({
+            "language": code, "name": info.name, "family": info.family, "script": info.script,
+            "sentences": max(sentences) if sentences else None,
+            "baseline F1": value(base, "f1"), "baseline ±": value(base, "spread"),
+            "fusion F1": value(fused, "f1"), "fusion ±": value(fused, "spread"),
+            "Δ F1": None if base is None or fused is None else round(float(fused.f1 - base.f1), 1),
+            "runs (b/f)": f"{0 if base is None else int(base.runs)}/{0 if fused is None else int(fused.runs)}",
+        })
+    return pd.DataFrame(rows, columns=LANGUAGE_COLUMNS)
+
+
+def run_averages(records: list[dict], selected_runs, model: str | None, source: str) -> list[float]:
+    """Per selected test run of `model`: its mean F1 (points) over the target languages."""
+    frame = runs_dataframe(records)
+    frame = frame[(frame["split"] == "test") & frame["run"].isin(list(selected_runs or []))
+                  & (frame["model"] == model) & (frame["language"] != source)]
+    return frame.groupby("run")["f1"].mean().tolist()
+
+
+def sweep_table(records: list[dict], source: str = "en") -> pd.DataFrame:
+    """Per fusion layer k (dev-split runs named sweep-l<k>): mean F1 over the target languages
+    and on English, averaged over runs (± standard deviation where several)."""
+    frame = runs_dataframe(records)
+    frame = frame[(frame["split"] == "dev") & frame["run"].str.match(SWEEP_NAME.pattern)
+                  & frame["fusion_layer"].notna()]
+    columns = ["layer", "targets", "targets ±", "English", "English ±", "runs", "languages"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    per_run = frame.groupby(["run", "fusion_layer"]).apply(
+        lambda rows: pd.Series({
+            "targets": rows.loc[rows["language"] != source, "f1"].mean(),
+            "English": rows.loc[rows["language"] == source, "f1"].mean(),
+            "languages": rows["language"].nunique()}), include_groups=False).reset_index()
+    table = per_run.groupby("fusion_layer").agg(
+        targets=("targets", "mean"), targets_sd=("targets", spread), English=("English", "mean"),
+        English_sd=("English", spread), runs=("run", "nunique"), languages=("languages", "max"))
+    table = table.reset_index().rename(columns={"fusion_layer": "layer", "targets_sd": "targets ±",
+                                                "English_sd": "English ±"})
+    table[["layer", "languages"]] = table[["layer", "languages"]].astype(int)
+    return table[columns].sort_values("layer").round(2).reset_index(drop=True)

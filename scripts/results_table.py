@@ -7,39 +7,40 @@ Every number comes from the run records; nothing is typed by hand.
 
 from __future__ import annotations
 
+import statistics
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fusion.languages import language_info  # noqa: E402
-from fusion.runs import load_runs, runs_dataframe  # noqa: E402
+from fusion.runs import (default_runs, fusion_choices, language_table, load_runs,  # noqa: E402
+                         run_averages, runs_dataframe, training_recipe)
 
 
-def print_main_table(test) -> None:
-    """Per language, the most-trained recipe (mean over seeds where several)."""
-    full = test[test["train_sentences"] == test["train_sentences"].max()]
-    recipe = full["recipe"].iloc[0]
-
-    table = full.pivot_table(index="language", columns="model", values="f1", aggfunc="mean")
-    sentences = full.groupby("language")["sentences"].max()
-    fusion_model = next(m for m in table.columns if m != "baseline")
-    table["delta"] = table[fusion_model] - table["baseline"]
+def print_main_table(records: list[dict]) -> None:
+    """Per language, the runs the app compares by default (the most-trained recipe)."""
+    selected = default_runs(records)
+    fusion_model = fusion_choices(records)[0]
+    table = language_table(records, selected, fusion_model).set_index("language")
     targets = table.drop(index="en", errors="ignore")
-    print(f"Zero-shot test F1 ({recipe}; first ≤ {int(sentences.max())} test sentences per language)\n")
+    recipe = next(training_recipe(r) for r in records if r["name"] == selected[0])
+    baseline_avg = statistics.mean(run_averages(records, selected, "baseline", "en"))
+    fusion_avg = statistics.mean(run_averages(records, selected, fusion_model, "en"))
+    print(f"Zero-shot test F1 ({recipe}; first ≤ {int(table['sentences'].max())} test sentences "
+          "per language)\n")
     print(f"| | baseline | {fusion_model} | Δ |\n|---|---:|---:|---:|")
     if "en" in table.index:
         row = table.loc["en"]
-        print(f"| English (source) | {row['baseline']:.1f} | {row[fusion_model]:.1f} | {row['delta']:+.1f} |")
-    print(f"| average of {len(targets)} target languages | {targets['baseline'].mean():.1f} | "
-          f"{targets[fusion_model].mean():.1f} | {targets['delta'].mean():+.2f} |")
-    print(f"| languages where fusion is better | | | {int((targets['delta'] > 0).sum())} of {len(targets)} |")
+        print(f"| English (source) | {row['baseline F1']:.1f} | {row['fusion F1']:.1f} | {row['Δ F1']:+.1f} |")
+    print(f"| average of {len(targets)} target languages | {baseline_avg:.1f} | {fusion_avg:.1f} | "
+          f"{fusion_avg - baseline_avg:+.2f} |")
+    print(f"| languages where fusion is better | | | {int((targets['Δ F1'] > 0).sum())} of {len(targets)} |")
     print("\n<details><summary>Per language</summary>\n")
     print(f"| language | sentences | baseline | {fusion_model} | Δ |\n|---|---:|---:|---:|---:|")
-    for code, row in table.sort_values("delta").iterrows():
-        print(f"| {language_info(code).name} ({code}) | {int(sentences[code])} | {row['baseline']:.1f} | "
-              f"{row[fusion_model]:.1f} | {row['delta']:+.1f} |")
+    for code, row in table.sort_values("Δ F1").iterrows():
+        print(f"| {row['name']} ({code}) | {int(row['sentences'])} | {row['baseline F1']:.1f} | "
+              f"{row['fusion F1']:.1f} | {row['Δ F1']:+.1f} |")
     print("\n</details>\n")
 
 
@@ -51,7 +52,7 @@ def main() -> None:
     frame = runs_dataframe(records)
     test = frame[frame["split"] == "test"]
     if not test.empty:
-        print_main_table(test)
+        print_main_table(records)
 
     # 2. seeds at a smaller recipe
     small = test[test["train_sentences"] < test["train_sentences"].max()]
