@@ -12,17 +12,15 @@ import typing
 
 def _flag_type(annotation):
     """int | None -> int; plain types stay."""
-    if isinstance(annotation, str):
-        annotation = eval(annotation, {"int": int, "str": str, "float": float, "bool": bool})  # noqa: S307
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        kinds = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return kinds[0]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return next(a for a in typing.get_args(annotation) if a is not type(None))
     return annotation
 
 
 def _add_options(parser: argparse.ArgumentParser, options_class, help_text: dict) -> None:
+    hints = typing.get_type_hints(options_class)
     for field in dataclasses.fields(options_class):
-        kind = _flag_type(field.type)
+        kind = _flag_type(hints[field.name])
         flag = "--" + field.name.replace("_", "-")
         required = field.default is dataclasses.MISSING
         parser.add_argument(flag, dest=field.name, type=kind, required=required,

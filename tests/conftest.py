@@ -16,14 +16,9 @@ SHARED_DATA = REPO.parent / "shared" / "data" / "wikiann"
 
 
 def _xlmr_tokenizer():
-    from transformers import PreTrainedTokenizerFast
+    from fusion.encoders import offline_tokenizer
 
-    from fusion.encoders import e5_tokenizer_path
-
-    return PreTrainedTokenizerFast(
-        tokenizer_file=str(e5_tokenizer_path()), bos_token="<s>", eos_token="</s>", cls_token="<s>",
-        sep_token="</s>", pad_token="<pad>", unk_token="<unk>", mask_token="<mask>",
-        model_max_length=512)
+    return offline_tokenizer()
 
 
 def _wordpiece_tokenizer():
