@@ -34,14 +34,14 @@ class TrainOptions:
 
     output_dir: str  # where the checkpoint, its log and the resume state go
     data: str  # PAN-X directory (e.g. ../shared/data/wikiann), or "wikiann" for the hub (online)
-    encoder: str = OFFLINE_ENCODER  # or a Hugging Face id such as bert-base-multilingual-cased
+    encoder: str = OFFLINE_ENCODER  # the offline e5 (default), a Hugging Face id, or a local directory
     fusion_layer: int | None = None  # None = baseline; k = fuse layer k (0 = embeddings)
     language: str = "en"  # source language: train and dev come from it only
-    epochs: int = 3
+    epochs: int = 3  # passes over the training sentences; the best one on dev is kept
     learning_rate: float = 1e-3  # 1e-3 suits LoRA; use ~5e-5 with tuning=full
-    batch_size: int = 16
+    batch_size: int = 16  # sentences per step (fewer when long: see max_batch_tokens)
     max_batch_tokens: int = 2048  # fewer sentences per batch when they are long (memory)
-    seed: int = 13
+    seed: int = 13  # initialisation, dropout and batch order
     max_train_sentences: int | None = None  # first N training sentences (all when None)
     max_dev_sentences: int | None = None  # first N dev sentences for epoch selection
     tuning: str = "lora"  # lora (small checkpoints), full (every encoder weight), frozen
