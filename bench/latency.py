@@ -27,15 +27,18 @@ SENTENCE = ("Angela Merkel met Emmanuel Macron at the Élysée Palace in Paris o
             "discuss the future of the European Union and NATO.")
 
 
-def timings(function, repeats: int) -> tuple[float, float]:
-    function()  # warm-up
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        samples.append(1000 * (time.perf_counter() - started))
-    samples.sort()
-    return statistics.median(samples), samples[int(0.95 * (len(samples) - 1))]
+def timings(functions: dict, repeats: int) -> dict[str, tuple[float, float]]:
+    """p50 / p95 ms of each function, measured round-robin (one call of each per round) so that
+    drift on a noisy machine hits every contender alike."""
+    samples = {name: [] for name in functions}
+    for round_ in range(repeats + 3):
+        for name, function in functions.items():
+            started = time.perf_counter()
+            function()
+            if round_ >= 3:  # the first rounds warm up
+                samples[name].append(1000 * (time.perf_counter() - started))
+    return {name: (statistics.median(values), sorted(values)[int(0.95 * (len(values) - 1))])
+            for name, values in samples.items()}
 
 
 def pipeline_on_same_weights(tagger):
@@ -89,14 +92,13 @@ def main() -> None:
     print(f"baseline entities: ours {[(e.text, e.label) for e in ours.entities]}")
     print(f"                   pipeline {[(e['word'], e['entity_group']) for e in theirs]}")
 
-    rows = {
-        "baseline": timings(lambda: predict(baseline, SENTENCE), args.repeats),
-        "fusion": timings(lambda: predict(fusion, SENTENCE), args.repeats),
-        "pipeline (baseline weights)": timings(lambda: pipe(SENTENCE), args.repeats),
-        "both + attentions + gates": timings(
-            lambda: (predict(baseline, SENTENCE, explain=True), predict(fusion, SENTENCE, explain=True)),
-            args.repeats),
-    }
+    rows = timings({
+        "baseline": lambda: predict(baseline, SENTENCE),
+        "fusion": lambda: predict(fusion, SENTENCE),
+        "pipeline (baseline weights)": lambda: pipe(SENTENCE),
+        "both + attentions + gates": lambda: (predict(baseline, SENTENCE, explain=True),
+                                              predict(fusion, SENTENCE, explain=True)),
+    }, args.repeats)
     print(f"\n{'':30s} {'p50 ms':>8s} {'p95 ms':>8s}")
     for name, (p50, p95) in rows.items():
         print(f"{name:30s} {p50:8.1f} {p95:8.1f}")

@@ -192,11 +192,12 @@ def _batches_by_length(lengths: list[int], batch_size: int, max_batch_tokens: in
 
 def tag_words(tagger: TokenTagger, sentences: list[list[str]], batch_size: int = 32,
               window_tokens: int | None = None, progress=None,
-              max_batch_tokens: int = 8192) -> list[list[tuple[str, float]]]:
+              max_batch_tokens: int = 8192, encodings=None) -> list[list[tuple[str, float]]]:
     """(tag, probability) for every word of every sentence (lists of words, never empty words).
 
     Windows of all sentences are batched by length under `torch.inference_mode`. `progress`, if
     given, is called with the number of sentences finished so far after each batch.
+    `encodings` (the tokenizer's output per sentence, None for empty ones) skips tokenizing again.
     """
     tokenizer = tagger.tokenizer
     size = window_tokens or max_window_tokens(tagger)
@@ -204,8 +205,9 @@ def tag_words(tagger: TokenTagger, sentences: list[list[str]], batch_size: int =
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     labels = tagger.config.labels
 
-    encoded = [tokenizer(words, is_split_into_words=True, add_special_tokens=False) if words else None
-               for words in sentences]
+    encoded = encodings if encodings is not None else [
+        tokenizer(words, is_split_into_words=True, add_special_tokens=False) if words else None
+        for words in sentences]
     windows: list[_Window] = []
     sentence_spans: list[list[tuple[int, int]]] = []
     for index, enc in enumerate(encoded):
@@ -350,7 +352,7 @@ def predict(tagger: TokenTagger, texts: list[str] | str, explain: bool = False,
     # texts explained whole already have their tags: tag only the others
     to_tag = [i for i in range(len(texts)) if i not in explained or not explained[i][0].complete]
     tagged = dict(zip(to_tag, tag_words(tagger, [[w.text for w in word_lists[i]] for i in to_tag],
-                                        batch_size)))
+                                        batch_size, encodings=[encodings[i] for i in to_tag])))
     results = []
     for i, (text, words) in enumerate(zip(texts, word_lists)):
         tags = tagged[i] if i in tagged else [explained[i][1].get(w, ("O", 1.0)) for w in range(len(words))]
