@@ -144,11 +144,9 @@ def load_tagger(directory: str | Path, merge: bool = True, expected_labels=None)
         if tensor.shape != expected[name].shape:
             raise CheckpointError(f"{weights_path}: tensor '{name}' has shape {tuple(tensor.shape)}, "
                                   f"the config implies {tuple(expected[name].shape)}")
-    # assign=True replaces parameters instead of copying into them: shared base tensors stay intact.
+    # assign=True replaces parameters instead of copying into them (shared base tensors stay
+    # intact) and keeps each parameter's requires_grad as TokenTagger set it.
     tagger.load_state_dict(weights, strict=False, assign=True)
-    for name, parameter in tagger.named_parameters():
-        parameter.requires_grad_(name in weights and (
-            config.tuning != "lora" or "lora_" in name or not name.startswith("encoder.")))
     tagger.eval()
     if merge:
         tagger.merge_adapters()

@@ -89,13 +89,9 @@ def normalise_tags(sentences, labels=PANX_LABELS, source: str = "") -> tuple[lis
     result = []
     for tokens, tags in sentences:
         tags = iob1_to_iob2(tags)
-        clean = []
-        for tag in tags:
-            if tag not in allowed:
-                mapped += 1
-                tag = "O"
-            clean.append(tag)
-        result.append((tokens, iob1_to_iob2(clean)))
+        mapped += sum(tag not in allowed for tag in tags)
+        clean = [tag if tag in allowed else "O" for tag in tags]
+        result.append((tokens, iob1_to_iob2(clean)))  # an I- after a tag mapped to O starts anew
     if mapped:
         print(f"{source or 'data'}: {mapped} tags outside {sorted(allowed)} were read as O",
               file=sys.stderr)

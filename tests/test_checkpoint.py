@@ -172,3 +172,9 @@ def test_what_is_saved_does_not_depend_on_where_the_weights_live(tmp_path, tiny_
     assert set(changed_state(tagger)) == before
     save_tagger(tagger, tmp_path / "moved")
     torch.testing.assert_close(_logits(load_tagger(tmp_path / "moved")), _logits(tagger))
+
+
+def test_a_loaded_unmerged_lora_tagger_trains_only_what_it_saved(tiny_checkpoints):
+    tagger = load_tagger(tiny_checkpoints["fusion"], merge=False)
+    trainable = {n for n, p in tagger.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n or n.startswith(("fusion.", "classifier.")) for n in trainable)
