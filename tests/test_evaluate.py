@@ -110,3 +110,16 @@ def test_shipped_run_records_are_valid():
     folder = Path(__file__).resolve().parents[1] / "assets" / "runs"
     records, warnings = load_runs(folder)
     assert warnings == []
+
+
+def test_shipped_runs_cite_the_shipped_checkpoints_by_their_current_hash():
+    """A stored run of a shipped checkpoint must describe the files that are in the repository."""
+    from fusion.checkpoint import checkpoint_hash
+
+    repo = Path(__file__).resolve().parents[1]
+    records, _ = load_runs(repo / "assets" / "runs")
+    shipped = [r for r in records if r["checkpoint"]["path"].startswith("checkpoints/")]
+    assert len(shipped) >= 2  # the baseline and the fusion model
+    for record in shipped:
+        assert record["checkpoint"]["sha256"] == checkpoint_hash(repo / record["checkpoint"]["path"]), \
+            record["file"]
