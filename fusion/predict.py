@@ -140,10 +140,8 @@ def _split_no_space_run(word: Word, tokenizer) -> list[Word]:
 
 @dataclass
 class _Window:
-    sentence: int
-    start: int  # content-token span [start, end) of the sentence this window covers
-    end: int
-    input_ids: list[int]
+    sentence: int  # index of the sentence this window belongs to
+    input_ids: list[int]  # framed by the special tokens
 
 
 def frame_token_ids(tokenizer) -> tuple[int, int]:
@@ -178,12 +176,14 @@ def _best_window(position: int, spans: list[tuple[int, int]]) -> int:
                if spans[w][0] <= position < spans[w][1] else -1)
 
 
-def _batches_by_length(lengths: list[int], batch_size: int, max_batch_tokens: int) -> list[list[int]]:
-    """Indices sorted by length, cut into batches of ≤ batch_size rows and ≤ max_batch_tokens
-    (rows × longest row): little padding, bounded memory for long windows."""
+def batches_by_length(lengths: list[int], batch_size: int,
+                      max_batch_tokens: int | None = None) -> list[list[int]]:
+    """Indices sorted by length (stable), cut into batches of ≤ batch_size rows and, when given,
+    ≤ max_batch_tokens (rows × longest row): little padding, bounded memory for long sequences."""
     batches, batch = [], []
     for index in sorted(range(len(lengths)), key=lambda i: lengths[i]):
-        if batch and (len(batch) == batch_size or (len(batch) + 1) * lengths[index] > max_batch_tokens):
+        too_many_tokens = max_batch_tokens and (len(batch) + 1) * lengths[index] > max_batch_tokens
+        if batch and (len(batch) == batch_size or too_many_tokens):
             batches.append(batch)
             batch = []
         batch.append(index)
@@ -214,11 +214,11 @@ def tag_words(tagger: TokenTagger, sentences: list[list[str]], batch_size: int =
         ids = enc["input_ids"] if enc is not None else []
         spans = _windows(len(ids), size, min(WINDOW_OVERLAP, size // 2)) if ids else []
         sentence_spans.append(spans)
-        windows += [_Window(index, s, e, [first] + ids[s:e] + [last]) for s, e in spans]
+        windows += [_Window(index, [first] + ids[s:e] + [last]) for s, e in spans]
 
-    # logits[window] = (n_tokens × n_labels) tensor of probabilities, content tokens only
+    # per window: content tokens × labels, as probabilities
     probabilities: list[torch.Tensor | None] = [None] * len(windows)
-    batches = _batches_by_length([len(w.input_ids) for w in windows], batch_size, max_batch_tokens)
+    batches = batches_by_length([len(w.input_ids) for w in windows], batch_size, max_batch_tokens)
     device = next(tagger.parameters()).device
     done_sentences = 0
     remaining = [len(s) for s in sentence_spans]

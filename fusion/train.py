@@ -22,7 +22,7 @@ from .data import align_labels, load_split
 from .encoders import OFFLINE_ENCODER
 from .evaluate import evaluate_dataset
 from .modeling import IGNORE_INDEX, TaggerConfig, TokenTagger
-from .predict import frame_token_ids, max_window_tokens
+from .predict import batches_by_length, frame_token_ids, max_window_tokens
 
 LOG_FILE = "train_log.jsonl"
 RESUME_DIR = "resume"
@@ -86,16 +86,9 @@ def length_grouped_batches(lengths: list[int], batch_size: int, seed: int,
     pool = batch_size * 50
     batches = []
     for begin in range(0, len(order), pool):
-        chunk = sorted(order[begin:begin + pool], key=lambda i: lengths[i])
-        batch: list[int] = []
-        for index in chunk:
-            too_many_tokens = max_batch_tokens and (len(batch) + 1) * lengths[index] > max_batch_tokens
-            if batch and (len(batch) == batch_size or too_many_tokens):
-                batches.append(batch)
-                batch = []
-            batch.append(index)
-        if batch:
-            batches.append(batch)
+        chunk = order[begin:begin + pool]
+        batches += [[chunk[i] for i in batch] for batch in
+                    batches_by_length([lengths[i] for i in chunk], batch_size, max_batch_tokens)]
     rng.shuffle(batches)
     return batches
 
@@ -184,9 +177,9 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
     if n_split:
         accelerator.print(f"{n_split} training sentences were longer than the encoder and were "
                           "split into chunks")
-    batches = length_grouped_batches([len(ids) for ids, _ in examples], options.batch_size, options.seed,
-                                     options.max_batch_tokens)
-    steps_per_epoch = len(batches)
+    lengths = [len(ids) for ids, _ in examples]
+    steps_per_epoch = len(length_grouped_batches(lengths, options.batch_size, options.seed,
+                                                 options.max_batch_tokens))
     total_steps = steps_per_epoch * options.epochs
 
     trainable = [p for p in tagger.parameters() if p.requires_grad]
@@ -208,8 +201,8 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
 
     while state["epoch"] < options.epochs:
         epoch = state["epoch"]
-        order = length_grouped_batches([len(ids) for ids, _ in examples], options.batch_size,
-                                       options.seed + epoch, options.max_batch_tokens)
+        order = length_grouped_batches(lengths, options.batch_size, options.seed + epoch,
+                                       options.max_batch_tokens)
         usable = len(order) - len(order) % accelerator.num_processes  # same step count everywhere
         mine = order[:usable][accelerator.process_index::accelerator.num_processes]
         tagger.train()
@@ -228,10 +221,10 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
             running.append(loss.item())
             bar.update(1)
             if (step + 1) % 50 == 0:
-                bar.set_postfix(loss=f"{sum(running[-50:]) / len(running[-50:]):.4f}")
+                recent = sum(running[-50:]) / len(running[-50:])
+                bar.set_postfix(loss=f"{recent:.4f}")
                 if accelerator.is_main_process:
-                    _log(output, {"epoch": epoch + 1, "step": step + 1,
-                                  "loss": sum(running[-50:]) / len(running[-50:])})
+                    _log(output, {"epoch": epoch + 1, "step": step + 1, "loss": recent})
             if (step + 1) % options.save_every == 0 and accelerator.is_main_process:
                 state["step_in_epoch"] = step + 1
                 _save_resume(output, model, optimizer, scheduler,
