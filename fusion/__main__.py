@@ -17,27 +17,20 @@ def _flag_type(annotation):
     return annotation
 
 
-def _add_options(parser: argparse.ArgumentParser, options_class, help_text: dict) -> None:
+def _add_options(parser: argparse.ArgumentParser, options_class) -> None:
+    """One flag per dataclass field, its --help from the field's metadata["help"]."""
     hints = typing.get_type_hints(options_class)
     for field in dataclasses.fields(options_class):
         kind = _flag_type(hints[field.name])
         flag = "--" + field.name.replace("_", "-")
         required = field.default is dataclasses.MISSING
-        parser.add_argument(flag, dest=field.name, type=kind, required=required,
-                            default=None if required else field.default,
-                            help=help_text.get(field.name, ""))
-
-
-def _field_help(options_class) -> dict:
-    """The comment after each field in the dataclass source is its --help text."""
-    import inspect
-
-    helps = {}
-    for line in inspect.getsource(options_class).splitlines():
-        name, _, rest = line.strip().partition(":")
-        if "#" in rest and name.isidentifier():
-            helps[name] = rest.split("#", 1)[1].strip()
-    return helps
+        settings = dict(dest=field.name, required=required, help=field.metadata["help"],
+                        default=None if required else field.default)
+        if kind is bool:  # type=bool would read any non-empty string, "False" included, as True
+            settings["action"] = argparse.BooleanOptionalAction
+        else:
+            settings["type"] = kind
+        parser.add_argument(flag, **settings)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,9 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     predict_parser.add_argument("texts", nargs="+", help="texts to tag")
 
     train_parser = commands.add_parser("train", help="fine-tune on the source language")
-    _add_options(train_parser, TrainOptions, _field_help(TrainOptions))
+    _add_options(train_parser, TrainOptions)
     evaluate_parser = commands.add_parser("evaluate", help="zero-shot evaluation -> run record")
-    _add_options(evaluate_parser, EvaluateOptions, _field_help(EvaluateOptions))
+    _add_options(evaluate_parser, EvaluateOptions)
 
     args = vars(parser.parse_args(argv))
     command = args.pop("command")

@@ -35,7 +35,7 @@ def save_tagger(tagger: TokenTagger, directory: str | Path, extra: dict | None =
     """Write config (+ `extra`, e.g. training settings) and changed weights; returns the directory."""
     from safetensors.torch import save_file
 
-    if getattr(tagger, "merged", False):
+    if tagger.merged:
         raise CheckpointError("this tagger's adapters were merged for inference; save before merging")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

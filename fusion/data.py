@@ -1,5 +1,4 @@
-"""NER data as `datasets.Dataset` objects with two columns, ``tokens`` and ``ner_tags`` (strings),
-and the sub-word label alignment that training, evaluation and prediction share.
+"""NER data as `datasets.Dataset` objects with two columns, ``tokens`` and ``ner_tags`` (strings).
 
 Sources:
 * a directory in PAN-X layout, ``<lang>/{train,dev,test}.tsv`` (as ``../shared/data/wikiann``),
@@ -15,7 +14,7 @@ import re
 import sys
 from pathlib import Path
 
-from .modeling import IGNORE_INDEX, PANX_LABELS
+from .modeling import PANX_LABELS
 
 SPLITS = ("train", "dev", "test")
 HUB_WIKIANN = "wikiann"
@@ -158,41 +157,3 @@ def load_split(source: str | Path, lang: str, split: str, max_sentences: int | N
         return load_hub_wikiann(lang, split, max_sentences)
     return read_conll(panx_file(source, lang, split), labels=labels, max_sentences=max_sentences)
 
-
-# --------------------------------------------------------------------------------------------
-# Sub-word alignment
-# --------------------------------------------------------------------------------------------
-
-BARE_PREFIX = "▁"  # SentencePiece's word-start marker standing alone
-
-
-def word_label_positions(tokens: list[str], word_ids: list[int | None]) -> dict[int, int]:
-    """Word index -> the position of the sub-word that carries the word's label.
-
-    That is the word's first sub-word, unless it is a bare "▁": XLM-R's tokenizer splits many
-    words (every Chinese and Japanese character, much punctuation) into a lone "▁" and the real
-    piece, and the lone "▁" carries no information about the word. Reading the label from the
-    first piece that is not a bare "▁" lifted zh F1 from 17.9 to 28.8 (DESIGN.md §4). Every other
-    sub-word is ignored in the loss and in prediction.
-    """
-    positions: dict[int, int] = {}
-    bare: dict[int, int] = {}
-    for position, (token, word) in enumerate(zip(tokens, word_ids)):
-        if word is None or word in positions:
-            continue
-        if token == BARE_PREFIX:
-            bare.setdefault(word, position)
-        else:
-            positions[word] = position
-    for word, position in bare.items():
-        positions.setdefault(word, position)  # a word that is nothing but "▁"
-    return positions
-
-
-def align_labels(tokens: list[str], word_ids: list[int | None], word_tags: list[str],
-                 label2id: dict[str, int]) -> list[int]:
-    """Token-level label ids: the word's label at its label position, IGNORE_INDEX elsewhere."""
-    labels = [IGNORE_INDEX] * len(tokens)
-    for word, position in word_label_positions(tokens, word_ids).items():
-        labels[position] = label2id[word_tags[word]]
-    return labels

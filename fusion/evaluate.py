@@ -12,12 +12,13 @@ import hashlib
 import json
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checkpoint import checkpoint_hash, load_tagger, resolve_checkpoint
 from .data import HUB_WIKIANN, available_languages, load_split
 from .predict import tag_words
+from .predictions import Sidecar, build_language, sidecar_path, write_sidecar
 from .runs import SCHEMA_VERSION, validate_run
 
 
@@ -25,14 +26,26 @@ from .runs import SCHEMA_VERSION, validate_run
 class EvaluateOptions:
     """Options of `python -m fusion evaluate` (each field is a flag)."""
 
-    checkpoint: str  # checkpoint directory (or hf://USER/REPO, online)
-    data: str  # PAN-X directory (e.g. ../shared/data/wikiann), or "wikiann" for the hub (online)
-    languages: str = "all"  # "all" or comma-separated codes, e.g. "en,de,zh"
-    split: str = "test"  # test, or dev (layer sweeps choose on dev only)
-    max_sentences: int | None = None  # first N sentences per language (all when None)
-    output: str | None = None  # run record path (JSON); printed when None
-    batch_size: int = 64
-    name: str | None = None  # display name of the run (default: checkpoint directory name)
+    checkpoint: str = field(metadata={
+        "help": "checkpoint directory (or hf://USER/REPO, online)"})
+    data: str = field(metadata={
+        "help": 'PAN-X directory (e.g. ../shared/data/wikiann), or "wikiann" for the hub (online)'})
+    languages: str = field(default="all", metadata={
+        "help": '"all" or comma-separated codes, e.g. "en,de,zh"'})
+    split: str = field(default="test", metadata={
+        "help": "test, or dev (layer sweeps choose on dev only)"})
+    max_sentences: int | None = field(default=None, metadata={
+        "help": "first N sentences per language (all when None)"})
+    output: str | None = field(default=None, metadata={
+        "help": "run record path (JSON); printed when None"})
+    batch_size: int = field(default=64, metadata={
+        "help": "sentences (windows of long ones) per forward pass"})
+    name: str | None = field(default=None, metadata={
+        "help": "display name of the run (default: checkpoint directory name)"})
+    device: str | None = field(default=None, metadata={
+        "help": "cpu, cuda...; default: the GPU when there is one"})
+    study: str = field(default="zero-shot", metadata={
+        "help": "what the run belongs to: zero-shot, seed-study or layer-sweep"})
 
 
 def score_tags(gold: list[list[str]], predicted: list[list[str]]) -> dict:
@@ -60,10 +73,15 @@ def dataset_hash(tokens: list[list[str]], tags: list[list[str]]) -> str:
     return digest.hexdigest()
 
 
+def predict_dataset(tagger, dataset, batch_size: int = 64, progress=None) -> list[list[str]]:
+    """The predicted tag of every word of a Dataset(tokens, ner_tags)."""
+    predicted = tag_words(tagger, dataset["tokens"], batch_size=batch_size, progress=progress)
+    return [[tag for tag, _ in sentence] for sentence in predicted]
+
+
 def evaluate_dataset(tagger, dataset, batch_size: int = 64, progress=None) -> dict:
     """Scores of `tagger` on a Dataset(tokens, ner_tags)."""
-    predicted = tag_words(tagger, dataset["tokens"], batch_size=batch_size, progress=progress)
-    return score_tags(dataset["ner_tags"], [[tag for tag, _ in sentence] for sentence in predicted])
+    return score_tags(dataset["ner_tags"], predict_dataset(tagger, dataset, batch_size, progress))
 
 
 def _versions() -> dict:
@@ -93,17 +111,24 @@ def run_evaluation(options: EvaluateOptions, tagger=None, show_progress: bool = 
     started = time.time()
     directory = resolve_checkpoint(options.checkpoint)  # fetched once, if it is a hub repo
     if tagger is None:
+        import torch
+
         tagger = load_tagger(directory)
-    info = getattr(tagger, "checkpoint_info", {})
+        tagger.to(options.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    info = tagger.checkpoint_info
     languages = resolve_languages(options)
-    scores, counts, hashes = {}, {}, {}
+    scores, counts, hashes, per_sentence = {}, {}, {}, {}
+    types = tagger.entity_types
     bar = tqdm(total=len(languages), desc="languages", disable=not show_progress)
     for lang in languages:
         dataset = load_split(options.data, lang, options.split, options.max_sentences,
                              labels=tagger.config.labels)
-        scores[lang] = evaluate_dataset(tagger, dataset, options.batch_size)
+        predicted = predict_dataset(tagger, dataset, options.batch_size)
+        scores[lang] = score_tags(dataset["ner_tags"], predicted)
         counts[lang] = len(dataset)
         hashes[lang] = dataset_hash(dataset["tokens"], dataset["ner_tags"])
+        per_sentence[lang] = build_language(tagger.config.labels, types, dataset["ner_tags"],
+                                            predicted, hashes[lang])
         bar.set_postfix(lang=lang, f1=f"{100 * scores[lang]['f1']:.1f}")
         bar.update(1)
     bar.close()
@@ -113,12 +138,13 @@ def run_evaluation(options: EvaluateOptions, tagger=None, show_progress: bool = 
     record = {
         "schema_version": SCHEMA_VERSION,
         "name": options.name or Path(options.checkpoint).name,
+        "study": options.study,
         "checkpoint": {
             "path": str(options.checkpoint),
             "sha256": checkpoint_hash(directory),
             "encoder": tagger.config.encoder,
             "fusion_layer": tagger.config.fusion_layer,
-            "model": tagger.config.kind,
+            "model": tagger.config.model,
             "training": training,
         },
         "data": {
@@ -137,6 +163,11 @@ def run_evaluation(options: EvaluateOptions, tagger=None, show_progress: bool = 
         "wall_seconds": round(time.time() - started, 2),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    if options.output:
+        sidecar = write_sidecar(sidecar_path(options.output),
+                                Sidecar(list(tagger.config.labels), types, per_sentence))
+        record["predictions"] = {"file": sidecar.name,
+                                 "sha256": hashlib.sha256(sidecar.read_bytes()).hexdigest()}
     validate_run(record)
     if options.output:
         Path(options.output).parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """The tagger: an encoder, an optional AIF fusion module, a linear classifier.
 
-Read with DESIGN.md §4. With H_L the last layer's hidden states and H_k those of layer k
+Read with docs/METHOD.md, 'The method'. With H_L the last layer's hidden states and H_k those of layer k
 (hidden_states[k]; k = 0 is the embedding output), S = H_L + H_k and
 
     Lo = W2 · act(Norm(W1 · S))                   local branch, per token
@@ -56,7 +56,8 @@ class TaggerConfig:
         return {label: i for i, label in enumerate(self.labels)}
 
     @property
-    def kind(self) -> str:
+    def model(self) -> str:
+        """The model's name, as run records and the app write it: "baseline" or "fusion-l<k>"."""
         return "baseline" if self.fusion_layer is None else f"fusion-l{self.fusion_layer}"
 
     def to_dict(self) -> dict:
@@ -124,6 +125,8 @@ class TokenTagger(nn.Module):
         self.fusion = None if config.fusion_layer is None else AIF(hidden, config.reduction)
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(hidden, len(config.labels))
+        self.merged = False  # True once merge_adapters() folded LoRA in (inference only)
+        self.checkpoint_info: dict = {}  # the checkpoint's JSON (training settings) once loaded
         self._prepare_encoder_for_tuning()
 
     def _prepare_encoder_for_tuning(self) -> None:

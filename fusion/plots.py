@@ -7,6 +7,7 @@ category names (two "▁the" tokens would otherwise share one row).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
@@ -152,31 +153,43 @@ def gate_heatmap(tokens: list[str], gates, fusion_layer: int | None,
 # Results
 # --------------------------------------------------------------------------------------------
 
+GROUP_PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6",
+                 "#9D755D", "#BAB0AC", "#EECA3B", "#1F77B4", "#8C564B", "#17BECF", "#BCBD22",
+                 "#7F7F7F", "#D62728", "#2CA02C", "#9467BD", "#E377C2", "#FF7F0E"]
+
+
 def delta_bars(labels: list[str], deltas: list[float], groups: list[str],
-               errors: list[float] | None = None, group_title: str = "family",
-               title: str = "F1 change from fusion (fusion − baseline), per language") -> go.Figure:
-    """One bar per language, coloured and ordered by group; errors are ± bars (NaN = none)."""
-    rows = [(g, d, label, e) for g, d, label, e in
-            zip(groups, deltas, labels, errors if errors is not None else [None] * len(labels))
+               intervals: list[tuple[float, float] | None] | None = None, group_title: str = "family",
+               title: str = "F1 change from fusion (fusion − baseline), per target language") -> go.Figure:
+    """One bar per language, coloured and ordered by group. `intervals` (low, high) are drawn as
+    whiskers; a bar whose interval excludes 0 is solid and its label starred, others are pale."""
+    intervals = intervals if intervals is not None else [None] * len(labels)
+    rows = [(g, d, label, i) for g, d, label, i in zip(groups, deltas, labels, intervals)
             if d is not None and not (isinstance(d, float) and math.isnan(d))]
     if not rows:
         return message_figure("No language has both a baseline and a fusion score yet.", title)
     rows.sort(key=lambda row: (str(row[0]), -row[1]))
     figure = go.Figure()
-    for group in dict.fromkeys(row[0] for row in rows):
+    for index, group in enumerate(dict.fromkeys(row[0] for row in rows)):
         mine = [row for row in rows if row[0] == group]
-        error = [row[3] for row in mine]
-        has_error = any(e is not None and not math.isnan(e) for e in error)
+        known = [row[3] is not None for row in mine]
+        sure = [row[3] is not None and (row[3][0] > 0 or row[3][1] < 0) for row in mine]
         figure.add_bar(
-            x=[row[2] for row in mine], y=[row[1] for row in mine], name=str(group),
-            error_y=dict(type="data", array=[0.0 if e is None or math.isnan(e) else e for e in error],
-                         visible=True) if has_error else None,
-            hovertemplate="%{x}: %{y:+.1f} F1<extra>" + str(group) + "</extra>")
+            x=[_escape(row[2]) + (" *" if s else "") for row, s in zip(mine, sure)],
+            y=[row[1] for row in mine], name=_escape(group),
+            marker=dict(color=GROUP_PALETTE[index % len(GROUP_PALETTE)],
+                        opacity=[1.0 if s or not k else 0.45 for s, k in zip(sure, known)]),
+            error_y=dict(type="data", symmetric=False, visible=True, color="#333", thickness=1,
+                         array=[row[3][1] - row[1] if row[3] else 0.0 for row in mine],
+                         arrayminus=[row[1] - row[3][0] if row[3] else 0.0 for row in mine])
+            if any(known) else None,
+            hovertemplate="%{x}: %{y:+.1f} F1<extra>" + _escape(group) + "</extra>")
     figure.add_hline(y=0, line=dict(color="#333", width=1))
-    figure.update_layout(legend_title_text=group_title, bargap=0.15)
+    figure.update_layout(legend_title_text=group_title, bargap=0.15,
+                         legend=dict(orientation="h", y=-0.45, font=dict(size=11)))
     figure.update_xaxes(tickangle=-60, type="category")
     figure.update_yaxes(title="Δ F1 (points)")
-    return _layout(figure, title, height=440)
+    return _layout(figure, title, height=520)
 
 
 def layer_sweep(layers: list[int], series: dict[str, list[float]],
@@ -210,19 +223,26 @@ def layer_sweep(layers: list[int], series: dict[str, list[float]],
     return _layout(figure, title, height=440)
 
 
-def per_type_bars(rows: list[dict], title: str = "F1 per entity type") -> go.Figure:
-    """Grouped bars: rows of {"series": str, "type": str, "f1": float (percent)}."""
-    if not rows:
+@dataclass(frozen=True)
+class BarSeries:
+    """One series of per-type bars: a model on your file, or a model's stored runs."""
+
+    name: str  # legend text
+    side: str  # "baseline" or "fusion": the colour
+    stored: bool  # stored runs are drawn pale and hatched
+    f1: dict[str, float]  # entity type ("overall", PER...) -> F1 in points
+
+
+def per_type_bars(series: list[BarSeries], title: str = "F1 per entity type") -> go.Figure:
+    """Grouped bars, one group per entity type, one bar per series."""
+    if not series:
         return message_figure("Nothing scored yet.", title)
     figure = go.Figure()
-    for series in dict.fromkeys(row["series"] for row in rows):
-        mine = [row for row in rows if row["series"] == series]
-        colour = next((c for model, c in MODEL_COLOURS.items() if model in series.lower()), None)
-        stored = "stored" in series.lower()
-        figure.add_bar(x=[row["type"] for row in mine], y=[row["f1"] for row in mine], name=series,
-                       marker=dict(color=colour, opacity=0.45 if stored else 1.0,
-                                   pattern_shape="/" if stored else ""),
-                       hovertemplate="%{x}: %{y:.1f} F1<extra>" + series + "</extra>")
+    for item in series:
+        figure.add_bar(x=list(item.f1), y=list(item.f1.values()), name=_escape(item.name),
+                       marker=dict(color=MODEL_COLOURS.get(item.side), opacity=0.45 if item.stored else 1.0,
+                                   pattern_shape="/" if item.stored else ""),
+                       hovertemplate="%{x}: %{y:.1f} F1<extra>" + _escape(item.name) + "</extra>")
     figure.update_layout(barmode="group", legend=dict(orientation="h", y=-0.2))
     figure.update_xaxes(type="category")
     figure.update_yaxes(title="F1", range=[0, 100])

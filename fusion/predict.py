@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .data import word_label_positions
+from .alignment import word_label_positions
+from .batching import (WINDOW_OVERLAP, batches_by_length, best_window, frame_token_ids,
+                       max_window_tokens, pad_batch, window_spans)
 from .modeling import TokenTagger
 
-WINDOW_OVERLAP = 128  # tokens shared by neighbouring windows of a long text
 _NO_SPACE_SCRIPTS = ("THAI", "LAO", "KHMER", "MYANMAR")
 _CHARACTER_SCRIPTS = ("CJK UNIFIED IDEOGRAPH", "CJK COMPATIBILITY IDEOGRAPH", "HIRAGANA",
                       "KATAKANA")
@@ -144,52 +145,6 @@ class _Window:
     input_ids: list[int]  # framed by the special tokens
 
 
-def frame_token_ids(tokenizer) -> tuple[int, int]:
-    """The ids that open and close every window: CLS/SEP (BERT) or BOS/EOS (XLM-R)."""
-    first = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
-    last = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
-    if first is None or last is None:
-        raise ValueError("the tokenizer has no CLS/BOS and SEP/EOS tokens to frame a window with")
-    return first, last
-
-
-def max_window_tokens(tagger: TokenTagger) -> int:
-    """Content tokens per window: the encoder's positions less two special tokens."""
-    positions = tagger.encoder.config.max_position_embeddings
-    if getattr(tagger.encoder.config, "model_type", "") in ("xlm-roberta", "roberta"):
-        positions -= 2  # RoBERTa-style positions start after the padding index
-    limit = min(positions, tagger.tokenizer.model_max_length or positions)
-    return limit - 2
-
-
-def _windows(n_tokens: int, size: int, overlap: int) -> list[tuple[int, int]]:
-    """[start, end) spans of at most `size` tokens covering n_tokens, neighbours sharing `overlap`."""
-    if n_tokens <= size:
-        return [(0, n_tokens)]
-    starts = list(range(0, n_tokens - size, max(1, size - overlap))) + [n_tokens - size]
-    return [(start, start + size) for start in starts]
-
-
-def _best_window(position: int, spans: list[tuple[int, int]]) -> int:
-    """Index of the window where `position` is farthest from an edge."""
-    return max(range(len(spans)), key=lambda w: min(position - spans[w][0], spans[w][1] - 1 - position)
-               if spans[w][0] <= position < spans[w][1] else -1)
-
-
-def batches_by_length(lengths: list[int], batch_size: int,
-                      max_batch_tokens: int | None = None) -> list[list[int]]:
-    """Indices sorted by length (stable), cut into batches of ≤ batch_size rows and, when given,
-    ≤ max_batch_tokens (rows × longest row): little padding, bounded memory for long sequences."""
-    batches, batch = [], []
-    for index in sorted(range(len(lengths)), key=lambda i: lengths[i]):
-        too_many_tokens = max_batch_tokens and (len(batch) + 1) * lengths[index] > max_batch_tokens
-        if batch and (len(batch) == batch_size or too_many_tokens):
-            batches.append(batch)
-            batch = []
-        batch.append(index)
-    return batches + [batch] if batch else batches
-
-
 def tag_words(tagger: TokenTagger, sentences: list[list[str]], batch_size: int = 32,
               window_tokens: int | None = None, progress=None,
               max_batch_tokens: int = 8192, encodings=None) -> list[list[tuple[str, float]]]:
@@ -212,7 +167,7 @@ def tag_words(tagger: TokenTagger, sentences: list[list[str]], batch_size: int =
     sentence_spans: list[list[tuple[int, int]]] = []
     for index, enc in enumerate(encoded):
         ids = enc["input_ids"] if enc is not None else []
-        spans = _windows(len(ids), size, min(WINDOW_OVERLAP, size // 2)) if ids else []
+        spans = window_spans(len(ids), size, min(WINDOW_OVERLAP, size // 2)) if ids else []
         sentence_spans.append(spans)
         windows += [_Window(index, [first] + ids[s:e] + [last]) for s, e in spans]
 
@@ -224,14 +179,9 @@ def tag_words(tagger: TokenTagger, sentences: list[list[str]], batch_size: int =
     remaining = [len(s) for s in sentence_spans]
     with torch.inference_mode():
         for batch in batches:
-            width = max(len(windows[w].input_ids) for w in batch)
-            ids = torch.full((len(batch), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, w in enumerate(batch):
-                sequence = windows[w].input_ids
-                ids[row, :len(sequence)] = torch.tensor(sequence)
-                mask[row, :len(sequence)] = 1
-            logits = tagger(ids.to(device), mask.to(device)).logits.float().softmax(-1).cpu()
+            padded = pad_batch([windows[w].input_ids for w in batch], pad)
+            logits = tagger(padded["input_ids"].to(device), padded["attention_mask"].to(device)
+                            ).logits.float().softmax(-1).cpu()
             for row, w in enumerate(batch):
                 probabilities[w] = logits[row, 1:len(windows[w].input_ids) - 1]
                 remaining[windows[w].sentence] -= 1
@@ -256,7 +206,7 @@ def tag_words(tagger: TokenTagger, sentences: list[list[str]], batch_size: int =
                 tags.append(("O", 1.0))
                 continue
             position = positions[word]
-            w = _best_window(position, spans)
+            w = best_window(position, spans)
             row = probabilities[own[w]][position - spans[w][0]]
             best = int(row.argmax())
             tags.append((labels[best], float(row[best])))
@@ -361,7 +311,7 @@ def predict(tagger: TokenTagger, texts: list[str] | str, explain: bool = False,
         prediction = Prediction(text, words, entities_from_words(text, words))
         if words:
             n_tokens = len(encodings[i]["input_ids"])
-            prediction.windows = len(_windows(n_tokens, size, min(WINDOW_OVERLAP, size // 2)))
+            prediction.windows = len(window_spans(n_tokens, size, min(WINDOW_OVERLAP, size // 2)))
             prediction.explanation = explained[i][0] if i in explained else None
         results.append(prediction)
     return results

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import math
-import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from .languages import language_info
-
 SCHEMA_VERSION = 1
+STUDIES = ("zero-shot", "seed-study", "layer-sweep")  # what a run belongs to
+MAX_RUN_BYTES = 5_000_000  # a 39-language record is ~30 kB
 
 
 class RunRecordError(ValueError):
@@ -49,14 +49,32 @@ def validate_run(record, source: str = "run record") -> dict:
     if version != SCHEMA_VERSION:
         raise RunRecordError(f"{source}: schema_version {version!r} is not {SCHEMA_VERSION}")
     _require(record, "name", str, source)
+    study = _require(record, "study", str, source)
+    if study not in STUDIES:
+        raise RunRecordError(f"{source}.study must be one of {', '.join(STUDIES)}, got {study!r}")
     checkpoint = _require(record, "checkpoint", dict, source)
     for key in ("path", "sha256", "encoder", "model"):
         _require(checkpoint, key, str, f"{source}.checkpoint")
     layer = checkpoint.get("fusion_layer", "missing")
     if layer is not None and (isinstance(layer, bool) or not isinstance(layer, int)):
         raise RunRecordError(f"{source}.checkpoint.fusion_layer must be an integer or null")
+    training = checkpoint.get("training", {})
+    if not isinstance(training, dict):
+        raise RunRecordError(f"{source}.checkpoint.training must be an object")
+    for key in ("train_sentences", "epochs", "dev_sentences", "seed"):
+        value = training.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise RunRecordError(f"{source}.checkpoint.training.{key} must be a whole number")
+    if "dev_f1" in training:
+        _fraction(training["dev_f1"], f"{source}.checkpoint.training.dev_f1")
+    seed = record.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise RunRecordError(f"{source}.seed must be a whole number or null")
     data = _require(record, "data", dict, source)
     _require(data, "source", str, f"{source}.data")
+    cap = data.get("max_sentences_per_language")
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+        raise RunRecordError(f"{source}.data.max_sentences_per_language must be a positive whole number or null")
     split = _require(data, "split", str, f"{source}.data")
     if split not in ("train", "dev", "test"):
         raise RunRecordError(f"{source}.data.split must be train, dev or test, got {split!r}")
@@ -73,7 +91,10 @@ def validate_run(record, source: str = "run record") -> dict:
         count = counts.get(lang)
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise RunRecordError(f"{source}.data.sentences.{lang} must be a sentence count")
-        for label, values in score.get("per_type", {}).items():
+        per_type = score.get("per_type", {})
+        if not isinstance(per_type, dict):
+            raise RunRecordError(f"{where}.per_type must be an object")
+        for label, values in per_type.items():
             for key in ("precision", "recall", "f1"):
                 _fraction(values.get(key) if isinstance(values, dict) else None,
                           f"{where}.per_type.{label}.{key}")
@@ -82,22 +103,38 @@ def validate_run(record, source: str = "run record") -> dict:
 
 
 def load_run(path: str | Path) -> dict:
+    """Read and validate one record; messages name the file, not the folder it sits in."""
     path = Path(path)
+    source = path.name
     try:
+        if not path.is_file():  # follows links: a link to /dev/zero or a FIFO is not a file
+            raise RunRecordError(f"{source}: not a regular file")
+        if path.stat().st_size > MAX_RUN_BYTES:
+            raise RunRecordError(f"{source}: larger than {MAX_RUN_BYTES:,} bytes")
         record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RunRecordError(f"{path}: not a readable JSON file ({error})") from error
-    return validate_run(record, source=str(path))
+    except RunRecordError:
+        raise
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise RunRecordError(f"{source}: not a readable JSON file ({type(error).__name__})") from error
+    return validate_run(record, source=source)
 
 
-def load_runs(folder: str | Path) -> tuple[list[dict], list[str]]:
+@dataclass(frozen=True)
+class RunWarning:
+    """A run file that was skipped, and why."""
+
+    file: str  # the file's name inside the runs folder
+    message: str
+
+
+def load_runs(folder: str | Path) -> tuple[list[dict], list[RunWarning]]:
     """All valid records under `folder` (sorted by file name) and a warning per broken file."""
     records, warnings = [], []
     for path in sorted(Path(folder).glob("*.json")):
         try:
             record = load_run(path)
         except RunRecordError as error:
-            warnings.append(str(error))
+            warnings.append(RunWarning(path.name, str(error).removeprefix(f"{path.name}: ")))
             continue
         record["file"] = path.name
         records.append(record)
@@ -113,14 +150,15 @@ def training_recipe(record: dict) -> str:
 
 
 def runs_dataframe(records: list[dict]):
-    """One row per (run, language): run, file, model, fusion_layer, seed, recipe, split, language,
+    """One row per (run, language): run, file, study, model, fusion_layer, seed, recipe, split, language,
     sentences, precision, recall, f1 (percent), checkpoint hash and data source."""
     rows = []
     for record in records:
         checkpoint, data = record["checkpoint"], record["data"]
         for lang, score in record["scores"].items():
             rows.append({
-                "run": record["name"], "file": record.get("file", ""), "model": checkpoint["model"],
+                "run": record["name"], "file": record.get("file", ""), "study": record.get("study"),
+                "model": checkpoint["model"],
                 "fusion_layer": checkpoint.get("fusion_layer"), "seed": record.get("seed"),
                 "recipe": training_recipe(record),
                 "train_sentences": (checkpoint.get("training") or {}).get("train_sentences"),
@@ -130,111 +168,7 @@ def runs_dataframe(records: list[dict]):
                 "f1": 100 * score["f1"], "checkpoint_sha256": checkpoint["sha256"][:12],
                 "data_source": data["source"], "encoder": checkpoint["encoder"],
             })
-    columns = ["run", "file", "model", "fusion_layer", "seed", "recipe", "train_sentences", "epochs",
+    columns = ["run", "file", "study", "model", "fusion_layer", "seed", "recipe", "train_sentences", "epochs",
                "split", "language", "sentences",
                "precision", "recall", "f1", "checkpoint_sha256", "data_source", "encoder"]
     return pd.DataFrame(rows, columns=columns)
-
-
-# --------------------------------------------------------------------------------------------
-# Comparisons the Results tab and the README tables show
-# --------------------------------------------------------------------------------------------
-
-SWEEP_NAME = re.compile(r"^sweep-l(\d+)$")
-LANGUAGE_COLUMNS = ["language", "name", "family", "script", "sentences", "baseline F1", "baseline ±",
-                    "fusion F1", "fusion ±", "Δ F1", "runs (b/f)"]
-
-
-def main_runs(records: list[dict]) -> pd.DataFrame:
-    """Test-split runs, one row each: run, model, seed, languages."""
-    frame = runs_dataframe(records)
-    frame = frame[frame["split"] == "test"]
-    return (frame.groupby(["run", "model"], dropna=False, sort=True)
-            .agg(seed=("seed", "first"), recipe=("recipe", "first"),
-                 languages=("language", "nunique")).reset_index())
-
-
-def default_runs(records: list[dict]) -> list[str]:
-    """The test runs of the most-trained recipe: seeds of one model are only comparable when
-    trained alike, so smaller studies are there to tick, not mixed in by default."""
-    runs = runs_dataframe(records)
-    runs = runs[runs["split"] == "test"]
-    if runs.empty:
-        return []
-    size = runs["train_sentences"].fillna(0) * runs["epochs"].fillna(0)
-    best = runs.loc[size.idxmax(), "recipe"]
-    return sorted(runs.loc[runs["recipe"] == best, "run"].unique())
-
-
-def fusion_choices(records: list[dict]) -> list[str]:
-    runs = main_runs(records)
-    return sorted({m for m in runs["model"] if m != "baseline"},
-                  key=lambda m: (len(m), m))
-
-
-def spread(values: pd.Series) -> float:
-    return float(values.std(ddof=1)) if len(values) > 1 else float("nan")
-
-
-def language_table(records: list[dict], selected_runs, fusion_model: str | None) -> pd.DataFrame:
-    """Per language: baseline and fusion F1 (mean over the selected runs, ± = standard deviation
-    over runs/seeds when there are several), their difference and sentences evaluated."""
-    frame = runs_dataframe(records)
-    frame = frame[(frame["split"] == "test") & frame["run"].isin(list(selected_runs or []))]
-    per_model = {}
-    for role, model in (("baseline", "baseline"), ("fusion", fusion_model)):
-        rows = frame[frame["model"] == model]
-        per_model[role] = rows.groupby("language").agg(
-            f1=("f1", "mean"), spread=("f1", spread), runs=("run", "nunique"),
-            sentences=("sentences", "max"))
-    languages = sorted(set(per_model["baseline"].index) | set(per_model["fusion"].index))
-
-    def value(row, key):  # a rounded number, or None where the model has no score
-        return None if row is None or math.isnan(row[key]) else round(float(row[key]), 1)
-
-    rows = []
-    for code in languages:
-        info = language_info(code)
-        base, fused = (per_model[role].loc[code] if code in per_model[role].index else None
-                       for role in ("baseline", "fusion"))
-        sentences = [int(x.sentences) for x in (base, fused) if x is not None]
-        rows.append({
-            "language": code, "name": info.name, "family": info.family, "script": info.script,
-            "sentences": max(sentences) if sentences else None,
-            "baseline F1": value(base, "f1"), "baseline ±": value(base, "spread"),
-            "fusion F1": value(fused, "f1"), "fusion ±": value(fused, "spread"),
-            "Δ F1": None if base is None or fused is None else round(float(fused.f1 - base.f1), 1),
-            "runs (b/f)": f"{0 if base is None else int(base.runs)}/{0 if fused is None else int(fused.runs)}",
-        })
-    return pd.DataFrame(rows, columns=LANGUAGE_COLUMNS)
-
-
-def run_averages(records: list[dict], selected_runs, model: str | None, source: str) -> list[float]:
-    """Per selected test run of `model`: its mean F1 (points) over the target languages."""
-    frame = runs_dataframe(records)
-    frame = frame[(frame["split"] == "test") & frame["run"].isin(list(selected_runs or []))
-                  & (frame["model"] == model) & (frame["language"] != source)]
-    return frame.groupby("run")["f1"].mean().tolist()
-
-
-def sweep_table(records: list[dict], source: str = "en") -> pd.DataFrame:
-    """Per fusion layer k (dev-split runs named sweep-l<k>): mean F1 over the target languages
-    and on English, averaged over runs (± standard deviation where several)."""
-    frame = runs_dataframe(records)
-    frame = frame[(frame["split"] == "dev") & frame["run"].str.match(SWEEP_NAME.pattern)
-                  & frame["fusion_layer"].notna()]
-    columns = ["layer", "targets", "targets ±", "English", "English ±", "runs", "languages"]
-    if frame.empty:
-        return pd.DataFrame(columns=columns)
-    per_run = frame.groupby(["run", "fusion_layer"]).apply(
-        lambda rows: pd.Series({
-            "targets": rows.loc[rows["language"] != source, "f1"].mean(),
-            "English": rows.loc[rows["language"] == source, "f1"].mean(),
-            "languages": rows["language"].nunique()}), include_groups=False).reset_index()
-    table = per_run.groupby("fusion_layer").agg(
-        targets=("targets", "mean"), targets_sd=("targets", spread), English=("English", "mean"),
-        English_sd=("English", spread), runs=("run", "nunique"), languages=("languages", "max"))
-    table = table.reset_index().rename(columns={"fusion_layer": "layer", "targets_sd": "targets ±",
-                                                "English_sd": "English ±"})
-    table[["layer", "languages"]] = table[["layer", "languages"]].astype(int)
-    return table[columns].sort_values("layer").round(2).reset_index(drop=True)

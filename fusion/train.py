@@ -12,17 +12,18 @@ from __future__ import annotations
 import json
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
+from .alignment import align_labels
+from .batching import frame_token_ids, length_grouped_batches, max_window_tokens, pad_batch
 from .checkpoint import changed_state, save_tagger
-from .data import align_labels, load_split
+from .data import load_split
 from .encoders import OFFLINE_ENCODER
 from .evaluate import evaluate_dataset
 from .modeling import IGNORE_INDEX, TaggerConfig, TokenTagger
-from .predict import batches_by_length, frame_token_ids, max_window_tokens
 
 LOG_FILE = "train_log.jsonl"
 RESUME_DIR = "resume"
@@ -32,20 +33,34 @@ RESUME_DIR = "resume"
 class TrainOptions:
     """Options of `python -m fusion train` (each field is a flag)."""
 
-    output_dir: str  # where the checkpoint, its log and the resume state go
-    data: str  # PAN-X directory (e.g. ../shared/data/wikiann), or "wikiann" for the hub (online)
-    encoder: str = OFFLINE_ENCODER  # the offline e5 (default), a Hugging Face id, or a local directory
-    fusion_layer: int | None = None  # None = baseline; k = fuse layer k (0 = embeddings)
-    language: str = "en"  # source language: train and dev come from it only
-    epochs: int = 3  # passes over the training sentences; the best one on dev is kept
-    learning_rate: float = 1e-3  # 1e-3 suits LoRA; use ~5e-5 with tuning=full
-    batch_size: int = 16  # sentences per step (fewer when long: see max_batch_tokens)
-    max_batch_tokens: int = 2048  # fewer sentences per batch when they are long (memory)
-    seed: int = 13  # initialisation, dropout and batch order
-    max_train_sentences: int | None = None  # first N training sentences (all when None)
-    max_dev_sentences: int | None = None  # first N dev sentences for epoch selection
-    tuning: str = "lora"  # lora (small checkpoints), full (every encoder weight), frozen
-    save_every: int = 200  # steps between resume points
+    output_dir: str = field(metadata={
+        "help": "where the checkpoint, its log and the resume state go"})
+    data: str = field(metadata={
+        "help": 'PAN-X directory (e.g. ../shared/data/wikiann), or "wikiann" for the hub (online)'})
+    encoder: str = field(default=OFFLINE_ENCODER, metadata={
+        "help": "the offline e5 (default), a Hugging Face id, or a local directory"})
+    fusion_layer: int | None = field(default=None, metadata={
+        "help": "None = baseline; k = fuse layer k (0 = embeddings)"})
+    language: str = field(default="en", metadata={
+        "help": "source language: train and dev come from it only"})
+    epochs: int = field(default=3, metadata={
+        "help": "passes over the training sentences; the best one on dev is kept"})
+    learning_rate: float = field(default=1e-3, metadata={
+        "help": "1e-3 suits LoRA; use ~5e-5 with tuning=full"})
+    batch_size: int = field(default=16, metadata={
+        "help": "sentences per step (fewer when long: see max_batch_tokens)"})
+    max_batch_tokens: int = field(default=2048, metadata={
+        "help": "fewer sentences per batch when they are long (memory)"})
+    seed: int = field(default=13, metadata={
+        "help": "initialisation, dropout and batch order"})
+    max_train_sentences: int | None = field(default=None, metadata={
+        "help": "first N training sentences (all when None)"})
+    max_dev_sentences: int | None = field(default=None, metadata={
+        "help": "first N dev sentences for epoch selection"})
+    tuning: str = field(default="lora", metadata={
+        "help": "lora (small checkpoints), full (every encoder weight), frozen"})
+    save_every: int = field(default=200, metadata={
+        "help": "steps between resume points"})
 
 
 def _set_seed(seed: int) -> None:
@@ -70,39 +85,6 @@ def encode_dataset(dataset, tokenizer, label2id: dict[str, int], max_tokens: int
             examples.append(([first] + ids[start:start + max_tokens] + [last],
                              [IGNORE_INDEX] + chunk_labels + [IGNORE_INDEX]))
     return examples, n_split
-
-
-def length_grouped_batches(lengths: list[int], batch_size: int, seed: int,
-                           max_batch_tokens: int | None = None) -> list[list[int]]:
-    """Shuffle, then sort within pools of 50 batches so each batch holds similar lengths (less
-    padding, much faster on the CPU), then shuffle the batches. Deterministic for a seed.
-
-    `max_batch_tokens` (batch rows × longest row) splits batches of long sentences: attention
-    memory grows with the square of the length, and one batch of 16 × 512 tokens needs > 10 GB.
-    """
-    rng = random.Random(seed)
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    pool = batch_size * 50
-    batches = []
-    for begin in range(0, len(order), pool):
-        chunk = order[begin:begin + pool]
-        batches += [[chunk[i] for i in batch] for batch in
-                    batches_by_length([lengths[i] for i in chunk], batch_size, max_batch_tokens)]
-    rng.shuffle(batches)
-    return batches
-
-
-def collate(examples, pad_id: int):
-    width = max(len(ids) for ids, _ in examples)
-    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
-    mask = torch.zeros((len(examples), width), dtype=torch.long)
-    for row, (sequence, sequence_labels) in enumerate(examples):
-        ids[row, :len(sequence)] = torch.tensor(sequence)
-        labels[row, :len(sequence)] = torch.tensor(sequence_labels)
-        mask[row, :len(sequence)] = 1
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
 def _log(directory: Path, entry: dict) -> None:
@@ -210,8 +192,9 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
                    disable=not show_progress or not accelerator.is_main_process)
         started, running = time.time(), []
         for step in range(state["step_in_epoch"], len(mine)):
-            batch = {k: v.to(accelerator.device) for k, v in
-                     collate([examples[i] for i in mine[step]], pad_id).items()}
+            rows = [examples[i] for i in mine[step]]
+            batch = pad_batch([ids for ids, _ in rows], pad_id, [labels for _, labels in rows])
+            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
             loss = tagger(**batch).loss
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(trainable, 1.0)

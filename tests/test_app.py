@@ -13,8 +13,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import app  # noqa: E402
 from fusion.encoders import OFFLINE_ENCODER  # noqa: E402
-from fusion.predict import Entity  # noqa: E402
 from fusion.runs import validate_run  # noqa: E402
+from ui import compare_tab, evaluate_tab, inside_tab, results_tab  # noqa: E402
+from ui.common import TaggerSlot, plain  # noqa: E402
 
 LANGS = ["en", "de", "ar", "zh"]
 CONLL = "Angela\tB-PER\nMerkel\tI-PER\nbesuchte\tO\nParis\tB-LOC\n\nDie\tO\nNew\tB-ORG\nYork\tI-ORG\nTimes\tI-ORG\n"
@@ -26,11 +27,11 @@ CONLL = "Angela\tB-PER\nMerkel\tI-PER\nbesuchte\tO\nParis\tB-LOC\n\nDie\tO\nNew\
 
 @pytest.fixture(scope="module")
 def models(tiny_checkpoints):
-    return app.load_models(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
+    return app.load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
 
 
 def make_record(name, model, fusion_layer, split, f1: dict, seed=13, sentences=100,
-                train_sentences=20000) -> dict:
+                train_sentences=20000, study=None) -> dict:
     """A run record of the shape fusion/evaluate.py's run_evaluation writes."""
     scores = {lang: {"precision": value, "recall": value, "f1": value, "support": 50,
                      "per_type": {t: {"precision": value, "recall": value, "f1": value, "support": 10}
@@ -38,10 +39,12 @@ def make_record(name, model, fusion_layer, split, f1: dict, seed=13, sentences=1
               for lang, value in f1.items()}
     record = {
         "schema_version": 1, "name": name,
+        "study": study or ("layer-sweep" if split == "dev" else "zero-shot"),
         "checkpoint": {"path": f"checkpoints/{model}", "sha256": "0" * 64, "encoder": OFFLINE_ENCODER,
                        "fusion_layer": fusion_layer, "model": model,
                        "training": {"seed": seed, "language": "en", "epochs": 3,
-                                    "train_sentences": train_sentences}},
+                                    "train_sentences": train_sentences, "dev_f1": f1["en"],
+                                    "dev_sentences": 1000}},
         "data": {"source": "wikiann", "split": split, "max_sentences_per_language": sentences,
                  "sentences": {lang: sentences for lang in f1}, "sha256": {lang: "1" * 64 for lang in f1}},
         "seed": seed, "scores": scores, "average_f1": sum(f1.values()) / len(f1),
@@ -73,41 +76,14 @@ def _joined(segments) -> str:
     return "".join(text for text, _ in segments)
 
 
+def plain_text(markdown: str) -> str:
+    """What a reader sees of escaped Markdown: the backslashes gone."""
+    return markdown.replace("\\", "")
+
+
 # --------------------------------------------------------------------------------------------
 # Compare: pure view functions
 # --------------------------------------------------------------------------------------------
-
-def test_highlight_value_covers_the_text():
-    text = "Angela Merkel visited Paris."
-    entities = [Entity("Paris", "LOC", 22, 27, 0.9), Entity("Angela Merkel", "PER", 0, 13, 0.8)]
-    value = app.highlight_value(text, entities)
-    assert _joined(value) == text
-    assert value == [("Angela Merkel", "PER"), (" visited ", None), ("Paris", "LOC"), (".", None)]
-
-
-def test_disagreement_value_names_each_kind_of_difference():
-    text = "Angela Merkel met Tim Cook in Paris at Apple"
-    base = [Entity("Angela Merkel", "PER", 0, 13, 1), Entity("Tim", "PER", 18, 21, 1),
-            Entity("Paris", "LOC", 30, 35, 1)]
-    fused = [Entity("Angela Merkel", "PER", 0, 13, 1), Entity("Tim Cook", "PER", 18, 26, 1),
-             Entity("Paris", "ORG", 30, 35, 1), Entity("Apple", "ORG", 39, 44, 1)]
-    value = app.disagreement_value(text, base, fused)
-    assert _joined(value) == text
-    labels = dict((segment, label) for segment, label in value if label)
-    assert labels == {"Angela Merkel": "same entity", "Tim": "span differs", " Cook": "fusion only",
-                      "Paris": "type differs", "Apple": "fusion only"}
-
-
-def test_entity_table_says_who_found_what():
-    both = Entity("Paris", "LOC", 0, 5, 0.91234)
-    predictions = {"baseline": SimpleNamespace(entities=[both]),
-                   "fusion": SimpleNamespace(entities=[both, Entity("Lyon", "LOC", 10, 14, 0.5)])}
-    table = app.entity_table(predictions)
-    assert list(table.columns) == ["model", "entity", "type", "score", "start", "end", "found by"]
-    assert table["found by"].tolist() == ["both", "both", "fusion only"]
-    assert table["score"].iloc[0] == 0.912
-    assert app.entity_table({}).empty
-
 
 # --------------------------------------------------------------------------------------------
 # Compare on tiny models, odd inputs included
@@ -115,15 +91,16 @@ def test_entity_table_says_who_found_what():
 
 def test_compare_on_tiny_models(models):
     text = "Angela Merkel visited Paris."
-    result = app.compare(models, text)
-    for role in ("baseline", "fusion"):
-        assert _joined(result["highlights"][role]) == text
-        assert result["explanations"][role] is not None
-    assert _joined(result["disagreement"]) == text
-    assert result["explanations"]["fusion"].gates is not None
-    assert result["explanations"]["baseline"].gates is None
-    assert "Baseline found" in result["message"]
-    assert set(result["table"]["model"]) <= {"baseline", "fusion"}
+    view = compare_tab.compare_text(models, text)
+    for side in ("baseline", "fusion"):
+        assert _joined(view.highlights[side]) == text
+        assert view.explanations[side] is not None
+    assert _joined(view.disagreement) == text
+    assert view.explanations["fusion"].gates is not None
+    assert view.explanations["baseline"].gates is None
+    assert "Baseline found" in view.message
+    assert set(view.table["model"]) <= {"baseline", "fusion"}
+    assert list(view.table.columns) == compare_tab.TABLE_COLUMNS
 
 
 @pytest.mark.parametrize("text", [
@@ -131,37 +108,38 @@ def test_compare_on_tiny_models(models):
     "\ud800 lone surrogate", "\x00\x07\x1f", "x" * 50_000, ("Tokyo " * 2000).strip(),
 ])
 def test_compare_never_raises_on_odd_text(models, text):
-    result = app.compare(models, text)
-    assert isinstance(result["message"], str)
-    shown = text[:app.TEXT_LIMIT]
+    view = compare_tab.compare_text(models, text)
+    assert isinstance(view.message, str)
+    shown = text[:compare_tab.TEXT_LIMIT]
     if shown.strip():
-        assert _joined(result["highlights"]["baseline"]) == shown
+        assert _joined(view.highlights["baseline"]) == shown
     else:
-        assert result["highlights"] == {} and "Type a sentence" in result["message"]
-    if len(text) > app.TEXT_LIMIT:
-        assert f"{len(text):,} characters" in result["message"] and "5,000" in result["message"]
-    for explanation in result["explanations"].values():  # Inside stays small however long the text
-        assert explanation is None or len(explanation.tokens) <= app.INSIDE_TOKEN_LIMIT + 2
+        assert view.highlights == {} and "Type a sentence" in view.message
+    if len(text) > compare_tab.TEXT_LIMIT:
+        assert f"{len(text):,} characters" in view.message and "5,000" in view.message
+    for explanation in view.explanations.values():  # Inside stays small however long the text
+        assert explanation is None or len(explanation.tokens) <= compare_tab.INSIDE_TOKEN_LIMIT + 2
 
 
 def test_compare_marks_right_to_left_text(models):
-    assert app.compare(models, "דוד כהן נסע לירושלים")["direction"] == "rtl"
-    assert app.compare(models, "Paris")["direction"] == "ltr"
+    assert compare_tab.compare_text(models, "דוד כהן נסע לירושלים").direction == "rtl"
+    assert compare_tab.compare_text(models, "Paris").direction == "ltr"
 
 
 def test_compare_with_one_model_missing(models):
-    partial = {"baseline": models["baseline"], "fusion": app.load_model("fusion", None)}
-    result = app.compare(partial, "Angela Merkel visited Paris.")
-    assert "fusion model is not loaded" in result["message"]
-    assert "fusion" not in result["highlights"] and result["disagreement"] is None
+    partial = {"baseline": models["baseline"], "fusion": app.load_slot("fusion", None)}
+    view = compare_tab.compare_text(partial, "Angela Merkel visited Paris.")
+    assert "fusion model is not loaded" in view.message
+    assert "fusion" not in view.highlights and view.disagreement is None
+    assert set(view.table["model"]) <= {"baseline"}
 
 
 def test_compare_explains_only_the_first_tokens_of_a_long_text(models):
     text = " ".join(f"Paris{i}" for i in range(300))
-    result = app.compare(models, text)
-    explanation = result["explanations"]["fusion"]
-    assert len(explanation.tokens) <= app.INSIDE_TOKEN_LIMIT + 2 and not explanation.complete
-    assert f"first {app.INSIDE_TOKEN_LIMIT} sub-word tokens" in result["message"]
+    view = compare_tab.compare_text(models, text)
+    explanation = view.explanations["fusion"]
+    assert len(explanation.tokens) <= compare_tab.INSIDE_TOKEN_LIMIT + 2 and not explanation.complete
+    assert f"first {compare_tab.INSIDE_TOKEN_LIMIT} sub-word tokens" in view.message
 
 
 # --------------------------------------------------------------------------------------------
@@ -169,18 +147,23 @@ def test_compare_explains_only_the_first_tokens_of_a_long_text(models):
 # --------------------------------------------------------------------------------------------
 
 def test_inside_figures(models):
-    explanations = app.compare(models, "Angela Merkel visited Paris.")["explanations"]
+    explanations = compare_tab.compare_text(models, "Angela Merkel visited Paris.").explanations
     n_tokens = len(explanations["fusion"].tokens)
-    note, attention, overview, share, gates = app.inside_figures(explanations, "fusion", 99, 0)
+    note, attention, overview, share, gates = inside_tab.inside_figures(explanations, "fusion", 99, 0)
     assert "fusion" in note
     assert attention.data[0].z.shape == (n_tokens, n_tokens)
     assert "layer 3, head 1" in attention.layout.title.text  # clamped to the tiny model's range
     assert overview.data[0].z.shape == (3, 2)
     assert len(share.data) == 2 and gates.data[0].z.shape == (n_tokens, 32)
-    _, _, _, share, gates = app.inside_figures(explanations, "baseline", 1, 1)
+    _, _, _, share, gates = inside_tab.inside_figures(explanations, "baseline", 1, 1)
     assert not share.data and not gates.data  # the baseline has no gate: a message instead
-    note, *figures = app.inside_figures(None, "fusion", 1, 1)
+    note, *figures = inside_tab.inside_figures(None, "fusion", 1, 1)
     assert "Compare tab first" in note and all(not f.data for f in figures)
+    for layer in (float("nan"), None, "x", -5):  # odd slider values through the API
+        note, attention, *_ = inside_tab.inside_figures(explanations, "fusion", layer, float("nan"))
+        assert "layer 1, head 1" in attention.layout.title.text
+    note, *_ = inside_tab.inside_figures(explanations, "<img src=x>", 1, 1)
+    assert "<img" not in note
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,11 +173,11 @@ def test_inside_figures(models):
 def test_header_names_encoders_and_links_the_paper(models):
     text = app.header_markdown(models)
     assert app.PAPER_URL in text and "Chen et al. 2022" in text
-    assert Path(models["baseline"].tagger.config.encoder).as_posix() in text  # local encoder by name
+    assert plain(Path(models["baseline"].tagger.config.encoder).as_posix()) in text  # local encoder by name
     fake = SimpleNamespace(config=SimpleNamespace(encoder=OFFLINE_ENCODER, fusion_layer=6),
                            checkpoint_info={"training": {"dev_f1": 0.812, "best_epoch": 3}})
-    text = app.header_markdown({"fusion": app.Model("fusion", "checkpoints/fusion-l6", tagger=fake),
-                                "baseline": app.load_model("baseline", None)})
+    text = app.header_markdown({"fusion": TaggerSlot("fusion", "checkpoints/fusion-l6", tagger=fake),
+                                "baseline": app.load_slot("baseline", None)})
     assert "multilingual-e5-small, not mBERT" in text
     assert "81.2 (epoch 3)" in text and "layer 6" in text and "not loaded" in text
 
@@ -210,8 +193,11 @@ def test_find_fusion_checkpoint(tmp_path):
 
 def test_broken_checkpoint_is_a_message(tmp_path):
     (tmp_path / "tagger_config.json").write_text("not json")
-    model = app.load_model("baseline", tmp_path)
-    assert not model.ready and "not valid JSON" in model.error
+    slot = app.load_slot("baseline", tmp_path)
+    assert not slot.ready and "not valid JSON" in slot.error
+    (tmp_path / "tagger_config.json").write_text('{"format_version": 1, "config": {"encoder": "<b>x</b>"}}')
+    header = app.header_markdown({"baseline": app.load_slot("baseline", tmp_path)})
+    assert "<b>" not in header and "not loaded" in header
 
 
 def test_flags_and_environment(monkeypatch):
@@ -229,55 +215,47 @@ def test_flags_and_environment(monkeypatch):
 # --------------------------------------------------------------------------------------------
 
 def test_results_views(runs_dir):
-    records, warning = app.read_results(runs_dir)
-    assert len(records) == 7 and "broken.json" in warning and "skipped" in warning
-    runs = [value for _, value in app.run_choices(records)]
-    assert runs == ["baseline-s1", "baseline-s2", "fusion-s1", "fusion-s2"]
-    assert app.fusion_choices(records) == ["fusion-l1"]
-
-    table = app.language_table(records, runs, "fusion-l1")
-    assert list(table.columns) == app.LANGUAGE_COLUMNS
+    records, warning = results_tab.read_results(runs_dir)
+    assert len(records) == 7 and "broken" in warning and "skipped" in warning
+    assert str(runs_dir) not in warning  # file names, never the server's paths
+    choices = results_tab.group_choices(records)
+    assert len(choices) == 1 and "zero-shot" in choices[0][0]
+    key, fusion_model = results_tab.default_choice(records, "fusion-l1")
+    summary, table, csv, delta, sweep = results_tab.results_view(runs_dir, records, key, fusion_model,
+                                                                 "script", 1)
+    assert list(table.columns) == results_tab.TABLE_COLUMNS
     row = table.set_index("language").loc["zh"]
     assert (row["baseline F1"], row["fusion F1"], row["Δ F1"]) == (21.0, 31.0, 10.0)
-    assert row["baseline ±"] == pytest.approx(1.4, abs=0.05) and row["runs (b/f)"] == "2/2"
-    assert row["name"] == "Chinese" and row["script"] == "Han"
-
-    one_seed = app.language_table(records, ["baseline-s1", "fusion-s1"], "fusion-l1")
-    assert one_seed["baseline ±"].isna().all()
-
-    summary = app.results_summary(records, runs, "fusion-l1", table)
+    assert row["baseline ±"] == pytest.approx(1.4, abs=0.05) and row["seeds (b/f)"] == "2/2"
     assert "3 target languages" in summary and "± " in summary and "English" in summary
-
-    figure = app.delta_figure(table, "script")
-    assert {trace.name for trace in figure.data} == {"Latin", "Arabic", "Han"}
-
-    sweep = app.sweep_table(records)
-    assert sweep["layer"].tolist() == [0, 1, 2]
-    assert sweep["English"].tolist() == [70.0, 71.0, 72.0]
-    assert sweep["targets"].tolist() == pytest.approx([40.0, 45.0, 50.0])
-    assert len(app.sweep_figure(records, chosen_layer=1).data) == 2
-
-    csv = Path(app.write_csv(table))
+    assert "No bootstrap intervals" in summary  # hand-made records have no per-sentence sidecar
+    assert {trace.name for trace in delta.data} == {"Arabic", "Han", "Latin"}
+    assert all("English" not in str(x) for trace in delta.data for x in trace.x)  # English apart
+    assert len(sweep.data) == 2 and "first 1,000 dev sentences" in sweep.data[1].name
+    assert list(sweep.data[1].y) == [70.0, 71.0, 72.0]  # the score that chose k
     assert pd.read_csv(csv)["language"].tolist() == table["language"].tolist()
-    csv.unlink()
+    Path(csv).unlink()
 
 
-def test_default_runs_keep_one_training_recipe(runs_dir):
+def test_results_groups_never_mix_recipes(runs_dir):
     small = make_record("small-baseline-s3", "baseline", None, "test", {"en": 0.5, "de": 0.3}, 3,
-                        train_sentences=2000)
+                        train_sentences=2000, study="seed-study")
     (runs_dir / "small.json").write_text(json.dumps(small), encoding="utf-8")
-    records, _ = app.read_results(runs_dir)
-    assert app.default_runs(records) == ["baseline-s1", "baseline-s2", "fusion-s1", "fusion-s2"]
-    assert any("en 2000 sent × 3 ep" in label for label, _ in app.run_choices(records))
+    records, _ = results_tab.read_results(runs_dir)
+    labels = [label for label, _ in results_tab.group_choices(records)]
+    assert len(labels) == 2 and "20000" in labels[0] and "2000 sent" in labels[1]
+    rows, _ = evaluate_tab.stored_rows(records, "de")
+    assert {row["source"] for row in rows} == {"stored: en 20000 sent × 3 ep, 100 sentences, 2 runs",
+                                               "stored: en 2000 sent × 3 ep, 100 sentences, 1 run"}
 
 
 def test_results_with_nothing_to_show(tmp_path):
-    records, warning = app.read_results(tmp_path)
+    records, warning = results_tab.read_results(tmp_path)
     assert records == [] and "No run records" in warning
-    assert "No run folder" in app.read_results(tmp_path / "missing")[1]
-    table = app.language_table([], [], None)
-    assert table.empty and app.results_summary([], [], None, table) == "No test-split runs selected."
-    assert not app.delta_figure(table).data and not app.sweep_figure([], None).data
+    assert "No run folder" in results_tab.read_results(tmp_path / "missing")[1]
+    summary, table, _, delta, sweep = results_tab.results_view(tmp_path, [], None, None, "family", None)
+    assert table.empty and summary == "No test-split runs of both models yet."
+    assert not delta.data and not sweep.data
 
 
 # --------------------------------------------------------------------------------------------
@@ -285,11 +263,11 @@ def test_results_with_nothing_to_show(tmp_path):
 # --------------------------------------------------------------------------------------------
 
 def test_score_upload(models, runs_dir, tmp_path):
-    records, _ = app.read_results(runs_dir)
+    records, _ = results_tab.read_results(runs_dir)
     path = tmp_path / "mine.tsv"
     path.write_text(CONLL, encoding="utf-8")
     calls = []
-    message, table, figure = app.score_upload(models, str(path), "de", records,
+    message, table, figure = evaluate_tab.score_upload(models, str(path), "de", records,
                                               progress=lambda fraction, text: calls.append(fraction))
     assert "Scored **2** sentences" in message and "German" in message
     assert calls and calls[-1] == 1.0
@@ -304,20 +282,21 @@ def test_score_upload(models, runs_dir, tmp_path):
 def test_score_upload_refuses_clearly(models, tmp_path, monkeypatch):
     bad = tmp_path / "bad.tsv"
     bad.write_text("Angela\tB-PER\nMerkel\n", encoding="utf-8")
-    message, table, _ = app.score_upload(models, str(bad), "de", [])
-    assert "bad.tsv:2" in message and str(tmp_path) not in message and table.empty
+    message, table, _ = evaluate_tab.score_upload(models, str(bad), "de", [])
+    assert "bad.tsv:2" in plain_text(message) and str(tmp_path) not in message and table.empty
+    assert "<TAB>" not in message  # escaped, so the browser shows it instead of eating a tag
 
-    assert "Upload a CoNLL-style file" in app.score_upload(models, None, "de", [])[0]
+    assert "Upload a CoNLL-style file" in evaluate_tab.score_upload(models, None, "de", [])[0]
     empty = tmp_path / "empty.tsv"
     empty.write_text("\n\n", encoding="utf-8")
-    assert "no sentences" in app.score_upload(models, str(empty), "de", [])[0]
+    assert "no sentences" in evaluate_tab.score_upload(models, str(empty), "de", [])[0]
 
     good = tmp_path / "good.tsv"
     good.write_text(CONLL, encoding="utf-8")
-    monkeypatch.setattr(app, "UPLOAD_SENTENCE_LIMIT", 1)
-    assert "more than 1 sentences" in app.score_upload(models, str(good), "de", [])[0]
-    monkeypatch.setattr(app, "UPLOAD_BYTES_LIMIT", 10)
-    assert "the limit is" in app.score_upload(models, str(good), "de", [])[0]
+    monkeypatch.setattr(evaluate_tab, "UPLOAD_SENTENCE_LIMIT", 1)
+    assert "more than 1 sentences" in evaluate_tab.score_upload(models, str(good), "de", [])[0]
+    monkeypatch.setattr(evaluate_tab, "UPLOAD_BYTES_LIMIT", 10)
+    assert "the limit is" in evaluate_tab.score_upload(models, str(good), "de", [])[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -366,8 +345,8 @@ def test_served_app(served, tmp_path):
     status, base, *_ = client.predict("زار محمد علي مدينة القاهرة", "fusion", 1, 1, api_name="/compare")
     assert base["rtl"] is True
 
-    summary, frame, csv, delta, sweep = client.predict(
-        ["baseline-s1", "fusion-s1"], "fusion-l1", "family", api_name="/results")
+    key = results_tab.group_choices([make_record("baseline-s1", "baseline", None, "test", {"en": 0.8})])[0][1]
+    summary, frame, csv, delta, sweep = client.predict(key, "fusion-l1", "family", api_name="/results")
     assert "target languages" in summary and Path(csv).read_text().startswith("language,")
     assert [row[0] for row in frame["data"]] == ["de", "en"]
 

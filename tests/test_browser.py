@@ -64,7 +64,7 @@ def _compare_example(page, url: str, example: str) -> None:
 def test_browser_compare_with_tiny_models(tiny_checkpoints, browser_page, tmp_path):
     import app
 
-    models = app.load_models(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
+    models = app.load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
     demo, url = _serve(models)
     try:
         _compare_example(browser_page, url, "Hebrew:")
@@ -88,7 +88,7 @@ def test_browser_with_shipped_checkpoints_makes_the_screenshot(browser_page, tmp
     baseline_dir = app.CHECKPOINTS / "baseline"
     if fusion_dir is None or not (baseline_dir / "tagger_config.json").is_file():
         pytest.skip("the shipped checkpoints are not there yet")
-    models = app.load_models(baseline_dir, fusion_dir)
+    models = app.load_slots(baseline_dir, fusion_dir)
     demo, url = _serve(models)
     try:
         _compare_example(browser_page, url, "Arabic:")  # right to left, and the models differ

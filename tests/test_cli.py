@@ -1,6 +1,12 @@
+import argparse
+import dataclasses
 import json
 
-from fusion.__main__ import main
+import pytest
+
+from fusion.__main__ import _add_options, main
+from fusion.evaluate import EvaluateOptions
+from fusion.train import TrainOptions
 
 GOLD = "Angela\tB-PER\nMerkel\tI-PER\nvisited\tO\nParis\tB-LOC\n\nRome\tB-LOC\n"
 
@@ -28,3 +34,30 @@ def test_evaluate_writes_a_run_record(tmp_path, tiny_checkpoints, capsys):
                  str(tmp_path / "data"), "--languages", "xx", "--output", str(output)]) == 0
     record = json.loads(output.read_text())
     assert record["data"]["sentences"] == {"xx": 2} and "average F1" in capsys.readouterr().out
+
+
+def test_every_option_has_help_text(capsys):
+    for options_class in (TrainOptions, EvaluateOptions):
+        for field in dataclasses.fields(options_class):
+            assert field.metadata.get("help", "").strip(), f"{options_class.__name__}.{field.name}"
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "steps between resume points" in capsys.readouterr().out
+
+
+@dataclasses.dataclass
+class _Toggles:
+    verbose: bool = dataclasses.field(default=False, metadata={"help": "say more"})
+    fast: bool = dataclasses.field(default=True, metadata={"help": "go fast"})
+    limit: int | None = dataclasses.field(default=None, metadata={"help": "at most N"})
+
+
+def test_bool_options_take_flag_and_no_flag():
+    parser = argparse.ArgumentParser()
+    _add_options(parser, _Toggles)
+    assert vars(parser.parse_args([])) == {"verbose": False, "fast": True, "limit": None}
+    assert vars(parser.parse_args(["--verbose", "--no-fast", "--limit", "3"])) == {
+        "verbose": True, "fast": False, "limit": 3}
+    assert parser.parse_args(["--no-verbose"]).verbose is False
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--verbose", "False"])  # no value: "False" is not read as True

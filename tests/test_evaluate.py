@@ -70,7 +70,7 @@ def test_run_evaluation_writes_a_record_of_exactly_what_was_evaluated(tmp_path, 
 
 
 def _valid_record():
-    return {"schema_version": 1, "name": "r",
+    return {"schema_version": 1, "name": "r", "study": "zero-shot",
             "checkpoint": {"path": "c", "sha256": "0" * 64, "encoder": "e", "model": "baseline",
                            "fusion_layer": None},
             "data": {"source": "d", "split": "test", "sentences": {"en": 3}},
@@ -88,6 +88,11 @@ def _valid_record():
     (lambda r: r["data"].update(split="valid"), "split must be train, dev or test"),
     (lambda r: r.update(scores={}), "scores is empty"),
     (lambda r: r.update(checkpoint=[]), "checkpoint must be dict"),
+    (lambda r: r.update(study="vibes"), "study must be one of"),
+    (lambda r: r.pop("study"), "missing field 'study'"),
+    (lambda r: r["checkpoint"].update(training={"train_sentences": "20000"}), "train_sentences must be a whole number"),
+    (lambda r: r["data"].update(max_sentences_per_language=0), "max_sentences_per_language"),
+    (lambda r: r["scores"]["en"].update(per_type=[]), "per_type must be an object"),
 ])
 def test_records_of_the_wrong_shape_are_rejected_with_the_field_named(breakage, message):
     record = _valid_record()
@@ -103,7 +108,18 @@ def test_a_broken_file_in_a_folder_is_skipped_with_a_warning(tmp_path):
     (tmp_path / "list.json").write_text("[]")
     records, warnings = load_runs(tmp_path)
     assert [r["file"] for r in records] == ["good.json"]
-    assert len(warnings) == 2 and any("bad.json" in w for w in warnings)
+    assert len(warnings) == 2 and [w.file for w in warnings] == ["bad.json", "list.json"]
+    assert str(tmp_path) not in warnings[0].message
+
+
+def test_files_that_are_not_plain_files_are_refused(tmp_path):
+    import os
+
+    (tmp_path / "zero.json").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "fifo.json")
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    records, warnings = load_runs(tmp_path)  # returns at once: nothing is read from a FIFO
+    assert records == [] and {w.file for w in warnings} == {"zero.json", "fifo.json", "deep.json"}
 
 
 def test_shipped_run_records_are_valid():

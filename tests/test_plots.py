@@ -74,9 +74,11 @@ def test_delta_bars_group_and_skip_missing():
     figure = plots.delta_bars(["German (de)", "Hindi (hi)", "Urdu (ur)", "Thai (th)"],
                               [1.5, -2.0, 0.5, float("nan")],
                               ["Indo-European", "Indo-European", "Indo-European", "Kra-Dai"],
-                              errors=[0.2, float("nan"), None, 0.1])
+                              intervals=[(0.2, 2.8), (-3.0, 1.0), None, (0.0, 0.2)])
     assert [trace.name for trace in figure.data] == ["Indo-European"]  # Thai has no delta
     assert list(figure.data[0].y) == [1.5, 0.5, -2.0]  # sorted within the group
+    assert list(figure.data[0].x) == ["German (de) *", "Urdu (ur)", "Hindi (hi)"]  # * excludes 0
+    assert list(figure.data[0].error_y.arrayminus) == pytest.approx([1.3, 0.0, 1.0])
     assert "No language" in _message(plots.delta_bars(["x"], [float("nan")], ["g"]))
 
 
@@ -90,12 +92,13 @@ def test_layer_sweep():
     assert "No layer-sweep" in _message(plots.layer_sweep([], {}))
 
 
-@pytest.mark.parametrize("rows,traces", [
-    ([{"series": "your file · baseline", "type": "PER", "f1": 50.0},
-      {"series": "your file · baseline", "type": "LOC", "f1": 60.0},
-      {"series": "stored · fusion-l6", "type": "PER", "f1": 55.0}], 2),
+@pytest.mark.parametrize("series,traces", [
+    ([plots.BarSeries("baseline · your file", "baseline", False, {"PER": 50.0, "LOC": 60.0}),
+      plots.BarSeries("fusion-l6 · stored", "fusion", True, {"PER": 55.0})], 2),
     ([], 0),
 ])
-def test_per_type_bars(rows, traces):
-    figure = plots.per_type_bars(rows)
+def test_per_type_bars(series, traces):
+    figure = plots.per_type_bars(series)
     assert len(figure.data) == traces
+    if traces:
+        assert figure.data[1].marker.pattern.shape == "/" and figure.data[0].marker.color == "#4C78A8"

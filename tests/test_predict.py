@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from fusion.predict import (Word, _windows, entities_from_words, predict, split_words, tag_words)
+from fusion.predict import Word, entities_from_words, predict, split_words, tag_words
 
 
 def _spans(text, words):
@@ -60,17 +60,6 @@ def test_entities_group_bio_tags_and_an_orphan_i_starts_an_entity():
 def test_empty_text_gives_an_empty_result(tiny_bert, make_tagger, text):
     result = predict(make_tagger(tiny_bert, fusion_layer=1), text, explain=True)[0]
     assert result.words == [] and result.entities == [] and result.windows == 0
-
-
-def test_windows_cover_everything_with_overlap():
-    assert _windows(5, 10, 4) == [(0, 5)]
-    spans = _windows(25, 10, 4)
-    assert spans[0] == (0, 10) and spans[-1] == (15, 25)
-    covered = set()
-    for start, end in spans:
-        assert end - start == 10
-        covered |= set(range(start, end))
-    assert covered == set(range(25))
 
 
 @pytest.mark.parametrize("encoder", ["tiny_bert", "tiny_xlmr"])

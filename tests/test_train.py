@@ -8,7 +8,7 @@ import fusion.train as train_module
 from conftest import SHARED_DATA
 from fusion.checkpoint import load_tagger
 from fusion.modeling import TaggerConfig, TokenTagger
-from fusion.train import TrainOptions, length_grouped_batches, train
+from fusion.train import TrainOptions, train
 
 pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is not beside the checkout")
 
@@ -42,18 +42,18 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, tiny_bert, mon
     train(_options(tmp_path, "straight", epochs=2), show_progress=False, tagger=_tagger(tiny_bert))
 
     calls = {"n": 0}
-    real_collate = train_module.collate
+    real_pad_batch = train_module.pad_batch
 
-    def crashing_collate(*args, **kwargs):
+    def crashing_pad_batch(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 7:  # epoch 2, step 3: after the resume point at step 2
             raise KeyboardInterrupt
-        return real_collate(*args, **kwargs)
+        return real_pad_batch(*args, **kwargs)
 
-    monkeypatch.setattr(train_module, "collate", crashing_collate)
+    monkeypatch.setattr(train_module, "pad_batch", crashing_pad_batch)
     with pytest.raises(KeyboardInterrupt):
         train(_options(tmp_path, "resumed", epochs=2), show_progress=False, tagger=_tagger(tiny_bert))
-    monkeypatch.setattr(train_module, "collate", real_collate)
+    monkeypatch.setattr(train_module, "pad_batch", real_pad_batch)
     state = json.loads((tmp_path / "resumed" / "resume" / "state.json").read_text())
     assert (state["epoch"], state["step_in_epoch"]) == (1, 2)
     train(_options(tmp_path, "resumed", epochs=2), show_progress=False, tagger=_tagger(tiny_bert))
@@ -64,20 +64,3 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, tiny_bert, mon
     for name in straight:
         torch.testing.assert_close(resumed[name], straight[name], rtol=1e-5, atol=1e-6)
 
-
-def test_length_grouped_batches_cover_every_sentence_once_and_are_deterministic():
-    lengths = [5, 50, 7, 9, 48, 3, 12, 40] * 20
-    batches = length_grouped_batches(lengths, 8, seed=1)
-    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
-    assert batches == length_grouped_batches(lengths, 8, seed=1)
-    assert batches != length_grouped_batches(lengths, 8, seed=2)
-    spread = max(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches)
-    assert spread < 47  # batches group similar lengths
-
-
-def test_long_sentences_get_smaller_batches_under_the_token_budget():
-    lengths = [10] * 40 + [500] * 8
-    batches = length_grouped_batches(lengths, 16, seed=0, max_batch_tokens=2048)
-    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
-    assert all(len(batch) * max(lengths[i] for i in batch) <= 2048 for batch in batches)
-    assert max(len(batch) for batch in batches) == 16

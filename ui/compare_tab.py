@@ -1,0 +1,144 @@
+"""Compare: both models' entities on any text, where they disagree, and every entity in a table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import gradio as gr
+import pandas as pd
+
+from fusion.compare import BOUNDARY_DIFFERS, SAME, TYPE_DIFFERS, Comparison, compare_entities, only
+from fusion.languages import language_info, text_direction
+from fusion.predict import Explanation, predict
+
+from .common import SIDES, TaggerSlot, plain
+
+TEXT_LIMIT = 5_000  # characters tagged per request; attentions make long texts costly
+INSIDE_TOKEN_LIMIT = 96  # sub-word tokens explained for the Inside tab (a T × T map per head)
+
+ENTITY_COLOURS = {"PER": "#8ecae6", "ORG": "#ffb703", "LOC": "#90be6d", "MISC": "#cdb4db"}
+SPARE_COLOURS = ["#f4a261", "#e9c46a", "#a8dadc", "#ffafcc"]
+AGREEMENT_COLOURS = {SAME: "#e0e0e0", only("baseline"): "#4C78A8", only("fusion"): "#F58518",
+                     TYPE_DIFFERS: "#e45756", BOUNDARY_DIFFERS: "#b279a2"}
+TABLE_COLUMNS = ["model", "entity", "type", "score", "start", "end", "agreement"]
+
+PLACEHOLDER = "Type or paste a sentence, or pick an example below"
+EMPTY_MESSAGE = "Type a sentence in any language, or pick an example below."
+DISAGREEMENT_HELP = (
+    "Entities of the two models that overlap are read together. Grey (same): both found the same "
+    "entity. Blue / orange (only baseline / only fusion): only one model marked this text. Red "
+    "(type differs): both did, with different types. Purple (boundary differs): same type, "
+    "different boundaries. The table below uses the same words.")
+
+
+@dataclass
+class CompareView:
+    """Everything the Compare tab shows for one text."""
+
+    text: str
+    message: str
+    direction: str  # "ltr" or "rtl"
+    highlights: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)
+    disagreement: list[tuple[str, str | None]] | None = None
+    table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TABLE_COLUMNS))
+    explanations: dict[str, Explanation | None] = field(default_factory=dict)
+
+
+def entity_colours(slots: dict[str, TaggerSlot]) -> dict[str, str]:
+    """A colour per entity type the loaded checkpoints can predict (PER, ORG, LOC for PAN-X)."""
+    types = sorted({t for s in slots.values() if s.ready for t in s.tagger.entity_types}) \
+        or ["PER", "ORG", "LOC"]
+    spare = iter(SPARE_COLOURS * (1 + len(types) // len(SPARE_COLOURS)))
+    return {t: ENTITY_COLOURS.get(t) or next(spare) for t in types}
+
+
+def as_value(segments) -> list[tuple[str, str | None]]:
+    """fusion.compare segments -> a gr.HighlightedText value."""
+    return [(segment.text, segment.label) for segment in segments]
+
+
+def entity_frame(comparison: Comparison | None) -> pd.DataFrame:
+    rows = [] if comparison is None else [
+        {"model": row.side, "entity": row.text, "type": row.label, "score": row.score,
+         "start": row.start, "end": row.end, "agreement": row.agreement} for row in comparison.rows]
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def compare_text(slots: dict[str, TaggerSlot], text) -> CompareView:
+    """Tag `text` with every loaded model and compare; never raises on odd text."""
+    text = "" if text is None else str(text)
+    notes = []
+    if len(text) > TEXT_LIMIT:
+        notes.append(f"The text has {len(text):,} characters; only the first {TEXT_LIMIT:,} were "
+                     "tagged (a limit that keeps the app responsive for everyone).")
+        text = text[:TEXT_LIMIT]
+    view = CompareView(text, "", text_direction(text))
+    if not text.strip():
+        view.message = EMPTY_MESSAGE
+        return view
+    predictions, shortened = {}, False
+    for side, slot in slots.items():
+        if not slot.ready:
+            notes.append(f"The {side} model is not loaded: {plain(slot.error)}")
+            continue
+        prediction = predict(slot.tagger, text, explain=True, explain_max_tokens=INSIDE_TOKEN_LIMIT)[0]
+        shortened |= prediction.explanation is not None and not prediction.explanation.complete
+        predictions[side] = prediction
+        view.explanations[side] = prediction.explanation
+    if shortened:
+        notes.append(f"The Inside tab shows the first {INSIDE_TOKEN_LIMIT} sub-word tokens.")
+    if len(predictions) == 2:
+        comparison = compare_entities(text, {side: predictions[side].entities for side in SIDES})
+        view.highlights = {side: as_value(segments) for side, segments in comparison.highlights.items()}
+        view.disagreement = as_value(comparison.disagreement)
+        view.table = entity_frame(comparison)
+        notes.insert(0, comparison.summary())
+    elif predictions:  # one model: its entities, nothing to compare with
+        side, prediction = next(iter(predictions.items()))
+        comparison = compare_entities(text, {side: prediction.entities, "none": []})
+        view.highlights = {side: as_value(comparison.highlights[side])}
+        view.table = entity_frame(comparison)
+    view.message = "\n\n".join(notes)
+    return view
+
+
+def build(slots: dict[str, TaggerSlot], examples: list[dict], titles: dict[str, str]) -> dict:
+    """Lay out the Compare tab; returns its components (events are wired by `wire`)."""
+    parts = {}
+    parts["text"] = gr.Textbox(label="Text in any language", lines=3, max_lines=12,
+                               placeholder=PLACEHOLDER, elem_id="text", elem_classes=["auto-dir"])
+    parts["button"] = gr.Button("Compare", variant="primary", elem_id="compare-button")
+    parts["examples"] = gr.Examples(
+        examples=[[item["text"]] for item in examples], inputs=[parts["text"]],
+        example_labels=[f"{language_info(item.get('language')).name}: {item['text']}"
+                        for item in examples],
+        label="Examples (click one)", examples_per_page=30, cache_examples=False) if examples else None
+    parts["status"] = gr.Markdown(elem_id="compare-status")
+    with gr.Row():
+        for side in SIDES:
+            parts[side] = gr.HighlightedText(label=titles[side], color_map=entity_colours(slots),
+                                             show_legend=True, elem_id=f"{side}-entities")
+    parts["disagreement"] = gr.HighlightedText(label="Where they disagree",
+                                               color_map=AGREEMENT_COLOURS, show_legend=True,
+                                               elem_id="disagreement")
+    gr.Markdown(DISAGREEMENT_HELP, elem_classes=["help"])
+    parts["table"] = gr.Dataframe(entity_frame(None), label="Entities (click a column header to sort)",
+                                  interactive=False, elem_id="entity-table", wrap=True)
+    return parts
+
+
+def outputs(parts: dict) -> list:
+    return [parts["status"], parts["baseline"], parts["fusion"], parts["disagreement"], parts["table"]]
+
+
+def values(view: CompareView) -> list:
+    """The Compare tab's output values, in the order of `outputs`."""
+    rtl = view.direction == "rtl"
+    return [view.message,
+            gr.HighlightedText(value=view.highlights.get("baseline"), rtl=rtl),
+            gr.HighlightedText(value=view.highlights.get("fusion"), rtl=rtl),
+            gr.HighlightedText(value=view.disagreement, rtl=rtl), view.table]
+
+
+def fallback_values(message: str) -> list:
+    return [message, None, None, None, entity_frame(None)]

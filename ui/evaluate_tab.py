@@ -1,0 +1,140 @@
+"""Evaluate your data: score both models on an uploaded CoNLL file, next to the stored runs for
+that language (one row set per group of runs, never mixed)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from fusion import plots
+from fusion.data import DataFormatError, read_conll
+from fusion.evaluate import evaluate_dataset
+from fusion.languages import LANGUAGES, language_info
+from fusion.results import stored_scores
+
+from .common import TaggerSlot, plain
+
+UPLOAD_BYTES_LIMIT = 2_000_000  # 2 MB ...
+UPLOAD_SENTENCE_LIMIT = 5_000  # ... and 5,000 sentences per file
+SCORE_COLUMNS = ["source", "model", "type", "precision", "recall", "F1", "support"]
+INTRO = (
+    "Upload a CoNLL-style file — token in the first column, IOB tag (PER/ORG/LOC) in the last, a "
+    "blank line between sentences — and name its language. Both models are scored on it (limit "
+    f"{UPLOAD_BYTES_LIMIT / 1e6:.0f} MB and {UPLOAD_SENTENCE_LIMIT:,} sentences); other tag types "
+    "count as O.")
+
+
+def check_upload(path) -> str | None:
+    """A message saying why the file cannot be scored, or None when it is fine to read."""
+    if not path:
+        return "Upload a CoNLL-style file first (one token and its tag per line, a blank line between sentences)."
+    if not os.path.isfile(path):
+        return "The upload is not a regular file."
+    size = os.path.getsize(path)
+    if size > UPLOAD_BYTES_LIMIT:
+        return (f"The file is {size / 1e6:.1f} MB; the limit is {UPLOAD_BYTES_LIMIT / 1e6:.0f} MB "
+                f"(and {UPLOAD_SENTENCE_LIMIT:,} sentences). Split it, or score it offline with "
+                "`python -m fusion evaluate`.")
+    return None
+
+
+def _score_rows(source: str, model: str, scores: dict) -> list[dict]:
+    rows = [{"source": source, "model": model, "type": "overall",
+             "precision": 100 * scores["precision"], "recall": 100 * scores["recall"],
+             "F1": 100 * scores["f1"], "support": scores.get("support")}]
+    for label, values in sorted(scores.get("per_type", {}).items()):
+        rows.append({"source": source, "model": model, "type": label,
+                     "precision": 100 * values["precision"], "recall": 100 * values["recall"],
+                     "F1": 100 * values["f1"], "support": values.get("support")})
+    return rows
+
+
+def stored_rows(records: list[dict], language: str) -> tuple[list[dict], list[plots.BarSeries]]:
+    """The stored test scores for `language`: table rows and bar series, one per group × model."""
+    rows, series = [], {}
+    for score in stored_scores(records, language):
+        source = (f"stored: {score.group.recipe}, {score.sentences:,} sentences, "
+                  f"{score.runs} run{'s' if score.runs > 1 else ''}")
+        rows.append({"source": source, "model": score.model, "type": score.entity_type,
+                     "precision": score.precision, "recall": score.recall, "F1": score.f1,
+                     "support": None})
+        key = (source, score.model)
+        if key not in series:
+            series[key] = plots.BarSeries(f"{score.model} · {source}",
+                                          "baseline" if score.model == "baseline" else "fusion",
+                                          True, {})
+        series[key].f1[score.entity_type] = score.f1
+    return rows, list(series.values())
+
+
+def score_upload(slots: dict[str, TaggerSlot], path, language, records: list[dict], progress=None):
+    """Score both models on an uploaded file. Returns (message, score table, per-type figure).
+    `progress(fraction, description)` is called as sentences are tagged."""
+    empty = pd.DataFrame(columns=SCORE_COLUMNS)
+    problem = check_upload(path)
+    if problem:
+        return problem, empty, plots.message_figure(problem)
+    name = plain(Path(path).name)
+    try:
+        dataset = read_conll(path, max_sentences=UPLOAD_SENTENCE_LIMIT + 1)
+    except DataFormatError as error:
+        message = f"Could not read {name}: {plain(str(error).replace(str(path), Path(path).name))}"
+        return message, empty, plots.message_figure("the file could not be read")
+    if len(dataset) == 0:
+        return f"{name} holds no sentences.", empty, plots.message_figure("no sentences")
+    if len(dataset) > UPLOAD_SENTENCE_LIMIT:
+        message = (f"{name} has more than {UPLOAD_SENTENCE_LIMIT:,} sentences, the limit per upload. "
+                   "Split it, or score it offline with `python -m fusion evaluate`.")
+        return message, empty, plots.message_figure(message)
+    ready = [slot for slot in slots.values() if slot.ready]
+    if not ready:
+        return "No model is loaded, so nothing can be scored.", empty, plots.message_figure("no model")
+
+    rows, series = [], []
+    total = len(ready) * len(dataset)
+    for index, slot in enumerate(ready):
+        def report(done, offset=index * len(dataset), side=slot.side):
+            if progress is not None:
+                progress((offset + done) / total, f"{side}: {done:,} / {len(dataset):,} sentences")
+        scores = evaluate_dataset(slot.tagger, dataset, progress=report)
+        mine = _score_rows("your file", slot.model, scores)
+        rows += mine
+        series.append(plots.BarSeries(f"{slot.model} · your file", slot.side, False,
+                                      {row["type"]: row["F1"] for row in mine}))
+    code = str(language or "").strip()
+    stored, stored_series = stored_rows(records, code) if code else ([], [])
+    table = pd.DataFrame(rows + stored, columns=SCORE_COLUMNS).round(1)
+    info = language_info(code)
+    message = (f"Scored **{len(dataset):,}** sentences of {name}"
+               + (f" ({plain(info.name)})" if code else "") + ". "
+               + ("Stored results for this language follow, one set per group of runs."
+                  if stored else ("No stored test results for this language." if code else
+                                  "Name the language to see the stored results beside yours.")))
+    return message, table, plots.per_type_bars(series + stored_series,
+                                               title="F1 per entity type: your file vs stored runs")
+
+
+def build() -> dict:
+    """Lay out the Evaluate tab; returns its components."""
+    parts = {}
+    gr.Markdown(INTRO)
+    with gr.Row():
+        parts["upload"] = gr.File(label="CoNLL file", type="filepath", elem_id="upload")
+        with gr.Column():
+            by_name = sorted(LANGUAGES.values(), key=lambda lang: lang.name)
+            parts["language"] = gr.Dropdown([(f"{lang.name} ({lang.code})", lang.code) for lang in by_name],
+                                            value=None, allow_custom_value=True,
+                                            label="Language of the file")
+            parts["button"] = gr.Button("Score both models", variant="primary")
+    parts["status"] = gr.Markdown()
+    parts["scores"] = gr.Dataframe(pd.DataFrame(columns=SCORE_COLUMNS), interactive=False,
+                                   label="Precision / recall / F1 (percent)")
+    parts["plot"] = gr.Plot(label="F1 per type", show_label=False)
+    return parts
+
+
+def fallback_values(message: str) -> tuple:
+    return message, pd.DataFrame(columns=SCORE_COLUMNS), plots.message_figure(message)
