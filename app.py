@@ -151,6 +151,7 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR,
     loaded_fusion = fusion.model if fusion is not None and fusion.ready else None
     chosen_layer = fusion.tagger.config.fusion_layer if loaded_fusion else None
     records, _ = results_tab.read_results(runs_dir)
+    results_tab.warm_up(runs_dir, records, loaded_fusion)
     titles = {side: slot_title(slots[side]) if side in slots else side for side in SIDES}
 
     # delete_cache: uploads and served files older than a day are removed every hour.

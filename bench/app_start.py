@@ -1,5 +1,5 @@
 """Start `python app.py` and time it: seconds to the first answered Compare request (target ≤ 20 s
-on the 2-core CPU, DESIGN.md §6) and the p50 latency of a Compare request, as a client sees it.
+on the 2-core CPU, docs/METHOD.md, "Figures the product must reach") and the p50 latency of a Compare request, as a client sees it.
 
     python bench/app_start.py [--requests 10] [--baseline DIR --fusion DIR] [--text "..."]
 """

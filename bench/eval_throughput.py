@@ -5,7 +5,7 @@
 Ours: `fusion.evaluate.evaluate_dataset` (windows batched by length, inference mode, scoring
 included). Reference: `transformers.pipeline("token-classification")` built from the same merged
 baseline weights, fed the same sentences (words joined by spaces), with its default batching.
-Prints sentences per second of both and the ratio (target ≥ 3×, DESIGN.md §6).
+Prints sentences per second of both and the ratio (target ≥ 3×, docs/METHOD.md, "Figures the product must reach").
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
 Prints p50 / p95 (ms) for a ~30-token sentence: the baseline, the fusion tagger, both with
 attentions + gates (what the app's Compare + Inside views need), and
 `transformers.pipeline("token-classification")` built from the baseline's merged weights; then
-the ratios that DESIGN.md §6 sets targets for, and the RSS of a fresh process holding both
+the ratios that docs/METHOD.md, "Figures the product must reach" sets targets for, and the RSS of a fresh process holding both
 taggers. All figures come from this one run (the machine is noisy: compare ratios, not runs).
 """
 

@@ -35,7 +35,7 @@ def test_fusion_reads_hidden_states_k_through_the_aif_equations(tiny_bert, make_
     hidden = out.hidden_states
     aif = tagger.fusion
 
-    def by_hand(lower):  # DESIGN.md §4, written out again
+    def by_hand(lower):  # docs/METHOD.md, "The method", written out again
         summed = hidden[-1] + lower
         local = aif.local_branch(summed)
         m = mask.unsqueeze(-1).float()

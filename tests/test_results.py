@@ -141,3 +141,12 @@ def test_sweep_plots_the_score_that_chose_k():
     chosen = {r["checkpoint"]["fusion_layer"]: 100 * r["checkpoint"]["training"]["dev_f1"]
               for r in records if r["study"] == "layer-sweep"}
     assert table["selection F1"].tolist() == pytest.approx([round(chosen[k], 2) for k in range(12)])
+
+
+def test_readme_results_are_what_the_script_prints():
+    """The README's tables come from the same functions as the Results tab, on the stored runs."""
+    from fusion.report import results_markdown
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- results:start -->\n", 1)[1].split("<!-- results:end -->", 1)[0]
+    assert block == results_markdown(RUNS)

@@ -7,6 +7,7 @@ import functools
 import hashlib
 import math
 import tempfile
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -61,6 +62,9 @@ def group_choices(records: list[dict]) -> list[tuple[str, str]]:
     return [(group.label, group.key) for group in groups(records)]
 
 
+_BOOTSTRAP_LOCK = threading.Lock()
+
+
 @functools.lru_cache(maxsize=16)
 def _cached_intervals(folder: str, stamp: tuple, group: RunGroup, fusion_model: str):
     records, _ = load_runs(folder)
@@ -77,7 +81,8 @@ def bootstrap_intervals(runs_dir, group: RunGroup | None,
     folder = Path(runs_dir)
     stamp = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob("*")))
     try:
-        intervals = _cached_intervals(str(folder), stamp, group, fusion_model)
+        with _BOOTSTRAP_LOCK:  # a second caller waits for the first one's result, not a recount
+            intervals = _cached_intervals(str(folder), stamp, group, fusion_model)
     except (PredictionsError, ValueError) as error:
         return {}, f"No bootstrap intervals: {plain(error)}"
     return {i.language: i for i in intervals}, ""
@@ -179,6 +184,14 @@ def default_choice(records: list[dict], loaded_fusion: str | None) -> tuple[str 
         return None, None
     models = fusion_models(records, found[0])
     return found[0].key, loaded_fusion if loaded_fusion in models else next(iter(models), None)
+
+
+def warm_up(runs_dir, records: list[dict], loaded_fusion: str | None) -> None:
+    """Compute the default view's bootstrap in the background at start-up, so the first visitor
+    of the Results tab does not wait for it (seconds for full test sets)."""
+    group_key, fusion_model = default_choice(records, loaded_fusion)
+    threading.Thread(target=bootstrap_intervals, daemon=True,
+                     args=(runs_dir, group_by_key(records, group_key), fusion_model)).start()
 
 
 def reload_values(runs_dir, loaded_fusion: str | None) -> tuple:

@@ -1,0 +1,98 @@
+"""The README's results section as Markdown, printed from the stored runs by the same functions
+the app's Results tab calls (`fusion.results`, `fusion.bootstrap`). `scripts/results_table.py`
+prints it; a test checks that the README holds exactly this text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .bootstrap import load_counts, paired_bootstrap
+from .predictions import PredictionsError
+from .results import (SOURCE_LANGUAGE, RunGroup, best_sweep_layer, fusion_models, group_records,
+                      groups, language_table, summarise, sweep_table)
+from .runs import load_runs
+
+
+def _interval_text(interval) -> str:
+    return f"[{interval.low:+.1f}, {interval.high:+.1f}]" + (" *" if interval.excludes_zero else "")
+
+
+def group_section(records: list[dict], folder: Path, group: RunGroup, fusion_model: str,
+                  per_language: bool) -> list[str]:
+    summary = summarise(records, group, fusion_model)
+    chosen = group_records(records, group)
+    try:
+        intervals = {i.language: i for i in paired_bootstrap(load_counts(chosen, folder, "baseline"),
+                                                             load_counts(chosen, folder, fusion_model))}
+    except PredictionsError:
+        intervals = {}
+    average = intervals.get("average")
+    lines = [f"**{group.label}** — seeds: baseline {summary.baseline.n}, {fusion_model} {summary.fusion.n}",
+             "", f"| | baseline | {fusion_model} | Δ | Δ 95 % interval |", "|---|---:|---:|---:|---:|"]
+    english = intervals.get(SOURCE_LANGUAGE)
+    if summary.source_baseline is not None and summary.source_fusion is not None:
+        lines.append(f"| English (source, not a target) | {summary.source_baseline:.1f} | "
+                     f"{summary.source_fusion:.1f} | {summary.source_fusion - summary.source_baseline:+.1f} | "
+                     f"{_interval_text(english) if english else '–'} |")
+    lines.append(f"| average of {summary.targets} target languages | {summary.baseline.text()} | "
+                 f"{summary.fusion.text()} | {summary.fusion.mean - summary.baseline.mean:+.2f} | "
+                 f"{_interval_text(average) if average else '–'} |")
+    surely = [i for code, i in intervals.items() if code not in ("average", SOURCE_LANGUAGE)
+              and i.excludes_zero]
+    sure_text = (f"interval above 0: {sum(i.low > 0 for i in surely)}, below 0: "
+                 f"{sum(i.high < 0 for i in surely)}" if intervals else "–")
+    lines.append(f"| target languages where fusion is better | | | {summary.better} of {summary.targets} | "
+                 f"{sure_text} |")
+    if per_language:
+        table = language_table(records, group, fusion_model, include_source=False)
+        lines += ["", "<details><summary>Per language</summary>", "",
+                  f"| language | sentences | baseline | {fusion_model} | Δ | Δ 95 % interval |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for row in table.sort_values("Δ F1").to_dict("records"):
+            interval = intervals.get(row["language"])
+            lines.append(f"| {row['name']} ({row['language']}) | {int(row['sentences'])} | "
+                         f"{_with_spread(row['baseline F1'], row['baseline ±'])} | "
+                         f"{_with_spread(row['fusion F1'], row['fusion ±'])} | {row['Δ F1']:+.1f} | "
+                         f"{_interval_text(interval) if interval else '–'} |")
+        lines += ["", "</details>"]
+    return lines
+
+
+def _with_spread(value: float, spread) -> str:
+    return f"{value:.1f}" + ("" if spread is None or spread != spread else f" ± {spread:.1f}")
+
+
+def sweep_section(records: list[dict]) -> list[str]:
+    table = sweep_table(records)
+    if table.empty:
+        return []
+    sentences = int(table["selection sentences"].max())
+    lines = [f"**Layer sweep** (one fusion model per k, {_sweep_recipe(records)}; English dev F1 on "
+             f"its first {sentences:,} sentences chooses k: best k = {best_sweep_layer(table)}; the "
+             "target mean, on the first ≤ 100 dev sentences per language, is never used to choose)", "",
+             "| fusion layer k | English dev F1 (chooses k) | mean target dev F1 |", "|---:|---:|---:|"]
+    lines += [f"| {int(row['layer'])} | {row['selection F1']:.1f} | {row['targets']:.1f} |"
+              for row in table.to_dict("records")]
+    return lines
+
+
+def _sweep_recipe(records: list[dict]) -> str:
+    from .runs import training_recipe
+
+    return next(training_recipe(r) for r in records if r.get("study") == "layer-sweep")
+
+
+def results_markdown(folder: str | Path) -> str:
+    """Every results table of the README, from the run records under `folder`."""
+    folder = Path(folder)
+    records, _ = load_runs(folder)
+    lines = ["F1 is strict entity-level F1 (seqeval, IOB2) in points, mean ± standard deviation over "
+             "seeds; Δ = fusion − baseline; the 95 % interval is a paired bootstrap over test "
+             "sentences that also resamples seeds (1,000 resamples; * = excludes 0).", ""]
+    for index, group in enumerate(groups(records)):
+        models = fusion_models(records, group)
+        if not models:
+            continue
+        lines += group_section(records, folder, group, models[0], per_language=index == 0) + [""]
+    lines += sweep_section(records)
+    return "\n".join(lines).rstrip() + "\n"
