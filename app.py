@@ -22,12 +22,13 @@ import gradio as gr
 
 from fusion.checkpoint import CheckpointError, load_tagger
 from fusion.encoders import ENCODER_DESCRIPTIONS, OFFLINE_ENCODER
-from ui import compare_tab, evaluate_tab, inside_tab, results_tab
+from ui import compare_tab, errors_tab, evaluate_tab, inside_tab, results_tab
 from ui.common import SIDES, TaggerSlot, plain, relative, safe
 
 ROOT = Path(__file__).resolve().parent
 CHECKPOINTS = ROOT / "checkpoints"
 RUNS_DIR = ROOT / "assets" / "runs"
+SAMPLES_DIR = ROOT / "assets" / "error_samples"
 EXAMPLES_FILE = ROOT / "assets" / "examples.json"
 
 PAPER_URL = "https://arxiv.org/abs/2205.08497"
@@ -143,8 +144,8 @@ def header_markdown(slots: dict[str, TaggerSlot]) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR,
-               examples: list[dict] | None = None) -> gr.Blocks:
+def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[dict] | None = None,
+               data_dir=None, samples_dir=SAMPLES_DIR) -> gr.Blocks:
     examples = load_examples() if examples is None else examples
     reference = next((s.tagger for s in slots.values() if s.ready), None)
     fusion = slots.get("fusion")
@@ -160,7 +161,8 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR,
         gr.Markdown(header_markdown(slots))
         explanations = gr.State(None)
         records_state = gr.State(records)
-        with gr.Tabs():
+        colours = compare_tab.entity_colours(slots)
+        with gr.Tabs() as tabs:
             with gr.Tab("Compare", id="compare"):
                 compare = compare_tab.build(slots, examples, titles)
             with gr.Tab("Inside", id="inside"):
@@ -169,8 +171,11 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR,
                                           compare_tab.INSIDE_TOKEN_LIMIT)
             with gr.Tab("Results", id="results"):
                 results = results_tab.build(records, loaded_fusion)
+            with gr.Tab("Errors", id="errors"):
+                errors = errors_tab.build(records, colours, list(colours))
             with gr.Tab("Evaluate your data", id="evaluate"):
                 evaluate = evaluate_tab.build()
+                upload_errors = errors_tab.browser(colours, list(colours), "upload")
 
         # Compare fills its own tab and the Inside plots for the text it tagged.
         inside_inputs = [inside["side"], inside["layer"], inside["head"]]
@@ -215,8 +220,30 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR,
         # Scoring a file is slow: it gets its own single slot so Compare requests keep flowing.
         evaluate["button"].click(safe(on_evaluate, evaluate_tab.fallback_values),
                                  [evaluate["upload"], evaluate["language"], records_state],
-                                 [evaluate["status"], evaluate["scores"], evaluate["plot"]],
-                                 api_name="evaluate", concurrency_limit=1, concurrency_id="evaluate")
+                                 [evaluate["status"], evaluate["scores"], evaluate["plot"], upload_errors["views"]],
+                                 api_name="evaluate", concurrency_limit=1, concurrency_id="evaluate",
+                                 ).then(lambda views, kinds, types: errors_tab.show_views(
+                                     upload_errors, views, "Sentences of your file where the models differ.",
+                                     kinds, types), [upload_errors["views"], upload_errors["kinds"],
+                                                     upload_errors["types"]],
+                                     errors_tab.browser_outputs(upload_errors), api_visibility="private")
+
+        # Errors: stored runs' sentences where the models differ
+        def on_errors(found, group_key, seed, language, kinds, types):
+            views, note = errors_tab.stored_error_views(found, runs_dir, group_key, language, seed,
+                                                        data_dir, samples_dir)
+            return errors_tab.show_views(errors, views, note, kinds, types)
+
+        error_inputs = [records_state, errors["group"], errors["seed"], errors["language"],
+                        errors["kinds"], errors["types"]]
+        gr.on([demo.load, errors["group"].input, errors["seed"].input, errors["language"].input],
+              safe(on_errors, lambda m: [[], [], m] + [None] * 6), error_inputs,
+              errors_tab.browser_outputs(errors), api_name="errors")
+        for browser in (errors, upload_errors):
+            errors_tab.wire_browser(browser)
+            browser["send"].click(lambda text: (text, gr.Tabs(selected="compare")), [browser["text"]],
+                                  [compare["text"], tabs], api_visibility="private").then(
+                on_compare, [compare["text"]] + inside_inputs, compare_outputs, api_visibility="private")
     return demo
 
 
@@ -242,6 +269,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="fusion checkpoint directory (env LFE_FUSION; default: checkpoints/fusion-l*)")
     parser.add_argument("--runs", default=os.environ.get("LFE_RUNS", str(RUNS_DIR)),
                         help="folder of run records (env LFE_RUNS)")
+    parser.add_argument("--data", default=os.environ.get("LFE_DATA"),
+                        help="PAN-X data directory whose test sentences the Errors tab shows in full "
+                             "(env LFE_DATA; without it, a shipped sample)")
     # Hugging Face Spaces sets GRADIO_SERVER_NAME / GRADIO_SERVER_PORT: respect them.
     environ = os.environ.get
     parser.add_argument("--host", default=environ("LFE_HOST", environ("GRADIO_SERVER_NAME", "127.0.0.1")),
@@ -256,7 +286,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     slots = load_slots(args.baseline, args.fusion or find_fusion_checkpoint())
-    demo = build_demo(slots, runs_dir=args.runs)
+    demo = build_demo(slots, runs_dir=args.runs, data_dir=args.data)
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options())
 

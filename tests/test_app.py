@@ -267,7 +267,7 @@ def test_score_upload(models, runs_dir, tmp_path):
     path = tmp_path / "mine.tsv"
     path.write_text(CONLL, encoding="utf-8")
     calls = []
-    message, table, figure = evaluate_tab.score_upload(models, str(path), "de", records,
+    message, table, figure, views = evaluate_tab.score_upload(models, str(path), "de", records,
                                               progress=lambda fraction, text: calls.append(fraction))
     assert "Scored **2** sentences" in message and "German" in message
     assert calls and calls[-1] == 1.0
@@ -277,12 +277,16 @@ def test_score_upload(models, runs_dir, tmp_path):
     stored = table[table["source"].str.startswith("stored")]
     assert stored.set_index(["model", "type"]).loc[("baseline", "overall"), "F1"] == 61.0
     assert len(figure.data) == 4  # file · baseline, file · fusion, stored · baseline, stored · fusion
+    for view in views:  # the upload's sentences where the two models differ, with their mistakes
+        assert view.predicted["baseline"] != view.predicted["fusion"]
+        assert set(view.errors) == {"baseline", "fusion"}
 
 
 def test_score_upload_refuses_clearly(models, tmp_path, monkeypatch):
     bad = tmp_path / "bad.tsv"
     bad.write_text("Angela\tB-PER\nMerkel\n", encoding="utf-8")
-    message, table, _ = evaluate_tab.score_upload(models, str(bad), "de", [])
+    message, table, _, views = evaluate_tab.score_upload(models, str(bad), "de", [])
+    assert views == []
     assert "bad.tsv:2" in plain_text(message) and str(tmp_path) not in message and table.empty
     assert "<TAB>" not in message  # escaped, so the browser shows it instead of eating a tag
 
@@ -352,7 +356,7 @@ def test_served_app(served, tmp_path):
 
     upload = tmp_path / "mine.tsv"
     upload.write_text(CONLL, encoding="utf-8")
-    message, scores, _ = client.predict(handle_file(str(upload)), "de", api_name="/evaluate")
+    message, scores, *_ = client.predict(handle_file(str(upload)), "de", api_name="/evaluate")
     assert "Scored **2** sentences" in message and scores["data"]
     message, *_ = client.predict(None, "de", api_name="/evaluate")
     assert "Upload a CoNLL-style file" in message

@@ -72,6 +72,14 @@ def test_browser_compare_with_tiny_models(tiny_checkpoints, browser_page, tmp_pa
         assert entities and all(text.strip() for text in entities)
         assert browser_page.locator("#compare-status").inner_text().startswith("Baseline found")
         browser_page.screenshot(path=str(tmp_path / "tiny.png"), full_page=True)
+        # Errors: the shipped sample's sentences; picking one shows gold and both predictions,
+        # and "Send to Compare" tags it live
+        browser_page.get_by_role("tab", name="Errors").click()
+        browser_page.locator("#errors-sentences").get_by_text("Runde rammte", exact=False).first.click()
+        browser_page.wait_for_selector("#errors-gold .token.highlighted")
+        browser_page.get_by_role("button", name="Send to Compare").first.click()
+        browser_page.wait_for_function(
+            "document.querySelector('#text textarea').value.startsWith('Runde rammte')")
     finally:
         demo.close()
 

@@ -11,7 +11,8 @@ import pandas as pd
 
 from fusion import plots
 from fusion.data import DataFormatError, read_conll
-from fusion.evaluate import evaluate_dataset
+from fusion.errors import differing_sentences
+from fusion.evaluate import predict_dataset, score_tags
 from fusion.languages import LANGUAGES, language_info
 from fusion.results import stored_scores
 
@@ -71,35 +72,37 @@ def stored_rows(records: list[dict], language: str) -> tuple[list[dict], list[pl
 
 
 def score_upload(slots: dict[str, TaggerSlot], path, language, records: list[dict], progress=None):
-    """Score both models on an uploaded file. Returns (message, score table, per-type figure).
-    `progress(fraction, description)` is called as sentences are tagged."""
+    """Score both models on an uploaded file. Returns (message, score table, per-type figure,
+    the sentences where the models differ). `progress(fraction, description)` is called as
+    sentences are tagged."""
     empty = pd.DataFrame(columns=SCORE_COLUMNS)
     problem = check_upload(path)
     if problem:
-        return problem, empty, plots.message_figure(problem)
+        return problem, empty, plots.message_figure(problem), []
     name = plain(Path(path).name)
     try:
         dataset = read_conll(path, max_sentences=UPLOAD_SENTENCE_LIMIT + 1)
     except DataFormatError as error:
         message = f"Could not read {name}: {plain(str(error).replace(str(path), Path(path).name))}"
-        return message, empty, plots.message_figure("the file could not be read")
+        return message, empty, plots.message_figure("the file could not be read"), []
     if len(dataset) == 0:
-        return f"{name} holds no sentences.", empty, plots.message_figure("no sentences")
+        return f"{name} holds no sentences.", empty, plots.message_figure("no sentences"), []
     if len(dataset) > UPLOAD_SENTENCE_LIMIT:
         message = (f"{name} has more than {UPLOAD_SENTENCE_LIMIT:,} sentences, the limit per upload. "
                    "Split it, or score it offline with `python -m fusion evaluate`.")
-        return message, empty, plots.message_figure(message)
+        return message, empty, plots.message_figure(message), []
     ready = [slot for slot in slots.values() if slot.ready]
     if not ready:
-        return "No model is loaded, so nothing can be scored.", empty, plots.message_figure("no model")
+        return "No model is loaded, so nothing can be scored.", empty, plots.message_figure("no model"), []
 
-    rows, series = [], []
+    rows, series, predicted = [], [], {}
     total = len(ready) * len(dataset)
     for index, slot in enumerate(ready):
         def report(done, offset=index * len(dataset), side=slot.side):
             if progress is not None:
                 progress((offset + done) / total, f"{side}: {done:,} / {len(dataset):,} sentences")
-        scores = evaluate_dataset(slot.tagger, dataset, progress=report)
+        predicted[slot.side] = predict_dataset(slot.tagger, dataset, progress=report)
+        scores = score_tags(dataset["ner_tags"], predicted[slot.side])
         mine = _score_rows("your file", slot.model, scores)
         rows += mine
         series.append(plots.BarSeries(f"{slot.model} · your file", slot.side, False,
@@ -113,8 +116,10 @@ def score_upload(slots: dict[str, TaggerSlot], path, language, records: list[dic
                + ("Stored results for this language follow, one set per group of runs."
                   if stored else ("No stored test results for this language." if code else
                                   "Name the language to see the stored results beside yours.")))
-    return message, table, plots.per_type_bars(series + stored_series,
-                                               title="F1 per entity type: your file vs stored runs")
+    views = (differing_sentences(list(range(len(dataset))), dataset["tokens"], dataset["ner_tags"], predicted)
+             if len(predicted) == 2 else [])
+    figure = plots.per_type_bars(series + stored_series, title="F1 per entity type: your file vs stored runs")
+    return message, table, figure, views
 
 
 def build() -> dict:
@@ -137,4 +142,4 @@ def build() -> dict:
 
 
 def fallback_values(message: str) -> tuple:
-    return message, pd.DataFrame(columns=SCORE_COLUMNS), plots.message_figure(message)
+    return message, pd.DataFrame(columns=SCORE_COLUMNS), plots.message_figure(message), []
