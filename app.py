@@ -70,6 +70,8 @@ def load_slot(side: str, directory) -> TaggerSlot:
         return TaggerSlot(side, str(directory), tagger=load_tagger(directory))
     except CheckpointError as error:
         return TaggerSlot(side, str(directory), error=str(error))
+    except Exception as error:  # noqa: BLE001 — the app always starts; the header says why
+        return TaggerSlot(side, str(directory), error=f"could not load: {type(error).__name__}: {error}")
 
 
 def load_slots(baseline_dir, fusion_dir) -> dict[str, TaggerSlot]:

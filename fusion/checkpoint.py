@@ -19,6 +19,8 @@ from .modeling import TaggerConfig, TokenTagger
 CONFIG_FILE = "tagger_config.json"
 WEIGHTS_FILE = "model.safetensors"
 FORMAT_VERSION = 1
+MAX_CONFIG_BYTES = 1_000_000  # a config with its training log is ~3 kB
+MAX_WEIGHTS_BYTES = 4_000_000_000  # full fine-tuning of a base-size encoder is ~1.1 GB
 
 
 class CheckpointError(ValueError):
@@ -31,6 +33,13 @@ def changed_state(tagger: TokenTagger) -> dict[str, torch.Tensor]:
             if name not in tagger.base_names}
 
 
+def label_fingerprint(labels: list[str], classifier_weight: torch.Tensor) -> str:
+    """Ties the label list to the classifier rows: a reordered or edited list no longer matches."""
+    digest = hashlib.sha256(json.dumps(list(labels)).encode("utf-8"))
+    digest.update(classifier_weight.detach().cpu().float().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
 def save_tagger(tagger: TokenTagger, directory: str | Path, extra: dict | None = None) -> Path:
     """Write config (+ `extra`, e.g. training settings) and changed weights; returns the directory."""
     from safetensors.torch import save_file
@@ -39,7 +48,9 @@ def save_tagger(tagger: TokenTagger, directory: str | Path, extra: dict | None =
         raise CheckpointError("this tagger's adapters were merged for inference; save before merging")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    payload = {"format_version": FORMAT_VERSION, "config": tagger.config.to_dict(), **(extra or {})}
+    payload = {"format_version": FORMAT_VERSION, "config": tagger.config.to_dict(),
+               "label_fingerprint": label_fingerprint(tagger.config.labels, tagger.classifier.weight),
+               **(extra or {})}
     weights = changed_state(tagger)
     save_file(weights, str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
     (directory / CONFIG_FILE).write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n",
@@ -73,13 +84,19 @@ def read_checkpoint_info(directory: str | Path) -> dict:
     path = directory / CONFIG_FILE
     if not directory.is_dir():
         raise CheckpointError(f"{directory}: checkpoint directory does not exist")
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"{path}: missing (a checkpoint is a directory with {CONFIG_FILE} "
                               f"and {WEIGHTS_FILE})")
+    if not path.is_file():  # a FIFO, a device, a link to one: never read it
+        raise CheckpointError(f"{path}: not a regular file")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise CheckpointError(f"{path}: larger than {MAX_CONFIG_BYTES:,} bytes, not a tagger config")
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError) as error:
         raise CheckpointError(f"{path}: not valid JSON ({error})") from error
+    except RecursionError as error:
+        raise CheckpointError(f"{path}: not valid JSON (nested too deeply)") from error
     if not isinstance(info, dict) or not isinstance(info.get("config"), dict):
         raise CheckpointError(f"{path}: expected an object with a 'config' object")
     if info.get("format_version") != FORMAT_VERSION:
@@ -119,11 +136,19 @@ def load_tagger(directory: str | Path, merge: bool = True, expected_labels=None)
                               f"expected {list(expected_labels)}")
     weights_path = directory / WEIGHTS_FILE
     if not weights_path.is_file():
-        raise CheckpointError(f"{weights_path}: missing")
+        raise CheckpointError(f"{weights_path}: missing or not a regular file")
+    if weights_path.stat().st_size > MAX_WEIGHTS_BYTES:
+        raise CheckpointError(f"{weights_path}: larger than {MAX_WEIGHTS_BYTES:,} bytes")
     try:
         weights = load_file(str(weights_path))
     except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointError(f"{weights_path}: not a readable safetensors file ({error})") from error
+    for name, tensor in weights.items():
+        if tensor.dtype != torch.float32:
+            raise CheckpointError(f"{weights_path}: tensor '{name}' is {str(tensor.dtype).removeprefix('torch.')}; "
+                                  "a tagger checkpoint holds float32 weights")
+        if not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{weights_path}: tensor '{name}' holds NaN or infinite values")
     try:
         tagger = TokenTagger(config)
     except EncoderError as error:
@@ -147,6 +172,10 @@ def load_tagger(directory: str | Path, merge: bool = True, expected_labels=None)
     # assign=True replaces parameters instead of copying into them (shared base tensors stay
     # intact) and keeps each parameter's requires_grad as TokenTagger set it.
     tagger.load_state_dict(weights, strict=False, assign=True)
+    stored = info.get("label_fingerprint")
+    if stored is not None and stored != label_fingerprint(config.labels, tagger.classifier.weight):
+        raise CheckpointError(f"{config_path}: the label list does not match the classifier it was "
+                              "trained with (label_fingerprint differs): labels reordered or edited?")
     tagger.eval()
     if merge:
         tagger.merge_adapters()

@@ -19,7 +19,7 @@ from .modeling import PANX_LABELS
 SPLITS = ("train", "dev", "test")
 HUB_WIKIANN = "wikiann"
 _HUB_SPLIT_NAMES = {"train": "train", "dev": "validation", "test": "test"}
-_TAG_PATTERN = re.compile(r"^(O|[BI]-\S+)$")
+_TAG_PATTERN = re.compile(r"^(O|[BI]-[^\s\x00-\x1f\x7f]+)$")  # no control characters in a type
 
 
 class DataFormatError(ValueError):

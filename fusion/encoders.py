@@ -216,13 +216,15 @@ def load_encoder_base(name: str = OFFLINE_ENCODER) -> EncoderBase:
         raise EncoderError(f"encoder directory '{name}' does not exist")
     name_or_path = os.path.expanduser(name)
     try:
+        # safetensors only: a pickled pytorch_model.bin is refused, never unpickled
         try:
             model = AutoModel.from_pretrained(name_or_path, attn_implementation="eager",
-                                              add_pooling_layer=False)
+                                              add_pooling_layer=False, use_safetensors=True)
         except TypeError:  # an architecture without a pooler option
-            model = AutoModel.from_pretrained(name_or_path, attn_implementation="eager")
+            model = AutoModel.from_pretrained(name_or_path, attn_implementation="eager",
+                                              use_safetensors=True)
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, EnvironmentError) as error:
         raise EncoderError(
             f"cannot load encoder '{name}': {error}. Use '{OFFLINE_ENCODER}' offline, a local "
             "directory with a saved model, or a Hugging Face model id while online."

@@ -13,6 +13,7 @@ No fusion layer gives the baseline: the classifier reads dropout(H_L).
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, fields
 
 import torch
@@ -23,6 +24,27 @@ from .encoders import OFFLINE_ENCODER, build_encoder
 PANX_LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
 TUNING_MODES = ("lora", "full", "frozen")
 IGNORE_INDEX = -100  # label of positions the loss and the predictions skip
+
+
+_LABEL = re.compile(r"^(O|[BI]-[^\s-][^\s]*)$")
+
+
+def _require_type(name: str, value, kind: type) -> None:
+    if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
+        raise ValueError(f"{name} must be {kind.__name__}, got {type(value).__name__} {value!r}")
+
+
+def check_labels(labels: list[str]) -> None:
+    """An IOB2 label set: "O" plus B-X and I-X for every type X, each once."""
+    bad = [label for label in labels if not _LABEL.match(label)]
+    if bad:
+        raise ValueError(f"labels must be 'O' or B-/I-<TYPE>, got {bad}")
+    if len(set(labels)) != len(labels) or "O" not in labels:
+        raise ValueError(f"labels must hold 'O' and no repeats, got {labels}")
+    types = {label[2:] for label in labels if label != "O"}
+    missing = sorted(f"{p}-{t}" for t in types for p in "BI" if f"{p}-{t}" not in labels)
+    if missing:
+        raise ValueError(f"labels lack {missing}: every type needs both B- and I-")
 
 
 @dataclass
@@ -42,14 +64,29 @@ class TaggerConfig:
     freeze_word_embeddings: bool = True  # the 250k-row table: frozen keeps checkpoints small
 
     def __post_init__(self) -> None:
+        """Check every field's type and range: a config read from a file may hold anything."""
+        _require_type("encoder", self.encoder, str)
+        _require_type("tuning", self.tuning, str)
         if self.tuning not in TUNING_MODES:
             raise ValueError(f"tuning must be one of {TUNING_MODES}, got {self.tuning!r}")
-        if len(set(self.labels)) != len(self.labels) or not self.labels:
-            raise ValueError(f"labels must be a non-empty list without repeats, got {self.labels}")
-        if self.fusion_layer is not None and self.fusion_layer < 0:
-            raise ValueError(f"fusion_layer must be None or ≥ 0, got {self.fusion_layer}")
-        if self.reduction < 1:
-            raise ValueError(f"reduction must be ≥ 1, got {self.reduction}")
+        for name in ("reduction", "lora_rank", "lora_alpha"):
+            _require_type(name, getattr(self, name), int)
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if self.fusion_layer is not None:
+            _require_type("fusion_layer", self.fusion_layer, int)
+            if self.fusion_layer < 0:
+                raise ValueError(f"fusion_layer must be None or ≥ 0, got {self.fusion_layer}")
+        for name in ("dropout", "lora_dropout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+        _require_type("freeze_word_embeddings", self.freeze_word_embeddings, bool)
+        for name in ("labels", "lora_targets"):
+            value = getattr(self, name)
+            if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"{name} must be a non-empty list of strings, got {value!r}")
+        check_labels(self.labels)
 
     @property
     def label2id(self) -> dict[str, int]:

@@ -14,6 +14,7 @@ prediction from the window in which it sits farthest from an edge. Nothing is cu
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -278,6 +279,15 @@ def _explain(tagger: TokenTagger, encoding, limit: int):
     return explanation, tags
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """Lone surrogates (no encoding can write them: a page or a JSON answer would fail) become
+    U+FFFD, one character for one, so every offset still indexes the original string."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def predict(tagger: TokenTagger, texts: list[str] | str, explain: bool = False,
             batch_size: int = 32, explain_max_tokens: int | None = None) -> list[Prediction]:
     """Tag each text. Empty or whitespace-only text gives an empty Prediction, not an error.
@@ -291,6 +301,7 @@ def predict(tagger: TokenTagger, texts: list[str] | str, explain: bool = False,
         texts = [texts]
     if not all(isinstance(t, str) for t in texts):
         raise TypeError("predict takes a string or a list of strings")
+    texts = [clean_text(text) for text in texts]
     size = max_window_tokens(tagger)
     limit = min(size, explain_max_tokens or size)
     word_lists = [split_words(text, tagger.tokenizer) for text in texts]

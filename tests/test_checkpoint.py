@@ -134,8 +134,11 @@ def test_unknown_encoder(saved):
 def test_label_mismatch(saved):
     with pytest.raises(CheckpointError, match="label mismatch"):
         load_tagger(saved, expected_labels=["O", "B-MISC", "I-MISC"])
-    _edit_config(saved, lambda info: info["config"].update(labels=["O", "B-PER"]))
+    _edit_config(saved, lambda info: info["config"].update(labels=["O", "B-PER", "I-PER"]))
     with pytest.raises(CheckpointError, match="has shape"):
+        load_tagger(saved)
+    _edit_config(saved, lambda info: info["config"].update(labels=["O", "B-PER"]))
+    with pytest.raises(CheckpointError, match="every type needs both B- and I-"):
         load_tagger(saved)
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from fusion.compare import BOUNDARY_DIFFERS, SAME, TYPE_DIFFERS, Comparison, compare_entities, only
 from fusion.languages import language_info, text_direction
-from fusion.predict import Explanation, predict
+from fusion.predict import Explanation, clean_text, predict
 
 from .common import SIDES, TaggerSlot, plain
 
@@ -66,7 +66,7 @@ def entity_frame(comparison: Comparison | None) -> pd.DataFrame:
 
 def compare_text(slots: dict[str, TaggerSlot], text) -> CompareView:
     """Tag `text` with every loaded model and compare; never raises on odd text."""
-    text = "" if text is None else str(text)
+    text = clean_text("" if text is None else str(text))
     notes = []
     if len(text) > TEXT_LIMIT:
         notes.append(f"The text has {len(text):,} characters; only the first {TEXT_LIMIT:,} were "

@@ -79,7 +79,7 @@ def bootstrap_intervals(runs_dir, group: RunGroup | None,
     if group is None or fusion_model is None:
         return {}, ""
     folder = Path(runs_dir)
-    stamp = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob("*")))
+    stamp = tuple(sorted((p.name, p.lstat().st_mtime_ns) for p in folder.glob("*")))
     try:
         with _BOOTSTRAP_LOCK:  # a second caller waits for the first one's result, not a recount
             intervals = _cached_intervals(str(folder), stamp, group, fusion_model)

@@ -1,0 +1,178 @@
+"""A hostile-input corpus, generated here: broken checkpoints, odd uploads and odd text. Every case
+must end in one clear message — from the library, the command line and the app — never a
+traceback, and the app must always start."""
+
+import contextlib
+import io
+import json
+import math
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+import app
+from fusion.__main__ import main as cli
+from fusion.checkpoint import CheckpointError, load_tagger
+from ui import compare_tab, evaluate_tab
+
+CONFIG = "tagger_config.json"
+UNESCAPED_TAG = re.compile(r"(?<!\\)<")  # a "<" that Markdown would read as the start of HTML
+WEIGHTS = "model.safetensors"
+
+
+def _edit_config(change):
+    def apply(directory: Path):
+        info = json.loads((directory / CONFIG).read_text())
+        change(info)
+        (directory / CONFIG).write_text(json.dumps(info))
+    return apply
+
+
+def _edit_weights(change):
+    def apply(directory: Path):
+        weights = load_file(str(directory / WEIGHTS))
+        change(weights)
+        save_file(weights, str(directory / WEIGHTS))
+    return apply
+
+
+def _write(name: str, text: str):
+    return lambda directory: (directory / name).write_text(text)
+
+
+def _local_pickle_encoder(directory: Path):
+    encoder = directory / "encoder"
+    encoder.mkdir()
+    (encoder / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    (encoder / "pytorch_model.bin").write_bytes(b"\x80\x04not really a pickle")
+    _edit_config(lambda i: i["config"].update(encoder=str(encoder)))(directory)
+
+
+def _fifo_config(directory: Path):
+    (directory / CONFIG).unlink()
+    os.mkfifo(directory / CONFIG)
+
+
+def _zero_config(directory: Path):
+    (directory / CONFIG).unlink()
+    (directory / CONFIG).symlink_to("/dev/zero")
+
+
+def _permute_labels(info):
+    labels = info["config"]["labels"]
+    info["config"]["labels"] = labels[:3] + labels[5:] + labels[3:5]  # ORG and LOC rows swapped
+
+
+BROKEN_CHECKPOINTS = {
+    "dropout is text": (_edit_config(lambda i: i["config"].update(dropout="x")), "dropout"),
+    "rank is text": (_edit_config(lambda i: i["config"].update(lora_rank="16")), "lora_rank"),
+    "encoder is a number": (_edit_config(lambda i: i["config"].update(encoder=123)), "encoder"),
+    "labels are numbers": (_edit_config(lambda i: i["config"].update(labels=list(range(7)))), "labels"),
+    "fusion layer is a float": (_edit_config(lambda i: i["config"].update(fusion_layer=1.0)), "fusion_layer"),
+    "fusion layer out of range": (_edit_config(lambda i: i["config"].update(fusion_layer=99)), "out of range"),
+    "dropout is NaN": (_write(CONFIG, '{"format_version": 1, "config": {"dropout": NaN}}'), "dropout"),
+    "nested 100,000 deep": (_write(CONFIG, "[" * 100_000 + "]" * 100_000), "nested"),
+    "not JSON": (_write(CONFIG, "{ nope"), "not valid JSON"),
+    "unknown key": (_edit_config(lambda i: i["config"].update(colour="red")), "unknown config keys"),
+    "future format": (_edit_config(lambda i: i.update(format_version=2)), "format_version"),
+    "labels permuted": (_edit_config(_permute_labels), "label list does not match"),
+    "int64 weights": (_edit_weights(lambda w: w.update({k: v.long() for k, v in w.items()})), "int64"),
+    "float16 weights": (_edit_weights(lambda w: w.update({k: v.half() for k, v in w.items()})), "float16"),
+    "NaN classifier": (_edit_weights(lambda w: w["classifier.weight"].fill_(math.nan)), "NaN"),
+    "truncated weights": (lambda d: (d / WEIGHTS).write_bytes((d / WEIGHTS).read_bytes()[:100]), "safetensors"),
+    "weights missing": (lambda d: (d / WEIGHTS).unlink(), "missing"),
+    "config is a FIFO": (_fifo_config, "not a regular file"),
+    "config links to /dev/zero": (_zero_config, "not a regular file"),
+    "encoder folder with a pickle": (_local_pickle_encoder, "encoder"),
+}
+
+
+@pytest.fixture(scope="module")
+def broken(tiny_checkpoints, tmp_path_factory) -> dict:
+    """name -> (a broken copy of the tiny fusion checkpoint, words its message must hold)."""
+    root = tmp_path_factory.mktemp("broken")
+    cases = {}
+    for index, (name, (breakage, words)) in enumerate(BROKEN_CHECKPOINTS.items()):
+        directory = root / f"case{index}"
+        shutil.copytree(tiny_checkpoints["fusion"], directory)
+        breakage(directory)
+        cases[name] = (directory, words)
+    return cases
+
+
+def test_the_intact_copy_loads(tiny_checkpoints):
+    assert load_tagger(tiny_checkpoints["fusion"]).config.fusion_layer == 1
+
+
+@pytest.mark.parametrize("name", list(BROKEN_CHECKPOINTS))
+def test_a_broken_checkpoint_is_one_clear_message_everywhere(broken, name):
+    directory, words = broken[name]
+    with pytest.raises(CheckpointError) as caught:  # the library
+        load_tagger(directory)
+    assert words in str(caught.value)
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):  # the command line
+        assert cli(["predict", "--checkpoint", str(directory), "Paris"]) == 2
+    assert stderr.getvalue().startswith("error: ") and "Traceback" not in stderr.getvalue()
+    slot = app.load_slot("fusion", directory)  # the app: a header line, no crash
+    assert not slot.ready and words in slot.error
+    header = app.header_markdown({"fusion": slot})
+    assert "not loaded" in header and not UNESCAPED_TAG.search(header)
+
+
+def test_the_app_serves_with_every_broken_checkpoint(broken, tiny_checkpoints):
+    """Start the served app once per broken fusion checkpoint; Compare still answers."""
+    from gradio_client import Client
+
+    failures = 0
+    for name, (directory, _) in list(broken.items())[::4]:  # a bounded sample of the corpus
+        slots = app.load_slots(tiny_checkpoints["baseline"], directory)
+        demo = app.build_demo(slots, examples=[])
+        demo.queue(default_concurrency_limit=app.CONCURRENCY, max_size=app.QUEUE_SIZE)
+        _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True,
+                                quiet=True, **app.launch_options())
+        try:
+            status, base, *_ = Client(url, verbose=False).predict("Angela Merkel visited Paris.",
+                                                                   "fusion", 1, 1, api_name="/compare")
+            failures += "fusion model is not loaded" not in status or base["value"] is None
+        finally:
+            demo.close()
+    assert failures == 0
+
+
+UPLOADS = {
+    "one column": ("Angela\nMerkel\n", "expected"),
+    "empty tag column": ("Angela\t\n", "expected"),
+    "lower-case tag": ("Angela\tb-per\n", "is not O or B-/I-"),
+    "E- tag": ("Angela\tE-PER\n", "is not O or B-/I-"),
+    "bare type": ("Angela\tPER\n", "is not O or B-/I-"),
+    "header line": ("token\ttag\nAngela\tB-PER\n", "is not O or B-/I-"),
+    "NUL bytes": ("Angela\x00\tB-PER\x00\n", "is not O or B-/I-"),
+}
+
+
+@pytest.mark.parametrize("name", list(UPLOADS))
+def test_a_bad_upload_gets_its_whole_message_escaped(tiny_checkpoints, tmp_path, name):
+    content, words = UPLOADS[name]
+    path = tmp_path / "upload.tsv"
+    path.write_text(content, encoding="utf-8")
+    slots = app.load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
+    message, table, _, _ = evaluate_tab.score_upload(slots, str(path), "<img src=x>", [])
+    assert table.empty and words in message.replace("\\", "")
+    assert not UNESCAPED_TAG.search(message)  # Markdown cannot eat <TAB> or <TYPE> as a tag
+
+
+def test_odd_text_and_language_never_break_a_page(tiny_checkpoints, tmp_path):
+    slots = app.load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
+    view = compare_tab.compare_text(slots, "Angela \udc00 Merkel in Paris")
+    json.dumps([view.message, view.highlights, view.disagreement, view.table.to_dict("records")])  # encodable
+    assert "".join(t for t, _ in view.highlights["baseline"]) == "Angela \ufffd Merkel in Paris"
+    path = tmp_path / "ok.tsv"
+    path.write_text("Paris\tB-LOC\n", encoding="utf-8")
+    message, *_ = evaluate_tab.score_upload(slots, str(path), "<script>x</script>", [])
+    assert not UNESCAPED_TAG.search(message)
