@@ -8,6 +8,9 @@ cross-lingual NER. Public entry points:
 - `fusion.train.train(TrainOptions(...))`           fine-tuning
 - `fusion.evaluate.run_evaluation(EvaluateOptions(...))`  zero-shot run records
 - `fusion.runs.load_runs`, `runs_dataframe`         stored runs
+- `fusion.results`, `fusion.bootstrap`              comparisons of runs, 95 % intervals of Δ F1
+- `fusion.compare.compare_entities(text, ...)`      how two models' entities agree
+- `fusion.errors.entity_errors(gold, predicted)`    missed / wrong type / wrong boundary / spurious
 
 Importing the package loads nothing; models are built only when asked for.
 """

@@ -122,7 +122,7 @@ def build(slots: dict[str, TaggerSlot], examples: list[dict], titles: dict[str, 
                                                color_map=AGREEMENT_COLOURS, show_legend=True,
                                                elem_id="disagreement")
     gr.Markdown(DISAGREEMENT_HELP, elem_classes=["help"])
-    parts["table"] = gr.Dataframe(entity_frame(None), label="Entities (click a column header to sort)",
+    parts["table"] = gr.Dataframe(entity_frame(None), label="Entities",
                                   interactive=False, elem_id="entity-table", wrap=True)
     return parts
 

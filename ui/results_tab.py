@@ -217,7 +217,7 @@ def build(records: list[dict], loaded_fusion: str | None) -> dict:
         parts["reload"] = gr.Button("Reload runs", size="sm")
     parts["summary"] = gr.Markdown()
     parts["table"] = gr.Dataframe(pd.DataFrame(columns=TABLE_COLUMNS),
-                                  label="F1 per language (click a column header to sort)",
+                                  label="F1 per language",
                                   interactive=False, elem_id="language-table")
     parts["csv"] = gr.DownloadButton("Download CSV", size="sm")
     gr.Markdown(DELTA_HELP, elem_classes=["help"])
