@@ -38,9 +38,10 @@ class DeltaInterval:
 
 def resample_weights(n: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
     """resamples × n: how often each sentence is drawn in each replicate."""
-    draws = rng.integers(0, n, size=(resamples, n))
-    flat = (np.arange(resamples)[:, None] * n + draws).ravel()
-    return np.bincount(flat, minlength=resamples * n).reshape(resamples, n).astype(np.float32)
+    kind = np.int32 if resamples * n < 2**31 else np.int64  # int32 draws are ~3× faster
+    draws = rng.integers(0, n, size=(resamples, n), dtype=kind)
+    draws += np.arange(resamples, dtype=kind)[:, None] * n  # replicate r counts in row r
+    return np.bincount(draws.ravel(), minlength=resamples * n).reshape(resamples, n).astype(np.float32)
 
 
 def _f1(summed: np.ndarray) -> np.ndarray:
