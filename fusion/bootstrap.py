@@ -108,3 +108,12 @@ def load_counts(records: list[dict], folder: str | Path, model: str) -> dict[str
                 raise PredictionsError(f"{name}: {language} does not match the run's sentences")
             found.setdefault(language, []).append(item.counts)
     return found
+
+
+def run_intervals(records: list[dict], folder: str | Path, fusion_model: str,
+                  source: str = "en") -> dict[str, DeltaInterval]:
+    """language (and "average") -> interval of Δ for the baseline and `fusion_model` runs among
+    `records` (one group), from their sidecars under `folder`."""
+    intervals = paired_bootstrap(load_counts(records, folder, "baseline"),
+                                 load_counts(records, folder, fusion_model), source)
+    return {interval.language: interval for interval in intervals}

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .bootstrap import load_counts, paired_bootstrap
+from .bootstrap import run_intervals
 from .predictions import PredictionsError
 from .results import (SOURCE_LANGUAGE, RunGroup, best_sweep_layer, fusion_models, group_records,
                       groups, language_table, summarise, sweep_table)
-from .runs import load_runs
+from .runs import load_runs, training_recipe
 
 
 def _interval_text(interval) -> str:
@@ -22,8 +22,7 @@ def group_section(records: list[dict], folder: Path, group: RunGroup, fusion_mod
     summary = summarise(records, group, fusion_model)
     chosen = group_records(records, group)
     try:
-        intervals = {i.language: i for i in paired_bootstrap(load_counts(chosen, folder, "baseline"),
-                                                             load_counts(chosen, folder, fusion_model))}
+        intervals = run_intervals(chosen, folder, fusion_model, SOURCE_LANGUAGE)
     except PredictionsError:
         intervals = {}
     average = intervals.get("average")
@@ -77,8 +76,6 @@ def sweep_section(records: list[dict]) -> list[str]:
 
 
 def _sweep_recipe(records: list[dict]) -> str:
-    from .runs import training_recipe
-
     return next(training_recipe(r) for r in records if r.get("study") == "layer-sweep")
 
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 import gradio as gr
 import pandas as pd
 
-from fusion.compare import BOUNDARY_DIFFERS, SAME, TYPE_DIFFERS, Comparison, compare_entities, only
+from fusion.compare import (BOUNDARY_DIFFERS, SAME, TYPE_DIFFERS, EntityRow, compare_entities,
+                            highlight_segments, only)
 from fusion.languages import language_info, text_direction
 from fusion.predict import Explanation, clean_text, predict
 
@@ -57,11 +58,10 @@ def as_value(segments) -> list[tuple[str, str | None]]:
     return [(segment.text, segment.label) for segment in segments]
 
 
-def entity_frame(comparison: Comparison | None) -> pd.DataFrame:
-    rows = [] if comparison is None else [
-        {"model": row.side, "entity": row.text, "type": row.label, "score": row.score,
-         "start": row.start, "end": row.end, "agreement": row.agreement} for row in comparison.rows]
-    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+def entity_frame(rows: list[EntityRow] | None = None) -> pd.DataFrame:
+    return pd.DataFrame([{"model": row.side, "entity": row.text, "type": row.label, "score": row.score,
+                          "start": row.start, "end": row.end, "agreement": row.agreement}
+                         for row in rows or []], columns=TABLE_COLUMNS)
 
 
 def compare_text(slots: dict[str, TaggerSlot], text) -> CompareView:
@@ -91,13 +91,13 @@ def compare_text(slots: dict[str, TaggerSlot], text) -> CompareView:
         comparison = compare_entities(text, {side: predictions[side].entities for side in SIDES})
         view.highlights = {side: as_value(segments) for side, segments in comparison.highlights.items()}
         view.disagreement = as_value(comparison.disagreement)
-        view.table = entity_frame(comparison)
+        view.table = entity_frame(comparison.rows)
         notes.insert(0, comparison.summary())
     elif predictions:  # one model: its entities, nothing to compare with
         side, prediction = next(iter(predictions.items()))
-        comparison = compare_entities(text, {side: prediction.entities, "none": []})
-        view.highlights = {side: as_value(comparison.highlights[side])}
-        view.table = entity_frame(comparison)
+        view.highlights = {side: as_value(highlight_segments(text, prediction.entities))}
+        view.table = entity_frame([EntityRow(side, e.text, e.label, round(float(e.score), 3), e.start,
+                                             e.end, only(side)) for e in prediction.entities])
     view.message = "\n\n".join(notes)
     return view
 
@@ -122,7 +122,7 @@ def build(slots: dict[str, TaggerSlot], examples: list[dict], titles: dict[str, 
                                                color_map=AGREEMENT_COLOURS, show_legend=True,
                                                elem_id="disagreement")
     gr.Markdown(DISAGREEMENT_HELP, elem_classes=["help"])
-    parts["table"] = gr.Dataframe(entity_frame(None), label="Entities",
+    parts["table"] = gr.Dataframe(entity_frame(), label="Entities",
                                   interactive=False, elem_id="entity-table", wrap=True)
     return parts
 
@@ -141,4 +141,4 @@ def values(view: CompareView) -> list:
 
 
 def fallback_values(message: str) -> list:
-    return [message, None, None, None, entity_frame(None)]
+    return [message, None, None, None, entity_frame()]

@@ -3,7 +3,6 @@ intervals, the difference per language, and the layer sweep."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 import tempfile
@@ -14,7 +13,7 @@ import gradio as gr
 import pandas as pd
 
 from fusion import plots
-from fusion.bootstrap import DeltaInterval, load_counts, paired_bootstrap
+from fusion.bootstrap import DeltaInterval, run_intervals
 from fusion.languages import language_info
 from fusion.predictions import PredictionsError
 from fusion.results import (LANGUAGE_COLUMNS, SOURCE_LANGUAGE, RunGroup, best_sweep_layer,
@@ -63,29 +62,28 @@ def group_choices(records: list[dict]) -> list[tuple[str, str]]:
 
 
 _BOOTSTRAP_LOCK = threading.Lock()
+_INTERVALS: dict[tuple, dict[str, DeltaInterval]] = {}  # (folder, its files' times, group, model)
 
 
-@functools.lru_cache(maxsize=16)
-def _cached_intervals(folder: str, stamp: tuple, group: RunGroup, fusion_model: str):
-    records, _ = load_runs(folder)
-    chosen = group_records(records, group)
-    return paired_bootstrap(load_counts(chosen, folder, "baseline"),
-                            load_counts(chosen, folder, fusion_model), SOURCE_LANGUAGE)
-
-
-def bootstrap_intervals(runs_dir, group: RunGroup | None,
+def bootstrap_intervals(runs_dir, records: list[dict], group: RunGroup | None,
                         fusion_model: str | None) -> tuple[dict[str, DeltaInterval], str]:
-    """language -> interval (and "average"), or {} and why there are none."""
+    """language -> interval (and "average"), or {} and why there are none. Cached until a file
+    in the runs folder changes; a second caller waits for the first one's result."""
     if group is None or fusion_model is None:
         return {}, ""
     folder = Path(runs_dir)
-    stamp = tuple(sorted((p.name, p.lstat().st_mtime_ns) for p in folder.glob("*")))
+    key = (str(folder), tuple(sorted((p.name, p.lstat().st_mtime_ns) for p in folder.glob("*"))),
+           group, fusion_model)
     try:
-        with _BOOTSTRAP_LOCK:  # a second caller waits for the first one's result, not a recount
-            intervals = _cached_intervals(str(folder), stamp, group, fusion_model)
+        with _BOOTSTRAP_LOCK:
+            if key not in _INTERVALS:
+                if len(_INTERVALS) > 16:  # a few groups × models; old folder states go
+                    _INTERVALS.clear()
+                _INTERVALS[key] = run_intervals(group_records(records, group), folder, fusion_model,
+                                                SOURCE_LANGUAGE)
     except (PredictionsError, ValueError) as error:
         return {}, f"No bootstrap intervals: {plain(error)}"
-    return {i.language: i for i in intervals}, ""
+    return _INTERVALS[key], ""
 
 
 def with_intervals(table: pd.DataFrame, intervals: dict[str, DeltaInterval]) -> pd.DataFrame:
@@ -166,7 +164,7 @@ def results_view(runs_dir, records: list[dict], group_key: str | None, fusion_mo
     group = group_by_key(records, group_key)
     if group is not None and fusion_model not in fusion_models(records, group):
         fusion_model = next(iter(fusion_models(records, group)), None)
-    intervals, note = bootstrap_intervals(runs_dir, group, fusion_model)
+    intervals, note = bootstrap_intervals(runs_dir, records, group, fusion_model)
     table = with_intervals(language_table(records, group, fusion_model), intervals)
     return (summary_markdown(records, group, fusion_model, intervals, note), table, write_csv(table),
             delta_figure(table, intervals, group_by), sweep_figure(records, chosen_layer))
@@ -191,7 +189,7 @@ def warm_up(runs_dir, records: list[dict], loaded_fusion: str | None) -> None:
     of the Results tab does not wait for it (seconds for full test sets)."""
     group_key, fusion_model = default_choice(records, loaded_fusion)
     threading.Thread(target=bootstrap_intervals, daemon=True,
-                     args=(runs_dir, group_by_key(records, group_key), fusion_model)).start()
+                     args=(runs_dir, records, group_by_key(records, group_key), fusion_model)).start()
 
 
 def reload_values(runs_dir, loaded_fusion: str | None) -> tuple:
