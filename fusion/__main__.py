@@ -1,4 +1,4 @@
-"""`python -m fusion predict|train|evaluate`: flags are built from the option dataclasses."""
+"""`python -m fusion predict|train|intermediate|evaluate`: flags are built from the option dataclasses."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ def _add_options(parser: argparse.ArgumentParser, options_class) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from .evaluate import EvaluateOptions
+    from .intermediate import IntermediateOptions
     from .train import TrainOptions
 
     parser = argparse.ArgumentParser(prog="python -m fusion", description=__doc__)
@@ -49,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
 
     train_parser = commands.add_parser("train", help="fine-tune on the source language")
     _add_options(train_parser, TrainOptions)
+    intermediate_parser = commands.add_parser(
+        "intermediate", help="train adapters on an English intermediate task (then train --start-from)")
+    _add_options(intermediate_parser, IntermediateOptions)
     evaluate_parser = commands.add_parser("evaluate", help="zero-shot evaluation -> run record")
     _add_options(evaluate_parser, EvaluateOptions)
 
@@ -77,6 +81,13 @@ def main(argv: list[str] | None = None) -> int:
 
         summary = train(TrainOptions(**args))
         print(json.dumps(summary, indent=1))
+        return 0
+    if command == "intermediate":
+        from .intermediate import train_intermediate
+
+        info = train_intermediate(IntermediateOptions(**args))
+        print(f"{info['task']}: {info['examples']} examples, dev {info['dev_metric']} "
+              f"{100 * info['dev_score']:.2f} -> {args['output_dir']}")
         return 0
     from .evaluate import run_evaluation
 

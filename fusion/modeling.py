@@ -143,6 +143,38 @@ class AIF(nn.Module):
         return fused, gate
 
 
+def prepare_encoder(encoder: nn.Module, config: TaggerConfig) -> tuple[nn.Module, frozenset[str]]:
+    """Freeze / copy / wrap encoder weights according to `config.tuning`; returns the encoder
+    (wrapped with LoRA adapters when asked) and the names of its still-shared base weights.
+
+    The encoder's parameters start as the process-wide shared base tensors; any weight that
+    training may change gets a private copy (full) or stays frozen under an adapter (LoRA).
+    The tagger and the intermediate-task model (fusion/intermediate.py) both call this, so their
+    adapters have the same names and carry over from one to the other.
+    """
+    base_pointers = {t.data_ptr() for t in encoder.state_dict().values()}
+    for parameter in encoder.parameters():
+        parameter.requires_grad_(False)
+    if config.tuning == "full":
+        word_embeddings = encoder.get_input_embeddings().weight
+        for module in encoder.modules():
+            for name, parameter in list(module.named_parameters(recurse=False)):
+                if parameter is word_embeddings and config.freeze_word_embeddings:
+                    continue
+                setattr(module, name, nn.Parameter(parameter.detach().clone()))
+    elif config.tuning == "lora":
+        from peft import LoraConfig, inject_adapter_in_model
+
+        lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha,
+                          lora_dropout=config.lora_dropout,
+                          target_modules=list(config.lora_targets), bias="none")
+        encoder = inject_adapter_in_model(lora, encoder)
+        for name, parameter in encoder.named_parameters():
+            parameter.requires_grad_("lora_" in name)
+    return encoder, frozenset(name for name, t in encoder.state_dict().items()
+                              if t.data_ptr() in base_pointers)
+
+
 class TokenTagger(nn.Module):
     """Encoder (+ AIF when `config.fusion_layer` is set) + dropout + linear classifier."""
 
@@ -164,37 +196,9 @@ class TokenTagger(nn.Module):
         self.classifier = nn.Linear(hidden, len(config.labels))
         self.merged = False  # True once merge_adapters() folded LoRA in (inference only)
         self.checkpoint_info: dict = {}  # the checkpoint's JSON (training settings) once loaded
-        self._prepare_encoder_for_tuning()
-
-    def _prepare_encoder_for_tuning(self) -> None:
-        """Freeze / copy / wrap encoder weights according to `config.tuning`.
-
-        The encoder's parameters start as the process-wide shared base tensors; any weight that
-        training may change gets a private copy (full) or stays frozen under an adapter (LoRA).
-        """
-        config = self.config
-        base_pointers = {t.data_ptr() for t in self.encoder.state_dict().values()}
-        for parameter in self.encoder.parameters():
-            parameter.requires_grad_(False)
-        if config.tuning == "full":
-            word_embeddings = self.encoder.get_input_embeddings().weight
-            for module in self.encoder.modules():
-                for name, parameter in list(module.named_parameters(recurse=False)):
-                    if parameter is word_embeddings and config.freeze_word_embeddings:
-                        continue
-                    setattr(module, name, nn.Parameter(parameter.detach().clone()))
-        elif config.tuning == "lora":
-            from peft import LoraConfig, inject_adapter_in_model
-
-            lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha,
-                              lora_dropout=config.lora_dropout,
-                              target_modules=list(config.lora_targets), bias="none")
-            self.encoder = inject_adapter_in_model(lora, self.encoder)
-            for name, parameter in self.encoder.named_parameters():
-                parameter.requires_grad_("lora_" in name)
+        self.encoder, base_names = prepare_encoder(self.encoder, config)
         # Names, not addresses: they stay right after the model moves to another device.
-        self.base_names = frozenset(f"encoder.{name}" for name, t in self.encoder.state_dict().items()
-                                    if t.data_ptr() in base_pointers)
+        self.base_names = frozenset(f"encoder.{name}" for name in base_names)
 
     @property
     def n_layers(self) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 SCHEMA_VERSION = 1
-STUDIES = ("zero-shot", "seed-study", "layer-sweep")  # what a run belongs to
+STUDIES = ("zero-shot", "seed-study", "layer-sweep", "intermediate-task")  # what a run belongs to
 MAX_RUN_BYTES = 5_000_000  # a 39-language record is ~30 kB
 
 
@@ -142,11 +142,13 @@ def load_runs(folder: str | Path) -> tuple[list[dict], list[RunWarning]]:
 
 
 def training_recipe(record: dict) -> str:
-    """How the evaluated checkpoint was trained, e.g. "en 20000 sent × 3 ep": runs compared as
-    seeds of one model must share it."""
+    """How the evaluated checkpoint was trained, e.g. "en 20000 sent × 3 ep", or "sst2 → en 2000
+    sent × 1 ep" after an intermediate task: runs compared as seeds of one model must share it."""
     training = record["checkpoint"].get("training") or {}
     sentences = training.get("train_sentences", "?")
-    return f"{training.get('language', '?')} {sentences} sent × {training.get('epochs', '?')} ep"
+    recipe = f"{training.get('language', '?')} {sentences} sent × {training.get('epochs', '?')} ep"
+    intermediate = training.get("intermediate")
+    return f"{intermediate['task']} → {recipe}" if isinstance(intermediate, dict) else recipe
 
 
 def runs_dataframe(records: list[dict]):

@@ -61,9 +61,11 @@ class TrainOptions:
         "help": "lora (small checkpoints), full (every encoder weight), frozen"})
     save_every: int = field(default=200, metadata={
         "help": "steps between resume points"})
+    start_from: str | None = field(default=None, metadata={
+        "help": "an intermediate-task run (python -m fusion intermediate): start from its adapters"})
 
 
-def _set_seed(seed: int) -> None:
+def set_seed(seed: int) -> None:
     random.seed(seed)
     torch.manual_seed(seed)
 
@@ -92,7 +94,7 @@ def _log(directory: Path, entry: dict) -> None:
         handle.write(json.dumps(entry) + "\n")
 
 
-def _save_resume(directory: Path, tagger, optimizer, scheduler, state: dict) -> None:
+def save_resume(directory: Path, tagger, optimizer, scheduler, state: dict) -> None:
     """Trainable weights, optimizer moments and RNG as safetensors; the rest as JSON (no pickle)."""
     from safetensors.torch import save_file
 
@@ -108,7 +110,7 @@ def _save_resume(directory: Path, tagger, optimizer, scheduler, state: dict) -> 
     (resume / "state.json").write_text(json.dumps({**state, "resume": extra}, indent=1), encoding="utf-8")
 
 
-def _load_resume(directory: Path, tagger, optimizer, scheduler) -> dict | None:
+def load_resume(directory: Path, tagger, optimizer, scheduler) -> dict | None:
     from safetensors.torch import load_file
 
     resume = directory / RESUME_DIR
@@ -144,12 +146,17 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
     output = Path(options.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     accelerator = Accelerator()
-    _set_seed(options.seed)
+    set_seed(options.seed)
     if tagger is None:
         tagger = TokenTagger(TaggerConfig(encoder=options.encoder, fusion_layer=options.fusion_layer,
                                           tuning=options.tuning))
     config = tagger.config
     tokenizer = tagger.tokenizer
+    intermediate = None
+    if options.start_from:
+        from .intermediate import start_from_intermediate
+
+        intermediate = start_from_intermediate(tagger, options.start_from)
 
     train_set = load_split(options.data, options.language, "train", options.max_train_sentences,
                            labels=config.labels)
@@ -170,7 +177,7 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
     tagger, optimizer, scheduler = accelerator.prepare(tagger, optimizer, scheduler)
     model = accelerator.unwrap_model(tagger)
 
-    state = _load_resume(output, model, optimizer, scheduler) or {
+    state = load_resume(output, model, optimizer, scheduler) or {
         "epoch": 0, "step_in_epoch": 0, "best_f1": -1.0, "best_epoch": None, "history": [],
         "seconds": 0.0}
     if state["epoch"] or state["step_in_epoch"]:
@@ -180,6 +187,8 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
                 "steps_per_epoch": steps_per_epoch, "device": str(accelerator.device),
                 "processes": accelerator.num_processes,
                 "trainable_parameters": sum(p.numel() for p in trainable)}
+    if intermediate is not None:
+        settings["intermediate"] = intermediate
 
     while state["epoch"] < options.epochs:
         epoch = state["epoch"]
@@ -210,7 +219,7 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
                     _log(output, {"epoch": epoch + 1, "step": step + 1, "loss": recent})
             if (step + 1) % options.save_every == 0 and accelerator.is_main_process:
                 state["step_in_epoch"] = step + 1
-                _save_resume(output, model, optimizer, scheduler,
+                save_resume(output, model, optimizer, scheduler,
                              {**state, "seconds": state["seconds"] + time.time() - started})
         bar.close()
         state["seconds"] += time.time() - started
@@ -231,7 +240,7 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
                     "history": state["history"], "train_seconds": round(state["seconds"], 1)}})
         state["epoch"], state["step_in_epoch"] = epoch + 1, 0
         if accelerator.is_main_process:
-            _save_resume(output, model, optimizer, scheduler, state)
+            save_resume(output, model, optimizer, scheduler, state)
     accelerator.wait_for_everyone()
     return {"best_epoch": state["best_epoch"], "best_dev_f1": state["best_f1"],
             "history": state["history"], "output_dir": str(output)}
