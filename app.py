@@ -161,16 +161,17 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
     with gr.Blocks(title="Layer Fusion Explorer", analytics_enabled=False,
                    delete_cache=(3600, 86400)) as demo:
         gr.Markdown(header_markdown(slots))
-        explanations = gr.State(None)
+        # The text last compared, which the Inside tab explains: a hidden box rather than a State,
+        # so the /inside endpoint takes a text too.
+        compared = gr.Textbox(visible=False)
         records_state = gr.State(records)
         colours = compare_tab.entity_colours(slots)
         with gr.Tabs() as tabs:
             with gr.Tab("Compare", id="compare"):
                 compare = compare_tab.build(slots, examples, titles)
-            with gr.Tab("Inside", id="inside"):
+            with gr.Tab("Inside", id="inside") as inside_page:
                 inside = inside_tab.build(reference.n_layers if reference else 12,
-                                          reference.n_heads if reference else 12,
-                                          compare_tab.INSIDE_TOKEN_LIMIT)
+                                          reference.n_heads if reference else 12)
             with gr.Tab("Results", id="results"):
                 results = results_tab.build(records, loaded_fusion)
             with gr.Tab("Errors", id="errors"):
@@ -179,25 +180,30 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
                 evaluate = evaluate_tab.build()
                 upload_errors = errors_tab.browser(colours, list(colours), "upload")
 
-        # Compare fills its own tab and the Inside plots for the text it tagged.
-        inside_inputs = [inside["side"], inside["layer"], inside["head"]]
-        compare_outputs = compare_tab.outputs(compare) + [explanations] + inside_tab.outputs(inside)
+        # Compare tags; the Inside tab computes attentions only when it is looked at.
+        inside_inputs = [compared, inside["sentence"], inside["side"], inside["layer"], inside["head"]]
+        compare_outputs = compare_tab.outputs(compare) + [compared, inside["sentence"]]
 
-        def on_compare(text, side, layer, head):
+        def on_compare(text):
             view = compare_tab.compare_text(slots, text)
-            return (compare_tab.values(view) + [view.explanations]
-                    + list(inside_tab.inside_figures(view.explanations, side, layer, head)))
+            choices = inside_tab.sentence_choices(slots, view.text)
+            return compare_tab.values(view) + [view.text, gr.Dropdown(
+                choices=choices, value=choices[0][1] if choices else None)]
 
-        on_compare = safe(on_compare, lambda m: compare_tab.fallback_values(m) + [None]
-                          + inside_tab.fallback_values(m))
+        on_compare = safe(on_compare, lambda m: compare_tab.fallback_values(m) + ["", gr.skip()])
         gr.on([compare["button"].click, compare["text"].submit], on_compare,
-              [compare["text"]] + inside_inputs, compare_outputs, api_name="compare")
+              [compare["text"]], compare_outputs, api_name="compare")
         if compare["examples"] is not None:  # an example click fills the box, then compares
-            compare["examples"].load_input_event.then(on_compare, [compare["text"]] + inside_inputs,
+            compare["examples"].load_input_event.then(on_compare, [compare["text"]],
                                                       compare_outputs, api_visibility="private")
-        gr.on([inside["side"].input, inside["layer"].release, inside["head"].release],
-              safe(inside_tab.inside_figures, inside_tab.fallback_values),
-              [explanations] + inside_inputs, inside_tab.outputs(inside), api_visibility="private")
+
+        def on_inside(text, sentence, side, layer, head):
+            return inside_tab.inside_view(slots, text, side, sentence, layer, head)
+
+        gr.on([inside_page.select, inside["sentence"].input, inside["side"].input,
+               inside["layer"].release, inside["head"].release],
+              safe(on_inside, inside_tab.fallback_values), inside_inputs,
+              inside_tab.outputs(inside), api_name="inside")
 
         def on_reload():
             return results_tab.reload_values(runs_dir, loaded_fusion)
@@ -245,7 +251,7 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
             errors_tab.wire_browser(browser)
             browser["send"].click(lambda text: (text, gr.Tabs(selected="compare")), [browser["text"]],
                                   [compare["text"], tabs], api_visibility="private").then(
-                on_compare, [compare["text"]] + inside_inputs, compare_outputs, api_visibility="private")
+                on_compare, [compare["text"]], compare_outputs, api_visibility="private")
     return demo
 
 

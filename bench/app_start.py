@@ -66,7 +66,7 @@ def main() -> int:
             print("the app did not start:\n" + (process.stderr.read() if process.poll() is not None else "timeout"))
             return 1
         listening = time.perf_counter() - started
-        status, *_ = client.predict(options.text, "fusion", 1, 1, api_name="/compare")
+        status, *_ = client.predict(options.text, api_name="/compare")
         first = time.perf_counter() - started
         if "not loaded" in status:
             print(f"warning: {status}")
@@ -74,7 +74,7 @@ def main() -> int:
         latencies = []
         for _ in range(options.requests):
             begin = time.perf_counter()
-            client.predict(options.text, "fusion", 1, 1, api_name="/compare")
+            client.predict(options.text, api_name="/compare")
             latencies.append(time.perf_counter() - begin)
     finally:
         process.terminate()

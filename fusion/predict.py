@@ -1,21 +1,18 @@
-"""Text in, entities out: words with character offsets, BIO tags, entity spans, and on request
-the attentions and AIF gates.
+"""Text in, entities out: sentences and words with character offsets, BIO tags, entity spans,
+and on request the attentions and AIF gates of one sentence.
 
-How text becomes words: runs of letters, marks and digits form a word; each punctuation mark or
-symbol (emoji included) is a word of its own; whitespace and control characters separate words.
-Scripts written without spaces are split further: every Han, Hiragana and Katakana character is
-a word (as in WikiANN's Chinese and Japanese data), and runs of Thai, Lao, Khmer or Myanmar
-script are split at the encoder tokenizer's piece boundaries. Offsets always index the original
-string, so right-to-left text keeps correct offsets (they are logical, not visual, positions).
+Text is cut into sentences and words as fusion/segmentation.py describes (the way the training
+data has them); each sentence is tagged as its own sequence, all of them batched together, and an
+entity never crosses a sentence boundary. Offsets always index the original string, so
+right-to-left text keeps correct offsets (they are logical, not visual, positions).
 
-Text longer than the encoder's positions is tagged in overlapping windows; each token takes its
-prediction from the window in which it sits farthest from an edge. Nothing is cut.
+A sentence longer than the encoder's positions is tagged in overlapping windows; each token takes
+its prediction from the window in which it sits farthest from an edge. Nothing is cut.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,11 +22,8 @@ from .alignment import word_label_positions
 from .batching import (WINDOW_OVERLAP, batches_by_length, best_window, frame_token_ids,
                        max_window_tokens, pad_batch, window_spans)
 from .modeling import TokenTagger
-
-_NO_SPACE_SCRIPTS = ("THAI", "LAO", "KHMER", "MYANMAR")
-_CHARACTER_SCRIPTS = ("CJK UNIFIED IDEOGRAPH", "CJK COMPATIBILITY IDEOGRAPH", "HIRAGANA",
-                      "KATAKANA")
-
+from .predictions import entity_spans
+from .segmentation import split_sentences, split_words
 
 # --------------------------------------------------------------------------------------------
 # Result objects
@@ -54,17 +48,26 @@ class Entity:
 
 
 @dataclass
+class Sentence:
+    start: int  # character offsets into the original text, end exclusive
+    end: int
+    first_word: int  # index of its first word in Prediction.words
+    n_words: int
+
+
+@dataclass
 class Explanation:
-    """What happens inside the tagger for one text (its first tokens, if it has more than were
-    asked for or than fit one window)."""
+    """What happens inside the tagger for one sentence of a text (its first tokens, if it has more
+    than were asked for or than fit one window)."""
 
     tokens: list[str]  # sub-word strings, special tokens included
     attentions: np.ndarray  # layer × head × token × token
     gates: np.ndarray | None  # token × d; None for the baseline
     gate_share: np.ndarray | None  # per token: mean gate = share taken from the last layer
     fusion_layer: int | None
-    token_words: list[int | None]  # word index of each token (None for special tokens)
-    complete: bool = True  # False when the text had more tokens than were explained
+    token_words: list[int | None]  # index in Prediction.words of each token (None: special tokens)
+    complete: bool = True  # False when the sentence had more tokens than were explained
+    sentence: int = 0  # which sentence of the text is explained
 
 
 @dataclass
@@ -72,68 +75,14 @@ class Prediction:
     text: str
     words: list[Word] = field(default_factory=list)
     entities: list[Entity] = field(default_factory=list)
+    sentences: list[Sentence] = field(default_factory=list)
     explanation: Explanation | None = None
     windows: int = 0  # encoder passes this text needed (0 for empty text)
 
-
-# --------------------------------------------------------------------------------------------
-# Text -> words
-# --------------------------------------------------------------------------------------------
-
-def _char_class(char: str) -> str:
-    category = unicodedata.category(char)
-    if char.isspace() or category in ("Cc", "Zs", "Zl", "Zp", "Co", "Cs", "Cn"):
-        return "space"
-    if category in ("Mn", "Mc", "Me") or char in ("\u200c", "\u200d"):
-        return "mark"  # combining marks and ZWJ / ZWNJ stay inside their word
-    if category.startswith(("P", "S")) or category == "Cf":
-        return "single"
-    name = unicodedata.name(char, "")
-    if name.startswith(_CHARACTER_SCRIPTS):
-        return "single"
-    if name.startswith(_NO_SPACE_SCRIPTS):
-        return "nospace"
-    return "word"
-
-
-def split_words(text: str, tokenizer=None) -> list[Word]:
-    """Words with offsets into `text` (rules in the module docstring)."""
-    words: list[Word] = []
-    start, kind = None, None
-
-    def close(end: int) -> None:
-        if start is not None:
-            words.append(Word(text[start:end], start, end))
-
-    for i, char in enumerate(text):
-        cls = _char_class(char)
-        if cls == "mark" and start is not None:
-            continue  # attaches to the current word, whatever its kind
-        if cls == "mark":
-            cls = "word"
-        if cls == "space":
-            close(i)
-            start, kind = None, None
-        elif cls == "single":
-            close(i)
-            words.append(Word(char, i, i + 1))
-            start, kind = None, None
-        elif start is None or cls != kind:
-            close(i)
-            start, kind = i, cls
-    close(len(text))
-    if tokenizer is not None:
-        words = [piece for word in words for piece in _split_no_space_run(word, tokenizer)]
-    return words
-
-
-def _split_no_space_run(word: Word, tokenizer) -> list[Word]:
-    if not word.text or _char_class(word.text[0]) != "nospace":
-        return [word]
-    encoded = tokenizer(word.text, add_special_tokens=False, return_offsets_mapping=True)
-    cuts = sorted({start for start, end in encoded["offset_mapping"] if end > start} | {0})
-    cuts.append(len(word.text))
-    return [Word(word.text[a:b], word.start + a, word.start + b) for a, b in zip(cuts, cuts[1:]) if b > a]
+    def summary(self) -> str:
+        """How the text was cut, e.g. "3 sentences, 41 words"."""
+        n, m = len(self.sentences), len(self.words)
+        return f"{n} sentence{'s' * (n != 1)}, {m} word{'s' * (m != 1)}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,25 +169,15 @@ def tag_words(tagger: TokenTagger, sentences: list[list[str]], batch_size: int =
 # --------------------------------------------------------------------------------------------
 
 def entities_from_words(text: str, words: list[Word]) -> list[Entity]:
-    """Group B-/I- word tags into spans; an I- that does not continue an entity starts one."""
-    entities: list[Entity] = []
-    current: list[Word] = []
-    label = None
-
-    def close() -> None:
-        if current:
-            start, end = current[0].start, current[-1].end
-            score = sum(w.score for w in current) / len(current)
-            entities.append(Entity(text[start:end], label, start, end, round(score, 4)))
-
-    for word in words:
-        prefix, _, kind = word.tag.partition("-")
-        if prefix == "I" and current and kind == label:
-            current.append(word)
-            continue
-        close()
-        current, label = ([word], kind) if prefix in ("B", "I") else ([], None)
-    close()
+    """Entities under strict IOB2, exactly as the stored scores count them (seqeval's strict mode,
+    fusion/predictions.py): B-X starts one, I-X continues it; an I- that continues nothing is no
+    entity, so the page never shows an entity that the F1 scores would not count."""
+    tags = [word.tag for word in words]
+    entities = []
+    for kind, first, end in sorted(entity_spans(tags), key=lambda span: span[1]):
+        start, stop = words[first].start, words[end - 1].end
+        score = sum(w.score for w in words[first:end]) / (end - first)
+        entities.append(Entity(text[start:stop], kind, start, stop, round(score, 4)))
     return entities
 
 
@@ -253,10 +192,10 @@ def _explained_length(word_ids: list[int], limit: int) -> int:
     return cut or limit
 
 
-def _explain(tagger: TokenTagger, encoding, limit: int):
-    """One forward pass with attentions (and gates) over the text's first `limit` tokens, cut
+def _explain(tagger: TokenTagger, encoding, limit: int, first_word: int = 0, sentence: int = 0):
+    """One forward pass with attentions (and gates) over a sentence's first `limit` tokens, cut
     between words. Returns the Explanation and the (tag, probability) of each word it covers, so a
-    text explained whole needs no second pass."""
+    sentence explained whole needs no second pass."""
     tokenizer = tagger.tokenizer
     first, last = frame_token_ids(tokenizer)
     n = _explained_length(encoding.word_ids(), limit)
@@ -274,8 +213,9 @@ def _explain(tagger: TokenTagger, encoding, limit: int):
     explanation = Explanation(
         tokens=tokens, attentions=torch.stack([a[0] for a in out.attentions]).float().numpy(),
         gates=gates, gate_share=gates.mean(-1) if gates is not None else None,
-        fusion_layer=tagger.config.fusion_layer, token_words=token_words,
-        complete=n == len(encoding["input_ids"]))
+        fusion_layer=tagger.config.fusion_layer,
+        token_words=[None if w is None else first_word + w for w in token_words],
+        complete=n == len(encoding["input_ids"]), sentence=sentence)
     return explanation, tags
 
 
@@ -288,14 +228,29 @@ def clean_text(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
+def segment(text: str, tokenizer=None, language: str = "en") -> tuple[list[Word], list[Sentence]]:
+    """The text's words and sentences (no tags yet)."""
+    words: list[Word] = []
+    sentences: list[Sentence] = []
+    for start, end in split_sentences(text, language):
+        spans = split_words(text, start, end, tokenizer)
+        if spans:
+            sentences.append(Sentence(start, end, len(words), len(spans)))
+            words += [Word(text[a:b], a, b) for a, b in spans]
+    return words, sentences
+
+
 def predict(tagger: TokenTagger, texts: list[str] | str, explain: bool = False,
-            batch_size: int = 32, explain_max_tokens: int | None = None) -> list[Prediction]:
+            batch_size: int = 32, explain_max_tokens: int | None = None,
+            explain_sentence: int = 0, language: str = "en") -> list[Prediction]:
     """Tag each text. Empty or whitespace-only text gives an empty Prediction, not an error.
 
     With `explain`, each result carries the attentions (numpy, layer × head × token × token) and,
-    for a fusion tagger, the gates (token × d) over the text's first sub-word tokens: one window,
-    or `explain_max_tokens` cut between words (attentions grow with the square of the length).
-    `Explanation.complete` says whether that covered the whole text. Tags always cover it all.
+    for a fusion tagger, the gates (token × d) of one sentence, `explain_sentence` (clamped to the
+    text's sentences): its first sub-word tokens, one window or `explain_max_tokens` cut between
+    words (attentions grow with the square of the length). `Explanation.complete` says whether
+    that covered the whole sentence. Tags always cover the whole text. `language` (an ISO code)
+    picks the sentence splitter's abbreviation list; "en" suits most scripts.
     """
     if isinstance(texts, str):
         texts = [texts]
@@ -304,25 +259,40 @@ def predict(tagger: TokenTagger, texts: list[str] | str, explain: bool = False,
     texts = [clean_text(text) for text in texts]
     size = max_window_tokens(tagger)
     limit = min(size, explain_max_tokens or size)
-    word_lists = [split_words(text, tagger.tokenizer) for text in texts]
-    encodings = [tagger.tokenizer([w.text for w in words], is_split_into_words=True,
-                                  add_special_tokens=False) if words else None
-                 for words in word_lists]
-    explained = {i: _explain(tagger, encodings[i], limit) for i, words in enumerate(word_lists)
-                 if explain and words}
-    # texts explained whole already have their tags: tag only the others
-    to_tag = [i for i in range(len(texts)) if i not in explained or not explained[i][0].complete]
-    tagged = dict(zip(to_tag, tag_words(tagger, [[w.text for w in word_lists[i]] for i in to_tag],
-                                        batch_size, encodings=[encodings[i] for i in to_tag])))
+    tokenizer = tagger.tokenizer
     results = []
-    for i, (text, words) in enumerate(zip(texts, word_lists)):
-        tags = tagged[i] if i in tagged else [explained[i][1].get(w, ("O", 1.0)) for w in range(len(words))]
+    sequences: list[tuple[int, int]] = []  # (text, sentence) of every sequence to tag
+    for index, text in enumerate(texts):
+        words, sentences = segment(text, tokenizer, language)
+        results.append(Prediction(text, words, sentences=sentences))
+        sequences += [(index, s) for s in range(len(sentences))]
+
+    def sentence_words(index: int, s: int) -> list[Word]:
+        sentence = results[index].sentences[s]
+        return results[index].words[sentence.first_word:sentence.first_word + sentence.n_words]
+
+    encodings = {key: tokenizer([w.text for w in sentence_words(*key)], is_split_into_words=True,
+                                add_special_tokens=False) for key in sequences}
+    explained = {}
+    for index, result in enumerate(results):
+        if explain and result.sentences:
+            s = min(max(int(explain_sentence), 0), len(result.sentences) - 1)
+            explained[(index, s)] = _explain(tagger, encodings[(index, s)], limit,
+                                             result.sentences[s].first_word, s)
+    # sentences explained whole already have their tags: tag only the others
+    to_tag = [key for key in sequences if key not in explained or not explained[key][0].complete]
+    tagged = dict(zip(to_tag, tag_words(tagger, [[w.text for w in sentence_words(*key)] for key in to_tag],
+                                        batch_size, encodings=[encodings[key] for key in to_tag])))
+    for key in sequences:
+        words = sentence_words(*key)
+        tags = tagged[key] if key in tagged else [explained[key][1].get(w, ("O", 1.0))
+                                                  for w in range(len(words))]
         for word, (tag, score) in zip(words, tags):
             word.tag, word.score = tag, round(score, 4)
-        prediction = Prediction(text, words, entities_from_words(text, words))
-        if words:
-            n_tokens = len(encodings[i]["input_ids"])
-            prediction.windows = len(window_spans(n_tokens, size, min(WINDOW_OVERLAP, size // 2)))
-            prediction.explanation = explained[i][0] if i in explained else None
-        results.append(prediction)
+        result = results[key[0]]
+        result.entities += entities_from_words(result.text, words)
+        n_tokens = len(encodings[key]["input_ids"])
+        result.windows += len(window_spans(n_tokens, size, min(WINDOW_OVERLAP, size // 2)))
+        if key in explained:
+            result.explanation = explained[key][0]
     return results

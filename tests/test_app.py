@@ -94,11 +94,8 @@ def test_compare_on_tiny_models(models):
     view = compare_tab.compare_text(models, text)
     for side in ("baseline", "fusion"):
         assert _joined(view.highlights[side]) == text
-        assert view.explanations[side] is not None
     assert _joined(view.disagreement) == text
-    assert view.explanations["fusion"].gates is not None
-    assert view.explanations["baseline"].gates is None
-    assert "Baseline found" in view.message
+    assert "Baseline found" in view.message and "1 sentence, 5 words" in view.message
     assert set(view.table["model"]) <= {"baseline", "fusion"}
     assert list(view.table.columns) == compare_tab.TABLE_COLUMNS
 
@@ -117,8 +114,6 @@ def test_compare_never_raises_on_odd_text(models, text):
         assert view.highlights == {} and "Type a sentence" in view.message
     if len(text) > compare_tab.TEXT_LIMIT:
         assert f"{len(text):,} characters" in view.message and "5,000" in view.message
-    for explanation in view.explanations.values():  # Inside stays small however long the text
-        assert explanation is None or len(explanation.tokens) <= compare_tab.INSIDE_TOKEN_LIMIT + 2
 
 
 def test_compare_marks_right_to_left_text(models):
@@ -134,36 +129,51 @@ def test_compare_with_one_model_missing(models):
     assert set(view.table["model"]) <= {"baseline"}
 
 
-def test_compare_explains_only_the_first_tokens_of_a_long_text(models):
-    text = " ".join(f"Paris{i}" for i in range(300))
-    view = compare_tab.compare_text(models, text)
-    explanation = view.explanations["fusion"]
-    assert len(explanation.tokens) <= compare_tab.INSIDE_TOKEN_LIMIT + 2 and not explanation.complete
-    assert f"first {compare_tab.INSIDE_TOKEN_LIMIT} sub-word tokens" in view.message
+def test_compare_says_how_the_text_was_cut(models):
+    view = compare_tab.compare_text(models, "Paris is big. Angela Merkel visited Berlin!\nA list item")
+    assert "3 sentences, 12 words" in view.message
 
 
 # --------------------------------------------------------------------------------------------
 # Inside
 # --------------------------------------------------------------------------------------------
 
-def test_inside_figures(models):
-    explanations = compare_tab.compare_text(models, "Angela Merkel visited Paris.").explanations
-    n_tokens = len(explanations["fusion"].tokens)
-    note, attention, overview, share, gates = inside_tab.inside_figures(explanations, "fusion", 99, 0)
-    assert "fusion" in note
-    assert attention.data[0].z.shape == (n_tokens, n_tokens)
+def test_inside_explains_the_chosen_sentence_on_demand_and_caches_it(models):
+    cache = inside_tab.ExplanationCache(entries=2)
+    text = "Paris is big. Angela Merkel visited Berlin."
+    assert [index for _, index in inside_tab.sentence_choices(models, text)] == [0, 1]
+    note, attention, overview, share, gates = inside_tab.inside_view(models, text, "fusion", 1, 99, 0,
+                                                                     cache=cache)
+    assert "sentence 2" in note and cache.computed == 1
+    n_tokens = attention.data[0].z.shape[0]
+    assert attention.data[0].z.shape == (n_tokens, n_tokens) and n_tokens >= 7
     assert "layer 3, head 1" in attention.layout.title.text  # clamped to the tiny model's range
     assert overview.data[0].z.shape == (3, 2)
     assert len(share.data) == 2 and gates.data[0].z.shape == (n_tokens, 32)
-    _, _, _, share, gates = inside_tab.inside_figures(explanations, "baseline", 1, 1)
+    inside_tab.inside_view(models, text, "fusion", 1, 1, 1, cache=cache)  # another head: cached
+    assert cache.computed == 1
+    _, _, _, share, gates = inside_tab.inside_view(models, text, "baseline", 0, 1, 1, cache=cache)
     assert not share.data and not gates.data  # the baseline has no gate: a message instead
-    note, *figures = inside_tab.inside_figures(None, "fusion", 1, 1)
-    assert "Compare tab first" in note and all(not f.data for f in figures)
-    for layer in (float("nan"), None, "x", -5):  # odd slider values through the API
-        note, attention, *_ = inside_tab.inside_figures(explanations, "fusion", layer, float("nan"))
-        assert "layer 1, head 1" in attention.layout.title.text
-    note, *_ = inside_tab.inside_figures(explanations, "<img src=x>", 1, 1)
+    inside_tab.inside_view(models, text, "fusion", 0, 1, 1, cache=cache)
+    assert cache.computed == 3 and len(cache._items) == 2  # bounded: the oldest was dropped
+
+
+def test_inside_before_any_compare_and_with_odd_inputs(models):
+    note, *figures = inside_tab.inside_view(models, "", "fusion", None, 1, 1)
+    assert "Compare a text first" in note and all(not f.data for f in figures)
+    text = "Angela Merkel visited Paris."
+    for value in (float("nan"), None, "x", -5, 10**12):  # odd slider and picker values via the API
+        note, attention, *_ = inside_tab.inside_view(models, text, "fusion", value, value, float("nan"))
+        assert "sentence 1" in note and "head 1" in attention.layout.title.text
+    note, *_ = inside_tab.inside_view(models, text, "<img src=x>", 0, 1, 1)
     assert "<img" not in note
+
+
+def test_inside_explains_only_the_first_tokens_of_a_long_sentence(models):
+    text = " ".join(f"Paris{i}" for i in range(300))
+    note, attention, *_ = inside_tab.inside_view(models, text, "fusion", 0, 1, 1)
+    assert attention.data[0].z.shape[0] <= inside_tab.TOKEN_LIMIT + 2
+    assert f"its first {inside_tab.TOKEN_LIMIT}" in note
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,18 +345,20 @@ def test_served_app(served, tmp_path):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert {"/compare", "/results", "/evaluate"} <= set(endpoints)
 
-    status, base, fused, diff, table, note, *figures = client.predict(
-        "Angela Merkel visited Paris.", "fusion", 3, 1, api_name="/compare")
+    status, base, fused, diff, table, compared, sentence = client.predict(
+        "Angela Merkel visited Paris.", api_name="/compare")
     assert "Baseline found" in status
     assert "".join(item["token"] for item in base["value"]) == "Angela Merkel visited Paris."
     assert fused["value"] and diff["value"] and table["headers"][0] == "model"
+    assert compared == "Angela Merkel visited Paris."
+    note, *figures = client.predict("Angela Merkel visited Paris.", 0, "fusion", 3, 1, api_name="/inside")
     assert "fusion" in note and all(figure["type"] == "plotly" for figure in figures)
 
-    status, base, *_ = client.predict("", "fusion", 3, 1, api_name="/compare")
+    status, base, *_ = client.predict("", api_name="/compare")
     assert "Type a sentence" in status and base["value"] is None
-    status, base, *_ = client.predict("😀 \x00 " + "Paris " * 9000, "baseline", 1, 1, api_name="/compare")
+    status, base, *_ = client.predict("😀 \x00 " + "Paris " * 9000, api_name="/compare")
     assert "5,000" in status and base["value"]
-    status, base, *_ = client.predict("زار محمد علي مدينة القاهرة", "fusion", 1, 1, api_name="/compare")
+    status, base, *_ = client.predict("زار محمد علي مدينة القاهرة", api_name="/compare")
     assert base["rtl"] is True
 
     key = results_tab.group_choices([make_record("baseline-s1", "baseline", None, "test", {"en": 0.8})])[0][1]

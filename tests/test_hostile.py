@@ -138,7 +138,7 @@ def test_the_app_serves_with_every_broken_checkpoint(broken, tiny_checkpoints):
                                 quiet=True, **app.launch_options())
         try:
             status, base, *_ = Client(url, verbose=False).predict("Angela Merkel visited Paris.",
-                                                                   "fusion", 1, 1, api_name="/compare")
+                                                                   api_name="/compare")
             failures += "fusion model is not loaded" not in status or base["value"] is None
         finally:
             demo.close()

@@ -1,58 +1,17 @@
 import pytest
 import torch
 
-from fusion.predict import Word, entities_from_words, predict, split_words, tag_words
+from fusion.predict import Word, entities_from_words, predict, tag_words
 
 
-def _spans(text, words):
-    return [(w.text, w.start, w.end) for w in words]
-
-
-def test_offsets_index_the_original_string_for_arabic():
-    text = "زار أنجيلا ميركل باريس، ثم عادت."
-    words = split_words(text)
-    assert [w.text for w in words] == ["زار", "أنجيلا", "ميركل", "باريس", "،", "ثم", "عادت", "."]
-    assert all(text[w.start:w.end] == w.text for w in words)
-
-
-def test_chinese_and_japanese_characters_are_words_with_right_offsets():
-    text = "我在北京大学。東京タワー"
-    words = split_words(text)
-    assert [w.text for w in words] == list("我在北京大学。東京タワー")
-    assert [w.start for w in words] == list(range(len(text)))
-
-
-def test_combining_marks_stay_inside_words():
-    text = "नई दिल्ली भारत की राजधानी है"
-    assert [w.text for w in split_words(text)] == text.split()
-    persian = "می‌خواهم به تهران"  # ZWNJ inside the first word
-    assert split_words(persian)[0].text == "می‌خواهم"
-
-
-def test_thai_runs_split_at_tokenizer_pieces(tiny_bert, make_tagger):
-    tokenizer = make_tagger(tiny_bert).tokenizer
-    text = "กรุงเทพมหานครเป็นเมืองหลวง"
-    words = split_words(text, tokenizer)
-    assert len(words) > 1 and "".join(w.text for w in words) == text
-    assert all(text[w.start:w.end] == w.text for w in words)
-
-
-def test_punctuation_emoji_and_control_characters():
-    text = "Paris😀!\x00\x07 Berlin\u200b—Rome"
-    words = split_words(text)
-    assert [w.text for w in words][:3] == ["Paris", "😀", "!"]
-    assert "Berlin" in [w.text for w in words] and "Rome" in [w.text for w in words]
-    assert all(text[w.start:w.end] == w.text for w in words)
-
-
-def test_entities_group_bio_tags_and_an_orphan_i_starts_an_entity():
+def test_entities_follow_strict_iob2_as_the_scores_do():
     text = "Angela Merkel met Rome people"
     words = [Word("Angela", 0, 6, "B-PER", 0.9), Word("Merkel", 7, 13, "I-PER", 0.7),
              Word("met", 14, 17, "O"), Word("Rome", 18, 22, "I-LOC", 0.8),
-             Word("people", 23, 29, "I-PER", 0.6)]
+             Word("people", 23, 29, "B-PER", 0.6)]
     entities = entities_from_words(text, words)
     assert [(e.text, e.label, e.start, e.end) for e in entities] == [
-        ("Angela Merkel", "PER", 0, 13), ("Rome", "LOC", 18, 22), ("people", "PER", 23, 29)]
+        ("Angela Merkel", "PER", 0, 13), ("people", "PER", 23, 29)]  # the orphan I-LOC is no entity
     assert entities[0].score == pytest.approx(0.8)
 
 
@@ -137,3 +96,36 @@ def test_explanations_can_be_capped_between_words(tiny_bert, make_tagger):
     assert [w.tag for w in capped.words] == [w.tag for w in full.words]  # tags cover everything
     short = predict(tagger, "Paris", explain=True, explain_max_tokens=10)[0].explanation
     assert short.complete
+
+
+def test_a_paragraph_gives_the_entities_of_its_sentences_tagged_one_by_one(tiny_bert, make_tagger):
+    tagger = make_tagger(tiny_bert, fusion_layer=1)
+    sentences = ["Angela Merkel visited the New York Times.", "Paris is big!", "北京大学。",
+                 "Dr. Smith went to Berlin."]
+    paragraph = predict(tagger, " ".join(sentences))[0]
+    assert len(paragraph.sentences) == 4 and paragraph.summary().startswith("4 sentences")
+    offset, alone = 0, []
+    for sentence in sentences:
+        alone += [(e.text, e.label, e.start + offset, e.end + offset)
+                  for e in predict(tagger, sentence)[0].entities]
+        offset += len(sentence) + 1
+    assert [(e.text, e.label, e.start, e.end) for e in paragraph.entities] == alone
+
+
+def test_the_chosen_sentence_is_explained(tiny_bert, make_tagger):
+    tagger = make_tagger(tiny_bert, fusion_layer=1)
+    text = "Paris is big. Angela Merkel visited Berlin."
+    second = predict(tagger, text, explain=True, explain_sentence=1)[0]
+    explanation = second.explanation
+    assert explanation.sentence == 1 and explanation.complete
+    words = [second.words[w].text for w in explanation.token_words if w is not None]
+    assert words[0] == "Angela" and words[-1] == "."
+    assert predict(tagger, text, explain=True, explain_sentence=99)[0].explanation.sentence == 1
+
+
+def test_a_50000_character_text_without_breaks_is_tagged_whole(tiny_bert, make_tagger):
+    tagger = make_tagger(tiny_bert)
+    text = "Paris" * 10_000
+    result = predict(tagger, text)[0]
+    assert len(result.sentences) == 1 and result.windows > 1
+    assert "".join(w.text for w in result.words) == text

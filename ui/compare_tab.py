@@ -10,12 +10,11 @@ import pandas as pd
 from fusion.compare import (BOUNDARY_DIFFERS, SAME, TYPE_DIFFERS, EntityRow, compare_entities,
                             highlight_segments, only)
 from fusion.languages import language_info, text_direction
-from fusion.predict import Explanation, clean_text, predict
+from fusion.predict import clean_text, predict
 
 from .common import SIDES, TaggerSlot, plain
 
-TEXT_LIMIT = 5_000  # characters tagged per request; attentions make long texts costly
-INSIDE_TOKEN_LIMIT = 96  # sub-word tokens explained for the Inside tab (a T × T map per head)
+TEXT_LIMIT = 5_000  # characters tagged per request
 
 ENTITY_COLOURS = {"PER": "#8ecae6", "ORG": "#ffb703", "LOC": "#90be6d", "MISC": "#cdb4db"}
 SPARE_COLOURS = ["#f4a261", "#e9c46a", "#a8dadc", "#ffafcc"]
@@ -42,7 +41,6 @@ class CompareView:
     highlights: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)
     disagreement: list[tuple[str, str | None]] | None = None
     table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TABLE_COLUMNS))
-    explanations: dict[str, Explanation | None] = field(default_factory=dict)
 
 
 def entity_colours(slots: dict[str, TaggerSlot]) -> dict[str, str]:
@@ -76,17 +74,15 @@ def compare_text(slots: dict[str, TaggerSlot], text) -> CompareView:
     if not text.strip():
         view.message = EMPTY_MESSAGE
         return view
-    predictions, shortened = {}, False
+    predictions = {}
     for side, slot in slots.items():
         if not slot.ready:
             notes.append(f"The {side} model is not loaded: {plain(slot.error)}")
             continue
-        prediction = predict(slot.tagger, text, explain=True, explain_max_tokens=INSIDE_TOKEN_LIMIT)[0]
-        shortened |= prediction.explanation is not None and not prediction.explanation.complete
-        predictions[side] = prediction
-        view.explanations[side] = prediction.explanation
-    if shortened:
-        notes.append(f"The Inside tab shows the first {INSIDE_TOKEN_LIMIT} sub-word tokens.")
+        predictions[side] = predict(slot.tagger, text)[0]
+    if predictions:
+        cut = next(iter(predictions.values())).summary()  # both models cut text the same way
+        notes.insert(0, f"Tagged as {cut}, each sentence on its own.")
     if len(predictions) == 2:
         comparison = compare_entities(text, {side: predictions[side].entities for side in SIDES})
         view.highlights = {side: as_value(segments) for side, segments in comparison.highlights.items()}

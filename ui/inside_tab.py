@@ -1,15 +1,28 @@
 """Inside: the attention of any layer and head, attention entropy of every head, and the fusion
-gate per token and channel, for the text last compared."""
+gate per token and channel, for one sentence of the text last compared.
+
+Attentions are computed only when this view asks for them (not on every Compare), and kept in a
+small server-wide cache keyed by model, text and sentence: a class switching back and forth
+between the same examples costs one forward pass each, and memory stays bounded.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
+from collections import OrderedDict
 
 import gradio as gr
 
 from fusion import plots
+from fusion.predict import Explanation, clean_text, predict, segment
 
-from .common import SIDES
+from .common import SIDES, TaggerSlot
+
+TOKEN_LIMIT = 96  # sub-word tokens explained (a T × T map per head: 12 × 12 × 96² floats = 5 MB)
+CACHE_ENTRIES = 24  # explanations kept: ≤ ~130 MB at the token limit
+PLACEHOLDER = "Compare a text first (Compare tab): this view then shows what happens inside the models."
 
 ATTENTION_HELP = (
     "**Attention of one head.** Each row is a sub-word token being updated (the query); each "
@@ -34,29 +47,85 @@ GATE_HELP = (
     "choices (the local branch).")
 
 
-def clamp(value, upper: int) -> int:
-    """A 1-based layer or head number from any input (None, NaN, text, out of range)."""
+def clamp(value, upper: int, lowest: int = 1) -> int:
+    """A layer, head or sentence number from any input (None, NaN, text, out of range)."""
     try:
         number = float(value)
     except (TypeError, ValueError):
-        return 1
-    return 1 if math.isnan(number) else min(max(int(number), 1), upper)
+        return lowest
+    return lowest if math.isnan(number) else min(max(int(number), lowest), upper)
 
 
-def inside_figures(explanations: dict | None, side: str, layer, head) -> tuple:
-    """(note, attention heatmap, layer × head overview, gate share bars, gate heatmap) for the
-    chosen model; `layer` and `head` count from 1."""
+class ExplanationCache:
+    """Least recently used explanations, keyed by (model side, text hash, sentence)."""
+
+    def __init__(self, entries: int = CACHE_ENTRIES):
+        self.entries = entries
+        self._items: OrderedDict[tuple, Explanation | None] = OrderedDict()
+        self._lock = threading.Lock()
+        self.computed = 0  # forward passes made (tests and benches read it)
+
+    def get(self, slot: TaggerSlot, text: str, sentence: int) -> Explanation | None:
+        key = (slot.side, slot.directory, hashlib.sha256(text.encode("utf-8", "replace")).hexdigest(),
+               sentence)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        result = predict(slot.tagger, text, explain=True, explain_max_tokens=TOKEN_LIMIT,
+                         explain_sentence=sentence)[0].explanation
+        with self._lock:
+            self.computed += 1
+            self._items[key] = result
+            while len(self._items) > self.entries:
+                self._items.popitem(last=False)
+        return result
+
+
+CACHE = ExplanationCache()
+
+
+def sentence_choices(slots: dict[str, TaggerSlot], text) -> list[tuple[str, int]]:
+    """(label, index) of each sentence of the text, for the sentence picker."""
+    slot = next((s for s in slots.values() if s.ready), None)
+    if slot is None or not text:
+        return []
+    _, sentences = segment(clean_text(str(text)), slot.tagger.tokenizer)
+    labels = []
+    for index, sentence in enumerate(sentences):
+        words = clean_text(str(text))[sentence.start:sentence.end]
+        labels.append((f"{index + 1}: {words[:60]}{'…' if len(words) > 60 else ''}", index))
+    return labels
+
+
+def _message(message: str) -> tuple:
+    return (message,) + tuple(plots.message_figure(message) for _ in range(4))
+
+
+def inside_view(slots: dict[str, TaggerSlot], text, side: str, sentence, layer, head,
+                cache: ExplanationCache = CACHE) -> tuple:
+    """(note, attention heatmap, layer × head overview, gate share bars, gate heatmap) for one
+    sentence of `text` and the chosen model; `layer` and `head` count from 1."""
     if side not in SIDES:
-        message = f"Pick a model: {' or '.join(SIDES)}."
-        return (message,) + tuple(plots.message_figure(message) for _ in range(4))
-    explanation = (explanations or {}).get(side)
+        return _message(f"Pick a model: {' or '.join(SIDES)}.")
+    text = clean_text("" if text is None else str(text))
+    if not text.strip():
+        return _message(PLACEHOLDER)
+    slot = slots.get(side)
+    if slot is None or not slot.ready:
+        return _message(f"The {side} model is not loaded.")
+    sentence = clamp(sentence if sentence is not None else 0, 10**9, lowest=0)
+    explanation = cache.get(slot, text, sentence)
     if explanation is None or len(explanation.attentions) == 0:
-        message = ("Run a text in the Compare tab first." if not explanations else
-                   f"No {side} result: the {side} model is not loaded or the text was empty.")
-        return (message,) + tuple(plots.message_figure(message) for _ in range(4))
+        return _message("This text has no words to explain.")
+    return inside_figures(explanation, side, layer, head)
+
+
+def inside_figures(explanation: Explanation, side: str, layer, head) -> tuple:
     attentions, tokens = explanation.attentions, explanation.tokens
     layer, head = clamp(layer, len(attentions)), clamp(head, len(attentions[0]))
-    note = (f"**{side}** model, {len(tokens)} sub-word tokens"
+    note = (f"**{side}** model, sentence {explanation.sentence + 1}: {len(tokens)} sub-word tokens"
+            + ("" if explanation.complete else f" (its first {TOKEN_LIMIT})")
             + (f", fusion of the last layer with layer {explanation.fusion_layer}"
                if explanation.fusion_layer is not None else "") + ".")
     return (
@@ -70,16 +139,19 @@ def inside_figures(explanations: dict | None, side: str, layer, head) -> tuple:
     )
 
 
-def build(n_layers: int, n_heads: int, token_limit: int) -> dict:
+def build(n_layers: int, n_heads: int) -> dict:
     """Lay out the Inside tab; returns its components."""
     parts = {}
-    gr.Markdown("What the encoder and the fusion gate do with the text from the Compare tab (its "
-                f"first {token_limit} sub-word tokens).")
+    gr.Markdown("What the encoder and the fusion gate do with one sentence of the text from the "
+                f"Compare tab (its first {TOKEN_LIMIT} sub-word tokens).")
     with gr.Row():
+        parts["sentence"] = gr.Dropdown(choices=[], value=None, label="Sentence",
+                                        allow_custom_value=True,  # API callers pass any number; it is clamped
+                                        elem_id="inside-sentence")
         parts["side"] = gr.Radio(list(SIDES), value="fusion", label="Model")
         parts["layer"] = gr.Slider(1, n_layers, value=n_layers, step=1, label="Layer (1 = first)")
         parts["head"] = gr.Slider(1, n_heads, value=1, step=1, label="Head")
-    parts["note"] = gr.Markdown()
+    parts["note"] = gr.Markdown(PLACEHOLDER)
     for key, help_text, label in (("attention", ATTENTION_HELP, "Attention"),
                                   ("overview", OVERVIEW_HELP, "All layers"),
                                   ("share", GATE_SHARE_HELP, "Gate share"),

@@ -1,0 +1,83 @@
+"""Pre-split data back to raw text, to measure what a user pasting text gets (bench/raw_text.py).
+
+`detokenise` joins a sentence's tokens the way people write: a space between words, none before
+closing punctuation or after opening brackets, none in Chinese and Japanese (where WikiANN's "#"
+tokens stand for the spaces of the original text, around Latin words), and records
+where every gold entity lands in the resulting string. `paragraph` joins consecutive sentences as
+a person would: after final punctuation a space, after a fragment without it (WikiANN holds many
+titles and list items) a line break. `span_scores` compares predicted entity character spans with
+gold ones (exact start, end and type).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .predictions import entity_spans
+
+NO_SPACE_LANGUAGES = ("zh", "ja")  # written without spaces between words
+SPACE_TOKEN = "#"  # WikiANN zh / ja write a space in the original text as a "#" token (always O)
+_ATTACH_LEFT = set(",.;:!?)]}%…»”’،؛؟।॥።፣፤。，、；：！？）」』】〕")  # no space before
+_ATTACH_RIGHT = set("([{«“‘¿¡（「『【〔")  # no space after
+_FINAL = set(".!?…。！？।॥؟።")  # a sentence ending with one of these is followed by a space
+
+
+@dataclass
+class RawSentence:
+    text: str
+    entities: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end, type), gold
+    tokens: list[tuple[int, int]] = field(default_factory=list)  # where each gold token landed
+
+
+def gold_spans(tags: list[str]) -> list[tuple[int, int, str]]:
+    """(first word, last word + 1, type) of each entity, under strict IOB2 as the scores count them."""
+    return sorted((start, end, kind) for kind, start, end in entity_spans(tags))
+
+
+def _joins_without_space(previous: str, token: str, language: str) -> bool:
+    if language in NO_SPACE_LANGUAGES:
+        return True
+    return token[:1] in _ATTACH_LEFT or previous[-1:] in _ATTACH_RIGHT
+
+
+def detokenise(tokens: list[str], tags: list[str], language: str) -> RawSentence:
+    """The sentence as raw text, with its gold entities as character spans."""
+    text, starts, ends = "", [], []
+    for token in tokens:
+        if language in NO_SPACE_LANGUAGES and token == SPACE_TOKEN:
+            token = " "
+        elif text and not _joins_without_space(text, token, language):
+            text += " "
+        starts.append(len(text))
+        text += token
+        ends.append(len(text))
+    return RawSentence(text, [(starts[a], ends[b - 1], kind) for a, b, kind in gold_spans(tags)],
+                       list(zip(starts, ends)))
+
+
+def paragraph(sentences: list[RawSentence], language: str) -> RawSentence:
+    """Sentences joined into one text as a person would write them; entity spans shifted."""
+    text, entities = "", []
+    for sentence in sentences:
+        if text:
+            ends_sentence = text[-1] in _FINAL
+            text += ("" if language in NO_SPACE_LANGUAGES else " ") if ends_sentence else "\n"
+        entities += [(start + len(text), end + len(text), kind) for start, end, kind in sentence.entities]
+        text += sentence.text
+    return RawSentence(text, entities)
+
+
+def span_scores(gold: list[list[tuple[int, int, str]]],
+                predicted: list[list[tuple[int, int, str]]]) -> dict:
+    """Micro precision / recall / F1 over texts: an entity counts when start, end and type match."""
+    true_positives = sum(len(set(g) & set(p)) for g, p in zip(gold, predicted))
+    n_gold, n_predicted = sum(len(set(g)) for g in gold), sum(len(set(p)) for p in predicted)
+    precision = true_positives / n_predicted if n_predicted else 0.0
+    recall = true_positives / n_gold if n_gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "gold": n_gold, "predicted": n_predicted}
+
+
+def is_markup_quote(token: str) -> bool:
+    """WikiANN keeps wiki-markup quotes ('' and ``) as tokens; nobody types them."""
+    return len(token) > 1 and all(c in "'`" for c in token)
