@@ -164,7 +164,9 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
         # The text last compared, which the Inside tab explains: a hidden box rather than a State,
         # so the /inside endpoint takes a text too.
         compared = gr.Textbox(visible=False)
-        records_state = gr.State(records)
+        # Run records are server-wide, not per-session state: a gr.State is copied into every
+        # session, and ~40 records per session made memory grow with each new visitor.
+        runs = {"records": records}
         colours = compare_tab.entity_colours(slots)
         with gr.Tabs() as tabs:
             with gr.Tab("Compare", id="compare"):
@@ -206,28 +208,29 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
               inside_tab.outputs(inside), api_name="inside")
 
         def on_reload():
-            return results_tab.reload_values(runs_dir, loaded_fusion)
+            runs["records"], *values = results_tab.reload_values(runs_dir, loaded_fusion)
+            return values
 
-        def on_results(found, group_key, fusion_model, group_by):
-            return results_tab.results_view(runs_dir, found, group_key, fusion_model, group_by,
-                                            chosen_layer)
+        def on_results(group_key, fusion_model, group_by):
+            return results_tab.results_view(runs_dir, runs["records"], group_key, fusion_model,
+                                            group_by, chosen_layer)
 
         on_results = safe(on_results, results_tab.fallback_values)
-        results_inputs = [records_state, results["group"], results["fusion"], results["group_by"]]
-        gr.on([demo.load, results["reload"].click], safe(on_reload, lambda m: (records, m, gr.skip(), gr.skip())),
-              None, [records_state, results["warning"], results["group"], results["fusion"]],
+        results_inputs = [results["group"], results["fusion"], results["group_by"]]
+        gr.on([demo.load, results["reload"].click], safe(on_reload, lambda m: (m, gr.skip(), gr.skip())),
+              None, [results["warning"], results["group"], results["fusion"]],
               api_name="reload_runs").then(on_results, results_inputs, results_tab.outputs(results),
                                            api_name="results")
         gr.on([results["group"].input, results["fusion"].input, results["group_by"].input], on_results,
               results_inputs, results_tab.outputs(results), api_visibility="private")
 
-        def on_evaluate(path, language, found, progress=gr.Progress()):
-            return evaluate_tab.score_upload(slots, path, language, found,
+        def on_evaluate(path, language, progress=gr.Progress()):
+            return evaluate_tab.score_upload(slots, path, language, runs["records"],
                                              progress=lambda fraction, text: progress(fraction, desc=text))
 
         # Scoring a file is slow: it gets its own single slot so Compare requests keep flowing.
         evaluate["button"].click(safe(on_evaluate, evaluate_tab.fallback_values),
-                                 [evaluate["upload"], evaluate["language"], records_state],
+                                 [evaluate["upload"], evaluate["language"]],
                                  [evaluate["status"], evaluate["scores"], evaluate["plot"], upload_errors["views"]],
                                  api_name="evaluate", concurrency_limit=1, concurrency_id="evaluate",
                                  ).then(lambda views, kinds, types: errors_tab.show_views(
@@ -237,12 +240,12 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
                                      errors_tab.browser_outputs(upload_errors), api_visibility="private")
 
         # Errors: stored runs' sentences where the models differ
-        def on_errors(found, group_key, seed, language, kinds, types):
-            views, note = errors_tab.stored_error_views(found, runs_dir, group_key, language, seed,
+        def on_errors(group_key, seed, language, kinds, types):
+            views, note = errors_tab.stored_error_views(runs["records"], runs_dir, group_key, language, seed,
                                                         data_dir, samples_dir)
             return errors_tab.show_views(errors, views, note, kinds, types)
 
-        error_inputs = [records_state, errors["group"], errors["seed"], errors["language"],
+        error_inputs = [errors["group"], errors["seed"], errors["language"],
                         errors["kinds"], errors["types"]]
         gr.on([demo.load, errors["group"].input, errors["seed"].input, errors["language"].input],
               safe(on_errors, lambda m: [[], [], m] + [None] * 6), error_inputs,

@@ -8,7 +8,9 @@ and into words the way WikiANN has them. bench/raw_text.py measures both against
 Sentences: `sentencex` (Wikimedia's rule-based segmenter, with abbreviation lists per language;
 chosen by measurement, see docs/METHOD.md), after cutting at every line break (pasted headings
 and list items have no final punctuation), and in Thai at a space between Thai letters (Thai
-marks a sentence end with a space; sentencex does not split it). sentencex never breaks inside quotes or brackets, so a
+marks a sentence end with a space; sentencex does not split it). A break with nothing between
+the sentences ("101.º") or after an initial ("R. S. Thomas") is undone, except after 。！？ (Chinese
+and Japanese write on without a space). sentencex never breaks inside quotes or brackets, so a
 segment longer than SENTENCE_CHARS is cut again after any sentence-final mark. A run longer still
 (no breaks at all) is left whole: the tagger covers it with overlapping windows.
 
@@ -20,7 +22,8 @@ de, fr, es and ru ≥ 99.6 % of the gold tokens inside entities come back as the
 * edge punctuation is a word of its own, except: inside a sentence, the period of an initial
   ("J."), of a word with an internal period ("U.S.") or of a word in ABBREVIATIONS ("St."), but
   never a sentence's final period (WikiANN splits it off: "Washington, D.C ."); "..." as one word, a leading apostrophe on letters ("'s"), a trailing hyphen
-  ("Felsen-"), and typographic quotes, which WikiANN keeps on the word they touch («Динамо»);
+  ("Felsen-"), and typographic quotes and Arabic or Myanmar commas, which WikiANN keeps on the
+  word they touch («Динамо», غرناطة،);
 * a sentence written mostly in Han or Kana is split into single characters (WikiANN zh / ja); in
   others each Han or Kana character is a word of its own;
 * runs of Thai, Lao, Khmer or Myanmar script (written without spaces) are split at the encoder
@@ -35,6 +38,7 @@ SENTENCE_CHARS = 1_000  # a longer segment is cut again after sentence-final mar
 _LINE = regex.compile(r"[^\n\r\u2028\u2029\x0b\x0c\x85]+")
 _SENTENCE_END = regex.compile(r"[.!?\u3002\uff01\uff1f\u0964\u1362\u061f\u06d4][\"'\u201d\u00bb)\]]*\s")
 _THAI_SPACE = regex.compile(r"(?<=\p{Thai})\s+(?=\p{Thai})")  # Thai ends a sentence with a space
+_GLUED_ENDS = set("\u3002\uff01\uff1f\uff61")  # 。！？｡: the next sentence follows with no space
 _LONG_LINE = 10_000  # sentencex slows down sharply on one long line holding quotes
 
 # a maximal run of grapheme clusters that are not space, control, zero-width space, private-use
@@ -53,6 +57,7 @@ INTERNAL = HYPHENS | APOSTROPHES | set(".\u00b7`\u2018+\u00b0")  # also . · ` �
 BETWEEN_DIGITS = set(",:")  # 1,000  2:1
 TRAILING_HYPHENS = set("-\u2010\u2013")  # Felsen-  1975–
 LEADING = set("-.+")  # -Raum  .uk  +1
+SCRIPT_COMMAS = set("\u060c\u061b\u066c\u104a\u104b")  # ، ؛ ٬ ၊ ။ stay on the word before
 REPEATED = set(".'`*=")  # a run of one of these is one word
 OPEN_QUOTES = set("«„“‘‹《")
 CLOSE_QUOTES = set("»“”’›》")
@@ -116,11 +121,24 @@ def split_sentences(text: str, language: str = "en") -> list[Span]:
                 start, end = _trimmed(text, base + found["start_index"], base + found["end_index"])
                 for piece in _thai_pieces(text, start, end, SENTENCE_CHARS):
                     start, end = _trimmed(text, *_on_clusters(boundaries, *piece))
-                    if spans and start < spans[-1][1]:  # snapping made it overlap: merge
-                        start = spans.pop()[0]
+                    if spans and (start < spans[-1][1] or _glued(text, spans[-1][1], start)
+                                  or _after_initial(text, *spans[-1])):
+                        start = spans.pop()[0]  # overlapping after snapping, or no real break
                     if end > start:
                         spans.append((start, end))
     return spans
+
+
+def _glued(text: str, previous_end: int, start: int) -> bool:
+    """A break with nothing between the sentences is no break ("101.º", "n.º 16"), except after a
+    full-width mark: Chinese and Japanese write the next sentence straight after 。！？."""
+    return previous_end == start and text[start - 1] not in _GLUED_ENDS
+
+
+def _after_initial(text: str, start: int, end: int) -> bool:
+    """A "sentence" ending in an initial ("R. S.") is a name going on: "R. S. Thomas"."""
+    return (end - start >= 2 and text[end - 1] == "." and text[end - 2].isupper()
+            and (end - 3 < start or not text[end - 3].isalnum()))
 
 
 def _on_clusters(boundaries: list[int], start: int, end: int) -> Span:
@@ -209,6 +227,8 @@ def _split_run(run: str, base: int, out: list[Span], last: bool = False) -> None
         if (following in ABBREVIATION_MARKS and (j + 2 == n or kinds[j + 2] == "P" and char(j + 2) != ".")
                 and (following != "." or _abbreviation_like(word, last and _only_punctuation_after(j + 1)))):
             j += 1  # U.S.  J.  II.  St.
+        elif following in SCRIPT_COMMAS:
+            j += 1  # غرناطة، as WikiANN ar / fa / ur / my keep it
         elif following in TRAILING_HYPHENS and j + 2 == n:
             j += 1  # Felsen-
         elif following == "+" and all(char(k) == "+" for k in range(j + 1, n)):

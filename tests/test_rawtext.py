@@ -1,0 +1,37 @@
+"""Pre-split sentences back to raw text, with gold character spans (bench/raw_text.py)."""
+
+from fusion.rawtext import detokenise, gold_spans, paragraph, span_scores
+
+
+def test_detokenise_attaches_punctuation_and_keeps_entity_spans():
+    raw = detokenise(["Tim", "Cook", "(", "Apple", ")", "visited", "Paris", "."],
+                     ["B-PER", "I-PER", "O", "B-ORG", "O", "O", "B-LOC", "O"], "en")
+    assert raw.text == "Tim Cook (Apple) visited Paris."
+    assert [(raw.text[a:b], kind) for a, b, kind in raw.entities] == [
+        ("Tim Cook", "PER"), ("Apple", "ORG"), ("Paris", "LOC")]
+    assert all(raw.text[a:b] == token for (a, b), token in
+               zip(raw.tokens, ["Tim", "Cook", "(", "Apple", ")", "visited", "Paris", "."]))
+
+
+def test_chinese_has_no_spaces_and_wikiann_hash_tokens_become_spaces():
+    raw = detokenise(["北", "京", "#", "Cotton", "#", "Club"], ["B-LOC", "I-LOC", "O", "B-ORG", "I-ORG", "I-ORG"], "zh")
+    assert raw.text == "北京 Cotton Club"
+    assert [(raw.text[a:b], kind) for a, b, kind in raw.entities] == [("北京", "LOC"), ("Cotton Club", "ORG")]
+
+
+def test_paragraph_joins_fragments_with_line_breaks_and_shifts_spans():
+    first = detokenise(["Paris", "is", "big", "."], ["B-LOC", "O", "O", "O"], "en")
+    title = detokenise(["Hotel", "Ritz"], ["B-ORG", "I-ORG"], "en")
+    last = detokenise(["Rome", "too", "."], ["B-LOC", "O", "O"], "en")
+    joined = paragraph([first, title, last], "en")
+    assert joined.text == "Paris is big. Hotel Ritz\nRome too."
+    assert [joined.text[a:b] for a, b, _ in joined.entities] == ["Paris", "Hotel Ritz", "Rome"]
+
+
+def test_gold_spans_are_strict_and_span_scores_count_exact_matches():
+    assert gold_spans(["B-PER", "I-PER", "O", "I-LOC", "B-ORG"]) == [(0, 2, "PER"), (4, 5, "ORG")]
+    gold = [[(0, 8, "PER"), (13, 18, "LOC")]]
+    scores = span_scores(gold, [[(0, 8, "PER"), (13, 17, "LOC"), (20, 25, "ORG")]])
+    assert (scores["gold"], scores["predicted"]) == (2, 3)
+    assert abs(scores["precision"] - 1 / 3) < 1e-9 and scores["recall"] == 0.5
+    assert span_scores([[]], [[]])["f1"] == 0.0
