@@ -1,8 +1,7 @@
 """Raw text against pre-split sentences: what a user pasting text gets, measured on WikiANN test.
 
 For each language, the first N test sentences are detokenised into raw text (fusion/rawtext.py:
-spaces between words, punctuation attached as people write it, no spaces in Chinese and Japanese,
-no wiki-markup quotes '' and `` since nobody types them)
+spaces between words, punctuation attached as people write it, no spaces in Chinese and Japanese)
 and tagged through the public `predict`; predicted entity character spans are scored against the
 gold ones (exact start, end and type). Three F1 columns per language and model:
 * pre-split: the gold words tagged directly (what `python -m fusion evaluate` reports);

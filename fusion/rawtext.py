@@ -1,7 +1,6 @@
 """Pre-split data back to raw text, to measure what a user pasting text gets (bench/raw_text.py).
 
-`detokenise` joins a sentence's tokens the way people write (without WikiANN's wiki-markup quotes
-'' and ``, which nobody types): a space between words, none before
+`detokenise` joins a sentence's tokens the way people write: a space between words, none before
 closing punctuation or after opening brackets, none in Chinese and Japanese (where WikiANN's "#"
 tokens stand for the spaces of the original text, around Latin words), and records
 where every gold entity lands in the resulting string. `paragraph` joins consecutive sentences as
@@ -45,11 +44,6 @@ def detokenise(tokens: list[str], tags: list[str], language: str) -> RawSentence
     """The sentence as raw text, with its gold entities as character spans."""
     text, starts, ends = "", [], []
     for token in tokens:
-        token = _without_markup(token)
-        if not token:  # a wiki-markup quote nobody types: nothing in the raw text
-            starts.append(len(text))
-            ends.append(len(text))
-            continue
         if language in NO_SPACE_LANGUAGES and token == SPACE_TOKEN:
             token = " "
         elif text and not _joins_without_space(text, token, language):
@@ -57,19 +51,8 @@ def detokenise(tokens: list[str], tags: list[str], language: str) -> RawSentence
         starts.append(len(text))
         text += token
         ends.append(len(text))
-    entities = [(starts[a], ends[b - 1], kind) for a, b, kind in gold_spans(tags)]
-    return RawSentence(text, [(a, b, kind) for a, b, kind in entities if b > a],
+    return RawSentence(text, [(starts[a], ends[b - 1], kind) for a, b, kind in gold_spans(tags)],
                        list(zip(starts, ends)))
-
-
-def _without_markup(token: str) -> str:
-    """WikiANN keeps Wikipedia's '' and `` (italics, quotes) as tokens or glued to words
-    ("''Freshman"); raw text as people write it has none."""
-    if is_markup_quote(token):
-        return ""
-    for mark in ("''", "``"):
-        token = token.removeprefix(mark).removesuffix(mark)
-    return token
 
 
 def paragraph(sentences: list[RawSentence], language: str) -> RawSentence:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .bootstrap import run_intervals
+from .intermediate_results import INTERMEDIATE_STUDY, effects_table, task_effects
 from .predictions import PredictionsError
 from .results import (SOURCE_LANGUAGE, RunGroup, best_sweep_layer, fusion_models, group_records,
                       groups, language_table, summarise, sweep_table)
@@ -86,10 +87,29 @@ def results_markdown(folder: str | Path) -> str:
     lines = ["F1 is strict entity-level F1 (seqeval, IOB2) in points, mean ± standard deviation over "
              "seeds; Δ = fusion − baseline; the 95 % interval is a paired bootstrap over test "
              "sentences that also resamples seeds (1,000 resamples; * = excludes 0).", ""]
-    for index, group in enumerate(groups(records)):
+    for index, group in enumerate(g for g in groups(records) if g.study != INTERMEDIATE_STUDY):
         models = fusion_models(records, group)
         if not models:
             continue
         lines += group_section(records, folder, group, models[0], per_language=index == 0) + [""]
-    lines += sweep_section(records)
+    lines += sweep_section(records) + [""]
+    lines += intermediate_section(records, folder)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def intermediate_section(records: list[dict], folder: Path) -> list[str]:
+    effects = task_effects(records, folder)
+    if not effects:
+        return []
+    lines = ["**Intermediate tasks** (an English task first, then NER as the seed study: en 2000 sent "
+             "× 1 ep; Δ = with the task − without it, same tagger, first ≤ 200 test sentences per "
+             "language; interval: paired bootstrap over sentences and seeds; languages up / down: "
+             "intervals above / below 0)", "",
+             "| task | domain | tagger | seeds | Δ target average | 95 % interval | Δ English | "
+             "languages up / down | task dev score |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    for row in effects_table(effects).to_dict("records"):
+        lines.append(f"| {row['task']} | {row['domain']} | {row['model']} | {row['seeds']} | "
+                     f"{row['Δ target average']:+.1f} | {row['95 % interval']} | "
+                     f"{row['Δ English']:+.1f} | {row['languages up / down']} | "
+                     f"{row['task dev score']} |")
+    return lines

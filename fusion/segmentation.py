@@ -197,10 +197,13 @@ def _split_run(run: str, base: int, out: list[Span], last: bool = False) -> None
                 j = i
                 while char(j + 1) == c:
                     j += 1
-                out.append((clusters[i][0], clusters[j][1]))
-                i = j + 1
-                continue
-            if i == 0 and (c in APOSTROPHES or c in LEADING) and is_word(i + 1):
+                if c in "'`" and is_word(j + 1):  # markup glued to a word stays on it: ''Blood
+                    i = j + 1
+                else:
+                    out.append((clusters[i][0], clusters[j][1]))
+                    i = j + 1
+                    continue
+            elif (i == 0 or kinds[i - 1] == "P") and (c in APOSTROPHES or c in LEADING) and is_word(i + 1):
                 i += 1  # 's  -Raum  .uk  +1
             elif c in OPEN_QUOTES and (is_word(i + 1) or char(i + 1) in OPEN_QUOTES and is_word(i + 2)):
                 i += 1 if is_word(i + 1) else 2  # «Динамо

@@ -36,10 +36,3 @@ def test_gold_spans_are_strict_and_span_scores_count_exact_matches():
     assert abs(scores["precision"] - 1 / 3) < 1e-9 and scores["recall"] == 0.5
     assert span_scores([[]], [[]])["f1"] == 0.0
 
-
-def test_wiki_markup_quotes_are_left_out_of_the_raw_text():
-    raw = detokenise(["''", "Freshman", "''", "by", "''Kevin", "Riley''"],
-                     ["O", "B-ORG", "O", "O", "B-PER", "I-PER"], "en")
-    assert raw.text == "Freshman by Kevin Riley"
-    assert [(raw.text[a:b], kind) for a, b, kind in raw.entities] == [("Freshman", "ORG"),
-                                                                       ("Kevin Riley", "PER")]

@@ -1,0 +1,110 @@
+"""The intermediate-task study: for each English task and tagger, Δ F1 per language against the
+direct model (no intermediate task) trained with the same recipe and scored on the same sentences.
+
+The direct models are the seed study's (2,000 English NER sentences × 1 epoch; first 200 test
+sentences per language); every intermediate-task run uses that recipe after its task. Δ is the
+mean over seeds of (task − direct), and its 95 % interval is the paired bootstrap of
+fusion/bootstrap.py (sentences resampled jointly, seeds resampled per side). Runs without
+per-sentence predictions are left out, never guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .bootstrap import DeltaInterval, load_counts, paired_bootstrap
+from .languages import language_info
+from .results import SOURCE_LANGUAGE
+
+INTERMEDIATE_STUDY = "intermediate-task"
+DIRECT_STUDY = "seed-study"  # the direct models share the intermediate runs' NER recipe
+
+
+@dataclass(frozen=True)
+class TaskEffect:
+    """One task and tagger: Δ F1 against the direct model, per language and on average."""
+
+    task: str
+    domain: str
+    model: str  # "baseline" or "fusion-l<k>"
+    seeds: int  # intermediate-task runs (the direct model's seeds are resampled alongside)
+    intervals: dict[str, DeltaInterval]  # language and "average" -> Δ with its interval
+    dev_score: float | None  # the task's own dev score (mean over seeds), as the run recorded it
+
+
+def _intermediate(record: dict) -> dict:
+    return (record["checkpoint"].get("training") or {}).get("intermediate") or {}
+
+
+def _same_sentences(records: list[dict]) -> dict[str, str]:
+    """language -> sentence hash shared by every record (a language where they differ is dropped)."""
+    hashes: dict[str, set[str]] = {}
+    for record in records:
+        for language, digest in record["data"]["sha256"].items():
+            hashes.setdefault(language, set()).add(digest)
+    return {language: next(iter(found)) for language, found in hashes.items()
+            if len(found) == 1 and all(language in r["data"]["sha256"] for r in records)}
+
+
+def task_effects(records: list[dict], folder: str | Path) -> list[TaskEffect]:
+    """Every (task, tagger) with runs and a direct reference, tasks in the order they were defined."""
+    from .tasks import INTERMEDIATE_TASKS
+
+    with_predictions = [r for r in records if (r.get("predictions") or {}).get("file")]
+    direct = [r for r in with_predictions if r.get("study") == DIRECT_STUDY]
+    staged = [r for r in with_predictions if r.get("study") == INTERMEDIATE_STUDY and _intermediate(r)]
+    effects = []
+    for task in INTERMEDIATE_TASKS:
+        for model in sorted({r["checkpoint"]["model"] for r in staged}, key=lambda m: (m != "baseline", m)):
+            treated = [r for r in staged if _intermediate(r)["task"] == task
+                       and r["checkpoint"]["model"] == model]
+            reference = [r for r in direct if r["checkpoint"]["model"] == model]
+            if not treated or not reference:
+                continue
+            shared = _same_sentences(treated + reference)
+            restrict = [{**r, "data": {**r["data"], "sha256": {k: v for k, v in r["data"]["sha256"].items()
+                                                               if k in shared}}}
+                        for r in treated + reference]
+            counts_task = load_counts(restrict[:len(treated)], folder, model)
+            counts_direct = load_counts(restrict[len(treated):], folder, model)
+            intervals = paired_bootstrap(counts_direct, counts_task, SOURCE_LANGUAGE)
+            scores = [_intermediate(r).get("dev_score") for r in treated]
+            scores = [s for s in scores if isinstance(s, (int, float))]
+            effects.append(TaskEffect(task, _intermediate(treated[0]).get("domain", ""), model,
+                                      len(treated), {i.language: i for i in intervals},
+                                      sum(scores) / len(scores) if scores else None))
+    return effects
+
+
+def effects_table(effects: list[TaskEffect]) -> pd.DataFrame:
+    """One row per task and tagger: Δ on the target average (with interval) and on English."""
+    rows = []
+    for effect in effects:
+        average, english = effect.intervals.get("average"), effect.intervals.get(SOURCE_LANGUAGE)
+        better = sum(1 for k, i in effect.intervals.items()
+                     if k not in ("average", SOURCE_LANGUAGE) and i.low > 0)
+        worse = sum(1 for k, i in effect.intervals.items()
+                    if k not in ("average", SOURCE_LANGUAGE) and i.high < 0)
+        rows.append({
+            "task": effect.task, "domain": effect.domain, "model": effect.model, "seeds": effect.seeds,
+            "Δ target average": None if average is None else round(average.delta, 1),
+            "95 % interval": None if average is None else f"[{average.low:+.1f}, {average.high:+.1f}]",
+            "Δ English": None if english is None else round(english.delta, 1),
+            "languages up / down": f"{better} / {worse}",
+            "task dev score": None if effect.dev_score is None else round(100 * effect.dev_score, 1),
+        })
+    return pd.DataFrame(rows, columns=["task", "domain", "model", "seeds", "Δ target average",
+                                       "95 % interval", "Δ English", "languages up / down",
+                                       "task dev score"])
+
+
+def delta_matrix(effects: list[TaskEffect], model: str) -> pd.DataFrame:
+    """task × language Δ F1 for one tagger, languages ordered by family then code."""
+    chosen = [e for e in effects if e.model == model]
+    languages = sorted({k for e in chosen for k in e.intervals if k != "average"},
+                       key=lambda code: (language_info(code).family, code))
+    return pd.DataFrame([[e.intervals[k].delta if k in e.intervals else None for k in languages]
+                         for e in chosen], index=[e.task for e in chosen], columns=languages)

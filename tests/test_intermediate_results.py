@@ -1,0 +1,48 @@
+"""The intermediate-task study's comparison with the direct models (synthetic runs)."""
+
+import random
+
+from fusion.intermediate_results import delta_matrix, effects_table, task_effects
+from fusion.predictions import Sidecar, build_language, write_sidecar
+
+LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+TYPES = ["PER", "LOC"]
+LANGUAGES = {"en": "e1", "de": "d1", "sw": "s1"}
+
+
+def _gold(rng):
+    return [[rng.choice(["O", "B-PER", "B-LOC"]) for _ in range(6)] for _ in range(150)]
+
+
+def _record(folder, name, study, model, seed, quality, gold, task=None):
+    rng = random.Random(hash((name, seed)) % 1000)
+    items = {}
+    for language, digest in LANGUAGES.items():
+        predicted = [[t if rng.random() < quality else rng.choice(LABELS) for t in s] for s in gold[language]]
+        items[language] = build_language(LABELS, TYPES, gold[language], predicted, digest)
+    write_sidecar(folder / f"{name}.predictions.json.gz", Sidecar(LABELS, TYPES, items))
+    training = {"seed": seed} | ({"intermediate": {"task": task, "domain": "d", "dev_score": 0.5}}
+                                 if task else {})
+    return {"name": name, "study": study, "checkpoint": {"model": model, "training": training},
+            "data": {"sha256": dict(LANGUAGES)}, "predictions": {"file": f"{name}.predictions.json.gz"}}
+
+
+def test_a_helpful_task_shows_above_zero_and_a_neutral_one_straddles(tmp_path):
+    rng = random.Random(0)
+    gold = {language: _gold(rng) for language in LANGUAGES}
+    records = [_record(tmp_path, f"small-baseline-s{s}", "seed-study", "baseline", s, 0.6, gold)
+               for s in (13, 14)]
+    records += [_record(tmp_path, f"inter-pos-baseline-s{s}", "intermediate-task", "baseline", s, 0.9,
+                        gold, "pos") for s in (13, 14)]
+    records += [_record(tmp_path, f"inter-sst2-baseline-s{s}", "intermediate-task", "baseline", s, 0.6,
+                        gold, "sst2") for s in (13, 14)]
+    records.append({**records[0], "predictions": {}})  # no per-sentence predictions: left out
+    effects = {e.task: e for e in task_effects(records, tmp_path)}
+    assert set(effects) == {"pos", "sst2"} and effects["pos"].seeds == 2
+    assert effects["pos"].intervals["average"].low > 0
+    neutral = effects["sst2"].intervals["average"]
+    assert neutral.low < 0 < neutral.high
+    table = effects_table(list(effects.values()))
+    assert list(table["task"]) == ["pos", "sst2"] and table["Δ target average"][0] > 5
+    matrix = delta_matrix(list(effects.values()), "baseline")
+    assert list(matrix.index) == ["pos", "sst2"] and set(matrix.columns) == set(LANGUAGES)
