@@ -233,7 +233,7 @@ def segment(text: str, tokenizer=None, language: str = "en") -> tuple[list[Word]
     words: list[Word] = []
     sentences: list[Sentence] = []
     for start, end in split_sentences(text, language):
-        spans = split_words(text, start, end, tokenizer)
+        spans = split_words(text, start, end, tokenizer, language)
         if spans:
             sentences.append(Sentence(start, end, len(words), len(spans)))
             words += [Word(text[a:b], a, b) for a, b in spans]

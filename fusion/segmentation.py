@@ -9,7 +9,7 @@ Sentences: `sentencex` (Wikimedia's rule-based segmenter, with abbreviation list
 chosen by measurement, see docs/METHOD.md), after cutting at every line break (pasted headings
 and list items have no final punctuation), and in Thai at a space between Thai letters (Thai
 marks a sentence end with a space; sentencex does not split it). A break with nothing between
-the sentences ("101.º") or after an initial ("R. S. Thomas") is undone, except after 。！？ (Chinese
+the sentences ("101.º") or after an initial or abbreviation ("R. S. Thomas", "Vol. I") is undone, except after 。！？ (Chinese
 and Japanese write on without a space). sentencex never breaks inside quotes or brackets, so a
 segment longer than SENTENCE_CHARS is cut again after any sentence-final mark. A run longer still
 (no breaks at all) is left whole: the tagger covers it with overlapping windows.
@@ -24,8 +24,8 @@ de, fr, es and ru ≥ 99.6 % of the gold tokens inside entities come back as the
   never a sentence's final period (WikiANN splits it off: "Washington, D.C ."); "..." as one word, a leading apostrophe on letters ("'s"), a trailing hyphen
   ("Felsen-"), and typographic quotes and Arabic or Myanmar commas, which WikiANN keeps on the
   word they touch («Динамо», غرناطة،);
-* a sentence written mostly in Han or Kana is split into single characters (WikiANN zh / ja); in
-  others each Han or Kana character is a word of its own;
+* a sentence written mostly in Han or Kana (or any text said to be Chinese or Japanese) is split
+  into single characters (WikiANN zh / ja); inside other text a run of Han stays one word (朝鮮);
 * runs of Thai, Lao, Khmer or Myanmar script (written without spaces) are split at the encoder
   tokenizer's piece boundaries, when a tokenizer is given.
 """
@@ -135,10 +135,17 @@ def _glued(text: str, previous_end: int, start: int) -> bool:
     return previous_end == start and text[start - 1] not in _GLUED_ENDS
 
 
+_LAST_WORD = regex.compile(r"(\w+)\.$")
+
+
 def _after_initial(text: str, start: int, end: int) -> bool:
-    """A "sentence" ending in an initial ("R. S.") is a name going on: "R. S. Thomas"."""
-    return (end - start >= 2 and text[end - 1] == "." and text[end - 2].isupper()
-            and (end - 3 < start or not text[end - 3].isalnum()))
+    """A "sentence" ending in an initial ("R. S.") or an abbreviation ("Vol.") goes on: "R. S.
+    Thomas", "Vol. I" (sentencex knows abbreviations only for some languages)."""
+    if end - start >= 2 and text[end - 1] == "." and text[end - 2].isupper() \
+            and (end - 3 < start or not text[end - 3].isalnum()):
+        return True
+    last = _LAST_WORD.search(text, max(start, end - 12), end)
+    return bool(last) and last.group(1).lower() in ABBREVIATIONS
 
 
 def _on_clusters(boundaries: list[int], start: int, end: int) -> Span:
@@ -175,9 +182,9 @@ def _split_run(run: str, base: int, out: list[Span], last: bool = False) -> None
     clusters = [(m.start() + base, m.end() + base, m.group()) for m in _CLUSTER.finditer(run)]
     kinds = [_kind(c[2]) for c in clusters]
     n = len(clusters)
-    if "C" in kinds:  # WikiANN zh / ja: every character of such a run is a word
-        out.extend((start, end) for start, end, _ in clusters)
-        return
+    # Han or Kana inside other text (Korean with Hanja, an English line naming 王昭祚) keeps its
+    # run together, as WikiANN ko and en do; text mostly in Han or Kana never reaches this point.
+    kinds = ["W" if kind == "C" else kind for kind in kinds]
 
     def is_word(k: int) -> bool:
         return 0 <= k < n and kinds[k] == "W"
@@ -249,11 +256,16 @@ def mostly_han_or_kana(text: str) -> bool:
     return bool(letters) and 2 * sum(bool(_CJK.match(c)) for c in letters) >= len(letters)
 
 
-def split_words(text: str, start: int = 0, end: int | None = None, tokenizer=None) -> list[Span]:
-    """Word spans of text[start:end] (offsets into `text`)."""
+PER_CHARACTER_LANGUAGES = ("zh", "ja")  # WikiANN splits all their text per character, Latin too
+
+
+def split_words(text: str, start: int = 0, end: int | None = None, tokenizer=None,
+                language: str | None = None) -> list[Span]:
+    """Word spans of text[start:end] (offsets into `text`). Text mostly in Han or Kana, or any
+    text when `language` is zh or ja, is split into single characters as WikiANN zh / ja are."""
     end = len(text) if end is None else end
     spans: list[Span] = []
-    per_character = mostly_han_or_kana(text[start:end])
+    per_character = language in PER_CHARACTER_LANGUAGES or mostly_han_or_kana(text[start:end])
     for run in _RUN.finditer(text, start, end):
         if per_character:
             spans += [m.span() for m in _CLUSTER.finditer(text, run.start(), run.end())]
