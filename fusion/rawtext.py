@@ -1,12 +1,15 @@
 """Pre-split data back to raw text, to measure what a user pasting text gets (bench/raw_text.py).
 
 `detokenise` joins a sentence's tokens the way people write: a space between words, none before
-closing punctuation or after opening brackets, none in Chinese and Japanese (where WikiANN's "#"
-tokens stand for the spaces of the original text, around Latin words), and records
+closing punctuation or after opening brackets, none at all in Chinese and Japanese, and records
 where every gold entity lands in the resulting string. `paragraph` joins consecutive sentences as
 a person would: after final punctuation a space, after a fragment without it (WikiANN holds many
 titles and list items) a line break. `span_scores` compares predicted entity character spans with
 gold ones (exact start, end and type).
+
+Only whitespace changes: every token's characters stay as the data has them (WikiANN's wiki-markup
+quotes '' and ``, and the "#" that zh / ja write for a space, included), so a difference between
+raw and pre-split F1 comes from sentence and word splitting alone.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from dataclasses import dataclass, field
 from .predictions import entity_spans
 
 NO_SPACE_LANGUAGES = ("zh", "ja")  # written without spaces between words
-SPACE_TOKEN = "#"  # WikiANN zh / ja write a space in the original text as a "#" token (always O)
 _ATTACH_LEFT = set(",.;:!?)]}%…»”’،؛؟।॥።፣፤。，、；：！？）」』】〕")  # no space before
 _ATTACH_RIGHT = set("([{«“‘¿¡（「『【〔")  # no space after
 _FINAL = set(".!?…。！？।॥؟።")  # a sentence ending with one of these is followed by a space
@@ -44,9 +46,7 @@ def detokenise(tokens: list[str], tags: list[str], language: str) -> RawSentence
     """The sentence as raw text, with its gold entities as character spans."""
     text, starts, ends = "", [], []
     for token in tokens:
-        if language in NO_SPACE_LANGUAGES and token == SPACE_TOKEN:
-            token = " "
-        elif text and not _joins_without_space(text, token, language):
+        if text and not _joins_without_space(text, token, language):
             text += " "
         starts.append(len(text))
         text += token
