@@ -160,11 +160,10 @@ def _on_clusters(boundaries: list[int], start: int, end: int) -> Span:
 # --------------------------------------------------------------------------------------------
 
 def _kind(cluster: str) -> str:
-    """C: Han or Kana, W: letters / marks / digits, P: anything else (punctuation, symbols)."""
-    first = cluster[0]
-    if _CJK.match(first):
-        return "C"
-    return "W" if _WORD_CHAR.match(first) else "P"
+    """W: letters, marks, digits (Han and Kana included), P: anything else (punctuation, symbols).
+    Inside text not mostly in Han or Kana, a run of Han stays one word (朝鮮, 王昭祚), as WikiANN
+    ko and en have it."""
+    return "W" if _WORD_CHAR.match(cluster[0]) else "P"
 
 
 def _abbreviation_like(word: str, ends_sentence: bool = False) -> bool:
@@ -178,13 +177,11 @@ def _abbreviation_like(word: str, ends_sentence: bool = False) -> bool:
 
 
 def _split_run(run: str, base: int, out: list[Span], last: bool = False) -> None:
-    """Words of one run without whitespace (the rules in the module docstring)."""
+    """Words of one run without whitespace (the rules in the module docstring); `last`: the run
+    ends its sentence, so a final period is the sentence's, not an abbreviation's."""
     clusters = [(m.start() + base, m.end() + base, m.group()) for m in _CLUSTER.finditer(run)]
     kinds = [_kind(c[2]) for c in clusters]
     n = len(clusters)
-    # Han or Kana inside other text (Korean with Hanja, an English line naming 王昭祚) keeps its
-    # run together, as WikiANN ko and en do; text mostly in Han or Kana never reaches this point.
-    kinds = ["W" if kind == "C" else kind for kind in kinds]
 
     def is_word(k: int) -> bool:
         return 0 <= k < n and kinds[k] == "W"
@@ -192,7 +189,7 @@ def _split_run(run: str, base: int, out: list[Span], last: bool = False) -> None
     def char(k: int) -> str:
         return clusters[k][2] if 0 <= k < n else ""
 
-    def _only_punctuation_after(k: int) -> bool:
+    def only_punctuation_after(k: int) -> bool:
         return all(kind == "P" for kind in kinds[k:])
 
     i = 0
@@ -235,8 +232,8 @@ def _split_run(run: str, base: int, out: list[Span], last: bool = False) -> None
         word = "".join(c[2] for c in clusters[i:j + 1])
         following = char(j + 1)
         if (following in ABBREVIATION_MARKS and (j + 2 == n or kinds[j + 2] == "P" and char(j + 2) != ".")
-                and (following != "." or _abbreviation_like(word, last and _only_punctuation_after(j + 1)))):
-            j += 1  # U.S.  J.  II.  St.
+                and (following != "." or _abbreviation_like(word, last and only_punctuation_after(j + 1)))):
+            j += 1  # U.S.  J.  St.
         elif following in SCRIPT_COMMAS:
             j += 1  # غرناطة، as WikiANN ar / fa / ur / my keep it
         elif following in TRAILING_HYPHENS and j + 2 == n:
@@ -269,7 +266,7 @@ def split_words(text: str, start: int = 0, end: int | None = None, tokenizer=Non
     for run in _RUN.finditer(text, start, end):
         if per_character:
             spans += [m.span() for m in _CLUSTER.finditer(text, run.start(), run.end())]
-        elif _PLAIN.fullmatch(run.group()) and not _CJK.search(run.group()):
+        elif _PLAIN.fullmatch(run.group()):  # the common case: letters and digits only
             spans.append(run.span())
         else:
             _split_run(run.group(), run.start(), spans, last=run.end() == end)
