@@ -99,7 +99,8 @@ def _run(tmp_path, encoder, task, **changes):
     model = IntermediateModel(TaggerConfig(encoder=encoder), kind, n_labels)
     options = IntermediateOptions(task=task, data=str(root), output_dir=str(tmp_path / task),
                                   epochs=changes.pop("epochs", SCHEDULE[task][0]),
-                                  learning_rate=SCHEDULE[task][1], batch_size=8, save_every=10_000, **changes)
+                                  learning_rate=SCHEDULE[task][1], batch_size=8,
+                                  save_every=changes.pop("save_every", 10_000), **changes)
     return train_intermediate(options, show_progress=False, model=model)
 
 
@@ -153,3 +154,27 @@ def test_mismatched_or_tampered_adapters_are_refused(tmp_path, tiny_bert):
         read_intermediate(stage)
     with pytest.raises(IntermediateError, match="not a finished"):
         read_intermediate(tmp_path / "missing")
+
+
+def test_an_interrupted_stage_resumes_to_the_same_adapters(tmp_path, tiny_bert, monkeypatch):
+    import fusion.intermediate as intermediate_module
+
+    _run(tmp_path / "straight", tiny_bert, "sst2", epochs=2, save_every=5)
+    calls = {"n": 0}
+    real_collate = intermediate_module.collate
+
+    def crashing_collate(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 23:  # epoch 2, after the resume point at its step 5
+            raise KeyboardInterrupt
+        return real_collate(*args, **kwargs)
+
+    monkeypatch.setattr(intermediate_module, "collate", crashing_collate)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path / "resumed", tiny_bert, "sst2", epochs=2, save_every=5)
+    monkeypatch.setattr(intermediate_module, "collate", real_collate)
+    _run(tmp_path / "resumed", tiny_bert, "sst2", epochs=2, save_every=5)
+    straight = load_file(str(tmp_path / "straight" / "sst2" / ADAPTERS_FILE))
+    resumed = load_file(str(tmp_path / "resumed" / "sst2" / ADAPTERS_FILE))
+    assert straight.keys() == resumed.keys()
+    assert all(torch.allclose(straight[k], resumed[k], atol=1e-6) for k in straight)
