@@ -188,7 +188,7 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
 
         def on_compare(text):
             view = compare_tab.compare_text(slots, text)
-            choices = inside_tab.sentence_choices(slots, view.text)
+            choices = inside_tab.sentence_choices(view.text, view.sentences)
             return compare_tab.values(view) + [view.text, gr.Dropdown(
                 choices=choices, value=choices[0][1] if choices else None)]
 

@@ -228,9 +228,8 @@ def train_intermediate(options: IntermediateOptions, show_progress: bool = True,
     tests pass a tiny one (it must match the task's kind and labels).
     """
     from tqdm.auto import tqdm
-    from transformers import get_linear_schedule_with_warmup
 
-    from .train import load_resume, save_resume, set_seed
+    from .train import load_resume, optimizer_and_schedule, save_resume, set_seed
 
     if options.task not in INTERMEDIATE_TASKS:
         raise ValueError(f"unknown task {options.task!r}; known: {', '.join(INTERMEDIATE_TASKS)}")
@@ -238,7 +237,7 @@ def train_intermediate(options: IntermediateOptions, show_progress: bool = True,
     output = Path(options.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     set_seed(options.seed)
-    # Read a few more than the cap: chunked or unanswerable examples change the count.
+    # The caps apply after encoding: chunked or unanswerable examples change the count.
     train_examples = load_task(options.data, options.task, "train", options.max_examples)
     dev_examples = load_task(options.data, options.task, "dev", options.max_dev_examples)
     labels = [] if task.kind == "span" else task_labels(options.task, train_examples)
@@ -254,12 +253,7 @@ def train_intermediate(options: IntermediateOptions, show_progress: bool = True,
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)
     lengths = [len(item.input_ids) for item in encoded]
-    steps_per_epoch = len(length_grouped_batches(lengths, options.batch_size, options.seed,
-                                                 options.max_batch_tokens))
-    total_steps = steps_per_epoch * options.epochs
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=options.learning_rate, weight_decay=0.01)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(0.1 * total_steps), total_steps)
+    trainable, optimizer, scheduler, _ = optimizer_and_schedule(model, lengths, options)
     state = load_resume(output, model, optimizer, scheduler) or {
         "epoch": 0, "step_in_epoch": 0, "seconds": 0.0, "losses": []}
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0

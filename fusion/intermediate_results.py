@@ -49,6 +49,12 @@ def _same_sentences(records: list[dict]) -> dict[str, str]:
             if len(found) == 1 and all(language in r["data"]["sha256"] for r in records)}
 
 
+def _only(records: list[dict], languages) -> list[dict]:
+    """The records as if they had scored only `languages` (load_counts reads data.sha256)."""
+    return [{**r, "data": {**r["data"], "sha256": {k: v for k, v in r["data"]["sha256"].items()
+                                                   if k in languages}}} for r in records]
+
+
 def task_effects(records: list[dict], folder: str | Path) -> list[TaskEffect]:
     """Every (task, tagger) with runs and a direct reference, tasks in the order they were defined."""
     from .tasks import INTERMEDIATE_TASKS
@@ -65,12 +71,9 @@ def task_effects(records: list[dict], folder: str | Path) -> list[TaskEffect]:
             if not treated or not reference:
                 continue
             shared = _same_sentences(treated + reference)
-            restrict = [{**r, "data": {**r["data"], "sha256": {k: v for k, v in r["data"]["sha256"].items()
-                                                               if k in shared}}}
-                        for r in treated + reference]
-            counts_task = load_counts(restrict[:len(treated)], folder, model)
-            counts_direct = load_counts(restrict[len(treated):], folder, model)
-            intervals = paired_bootstrap(counts_direct, counts_task, SOURCE_LANGUAGE)
+            intervals = paired_bootstrap(load_counts(_only(reference, shared), folder, model),
+                                         load_counts(_only(treated, shared), folder, model),
+                                         SOURCE_LANGUAGE)
             scores = [_intermediate(r).get("dev_score") for r in treated]
             scores = [s for s in scores if isinstance(s, (int, float))]
             effects.append(TaskEffect(task, _intermediate(treated[0]).get("domain", ""), model,
@@ -108,3 +111,24 @@ def delta_matrix(effects: list[TaskEffect], model: str) -> pd.DataFrame:
                        key=lambda code: (language_info(code).family, code))
     return pd.DataFrame([[e.intervals[k].delta if k in e.intervals else None for k in languages]
                          for e in chosen], index=[e.task for e in chosen], columns=languages)
+
+
+def best_task_on_dev(trainings: list[dict]) -> tuple[str, dict[str, float]]:
+    """The task whose NER taggers score best on **English dev**, never on a target language.
+
+    `trainings` are checkpoints' training records (``tagger_config.json``'s "training", or a run
+    record's ``checkpoint.training``); those started from a task are averaged per task over
+    taggers and seeds. Returns the task and every task's mean dev F1. Ties go to the earlier task.
+    """
+    from .tasks import INTERMEDIATE_TASKS
+
+    scores: dict[str, list[float]] = {}
+    for training in trainings:
+        task = (training.get("intermediate") or {}).get("task")
+        if task in INTERMEDIATE_TASKS and isinstance(training.get("dev_f1"), (int, float)):
+            scores.setdefault(task, []).append(training["dev_f1"])
+    if not scores:
+        raise ValueError("no tagger started from an intermediate task has an English dev F1")
+    means = {task: sum(s) / len(s) for task, s in scores.items()}
+    order = list(INTERMEDIATE_TASKS)
+    return max(means, key=lambda task: (means[task], -order.index(task))), means

@@ -32,6 +32,8 @@ de, fr, es and ru ≥ 99.6 % of the gold tokens inside entities come back as the
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+
 import regex
 
 SENTENCE_CHARS = 1_000  # a longer segment is cut again after sentence-final marks
@@ -150,8 +152,6 @@ def _after_initial(text: str, start: int, end: int) -> bool:
 
 def _on_clusters(boundaries: list[int], start: int, end: int) -> Span:
     """Widen a span to grapheme-cluster boundaries (a mark after a full stop stays with it)."""
-    from bisect import bisect_left, bisect_right
-
     return boundaries[bisect_right(boundaries, start) - 1], boundaries[bisect_left(boundaries, end)]
 
 

@@ -134,6 +134,22 @@ def load_resume(directory: Path, tagger, optimizer, scheduler) -> dict | None:
     return state
 
 
+def optimizer_and_schedule(model, lengths: list[int], options):
+    """AdamW over the trainable weights with a linear schedule (10 % warm-up) over every step of
+    `options.epochs` length-grouped epochs. Returns (trainable, optimizer, scheduler, steps per
+    epoch). `options` needs batch_size, seed, max_batch_tokens, epochs and learning_rate; the
+    tagger and the intermediate-task model train with the same recipe."""
+    from transformers import get_linear_schedule_with_warmup
+
+    steps_per_epoch = len(length_grouped_batches(lengths, options.batch_size, options.seed,
+                                                 options.max_batch_tokens))
+    total_steps = steps_per_epoch * options.epochs
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=options.learning_rate, weight_decay=0.01)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(0.1 * total_steps), total_steps)
+    return trainable, optimizer, scheduler, steps_per_epoch
+
+
 def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger | None = None) -> dict:
     """Train, keep the best epoch by source-language dev F1, save it; returns the training summary.
 
@@ -141,7 +157,6 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
     """
     from accelerate import Accelerator
     from tqdm.auto import tqdm
-    from transformers import get_linear_schedule_with_warmup
 
     output = Path(options.output_dir)
     output.mkdir(parents=True, exist_ok=True)
@@ -167,13 +182,7 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
         accelerator.print(f"{n_split} training sentences were longer than the encoder and were "
                           "split into chunks")
     lengths = [len(ids) for ids, _ in examples]
-    steps_per_epoch = len(length_grouped_batches(lengths, options.batch_size, options.seed,
-                                                 options.max_batch_tokens))
-    total_steps = steps_per_epoch * options.epochs
-
-    trainable = [p for p in tagger.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=options.learning_rate, weight_decay=0.01)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(0.1 * total_steps), total_steps)
+    trainable, optimizer, scheduler, steps_per_epoch = optimizer_and_schedule(tagger, lengths, options)
     tagger, optimizer, scheduler = accelerator.prepare(tagger, optimizer, scheduler)
     model = accelerator.unwrap_model(tagger)
 

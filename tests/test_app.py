@@ -141,7 +141,8 @@ def test_compare_says_how_the_text_was_cut(models):
 def test_inside_explains_the_chosen_sentence_on_demand_and_caches_it(models):
     cache = inside_tab.ExplanationCache(entries=2)
     text = "Paris is big. Angela Merkel visited Berlin."
-    assert [index for _, index in inside_tab.sentence_choices(models, text)] == [0, 1]
+    view = compare_tab.compare_text(models, text)
+    assert [index for _, index in inside_tab.sentence_choices(view.text, view.sentences)] == [0, 1]
     note, attention, overview, share, gates = inside_tab.inside_view(models, text, "fusion", 1, 99, 0,
                                                                      cache=cache)
     assert "sentence 2" in note and cache.computed == 1

@@ -2,6 +2,8 @@
 
 import random
 
+import pytest
+
 from fusion.intermediate_results import delta_matrix, effects_table, task_effects
 from fusion.predictions import Sidecar, build_language, write_sidecar
 
@@ -46,3 +48,21 @@ def test_a_helpful_task_shows_above_zero_and_a_neutral_one_straddles(tmp_path):
     assert list(table["task"]) == ["pos", "sst2"] and table["Δ target average"][0] > 5
     matrix = delta_matrix(list(effects.values()), "baseline")
     assert list(matrix.index) == ["pos", "sst2"] and set(matrix.columns) == set(LANGUAGES)
+
+
+def test_best_task_is_chosen_on_english_dev_only():
+    from fusion.intermediate_results import best_task_on_dev
+
+    def training(task, dev_f1):
+        return {"dev_f1": dev_f1, "intermediate": {"task": task}}
+
+    # mrpc's mean dev F1 (0.70) beats sst2's (0.68) although one sst2 run is the single best;
+    # a direct model (no task) and a run without dev F1 are not counted
+    task, means = best_task_on_dev([training("sst2", 0.74), training("sst2", 0.62),
+                                    training("mrpc", 0.70), training("mrpc", 0.70),
+                                    {"dev_f1": 0.99}, {"intermediate": {"task": "rte"}}])
+    assert task == "mrpc"
+    assert means == pytest.approx({"sst2": 0.68, "mrpc": 0.70})
+    assert best_task_on_dev([training("rte", 0.5), training("chunking", 0.5)])[0] == "chunking"
+    with pytest.raises(ValueError, match="English dev"):
+        best_task_on_dev([{"dev_f1": 0.9}])

@@ -41,6 +41,7 @@ class CompareView:
     highlights: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)
     disagreement: list[tuple[str, str | None]] | None = None
     table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TABLE_COLUMNS))
+    sentences: list[tuple[int, int]] = field(default_factory=list)  # how the text was cut
 
 
 def entity_colours(slots: dict[str, TaggerSlot]) -> dict[str, str]:
@@ -81,8 +82,9 @@ def compare_text(slots: dict[str, TaggerSlot], text) -> CompareView:
             continue
         predictions[side] = predict(slot.tagger, text)[0]
     if predictions:
-        cut = next(iter(predictions.values())).summary()  # both models cut text the same way
-        notes.insert(0, f"Tagged as {cut}, each sentence on its own.")
+        first = next(iter(predictions.values()))  # both models cut text the same way
+        view.sentences = [(sentence.start, sentence.end) for sentence in first.sentences]
+        notes.insert(0, f"Tagged as {first.summary()}, each sentence on its own.")
     if len(predictions) == 2:
         comparison = compare_entities(text, {side: predictions[side].entities for side in SIDES})
         view.highlights = {side: as_value(segments) for side, segments in comparison.highlights.items()}

@@ -16,7 +16,7 @@ from collections import OrderedDict
 import gradio as gr
 
 from fusion import plots
-from fusion.predict import Explanation, clean_text, predict, segment
+from fusion.predict import Explanation, clean_text, predict
 
 from .common import SIDES, TaggerSlot
 
@@ -85,15 +85,11 @@ class ExplanationCache:
 CACHE = ExplanationCache()
 
 
-def sentence_choices(slots: dict[str, TaggerSlot], text) -> list[tuple[str, int]]:
-    """(label, index) of each sentence of the text, for the sentence picker."""
-    slot = next((s for s in slots.values() if s.ready), None)
-    if slot is None or not text:
-        return []
-    _, sentences = segment(clean_text(str(text)), slot.tagger.tokenizer)
+def sentence_choices(text: str, sentences: list[tuple[int, int]]) -> list[tuple[str, int]]:
+    """(label, index) of each sentence, for the picker; `sentences` are Compare's spans."""
     labels = []
-    for index, sentence in enumerate(sentences):
-        words = clean_text(str(text))[sentence.start:sentence.end]
+    for index, (start, end) in enumerate(sentences):
+        words = text[start:end]
         labels.append((f"{index + 1}: {words[:60]}{'…' if len(words) > 60 else ''}", index))
     return labels
 
