@@ -22,7 +22,7 @@ import gradio as gr
 
 from fusion.checkpoint import CheckpointError, load_tagger
 from fusion.encoders import ENCODER_DESCRIPTIONS, OFFLINE_ENCODER
-from ui import compare_tab, errors_tab, evaluate_tab, inside_tab, results_tab
+from ui import compare_tab, errors_tab, evaluate_tab, inside_tab, intermediate_section, results_tab
 from ui.common import SIDES, TaggerSlot, plain, relative, safe
 
 ROOT = Path(__file__).resolve().parent
@@ -223,6 +223,15 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
                                            api_name="results")
         gr.on([results["group"].input, results["fusion"].input, results["group_by"].input], on_results,
               results_inputs, results_tab.outputs(results), api_visibility="private")
+
+        intermediate = results["intermediate"]
+
+        def on_intermediate(model):
+            return intermediate_section.view(runs_dir, runs["records"], model)
+
+        gr.on([intermediate["accordion"].expand, intermediate["model"].input],
+              safe(on_intermediate, intermediate_section.fallback_values), [intermediate["model"]],
+              intermediate_section.outputs(intermediate), api_name="intermediate_tasks")
 
         def on_evaluate(path, language, progress=gr.Progress()):
             return evaluate_tab.score_upload(slots, path, language, runs["records"],

@@ -45,7 +45,8 @@ class EvaluateOptions:
     device: str | None = field(default=None, metadata={
         "help": "cpu, cuda...; default: the GPU when there is one"})
     study: str = field(default="zero-shot", metadata={
-        "help": "what the run belongs to: zero-shot, seed-study, layer-sweep or intermediate-task"})
+        "help": "what the run belongs to: zero-shot, seed-study, layer-sweep, intermediate-task "
+                "or intermediate-full"})
 
 
 def score_tags(gold: list[list[str]], predicted: list[list[str]]) -> dict:

@@ -21,6 +21,8 @@ from .results import SOURCE_LANGUAGE
 
 INTERMEDIATE_STUDY = "intermediate-task"
 DIRECT_STUDY = "seed-study"  # the direct models share the intermediate runs' NER recipe
+FULL_STUDY = "intermediate-full"  # the best task on English dev at the shipped scale
+FULL_DIRECT_STUDY = "zero-shot"  # ... against the shipped recipe's direct taggers
 
 
 @dataclass(frozen=True)
@@ -55,20 +57,33 @@ def _only(records: list[dict], languages) -> list[dict]:
                                                    if k in languages}}} for r in records]
 
 
-def task_effects(records: list[dict], folder: str | Path) -> list[TaskEffect]:
-    """Every (task, tagger) with runs and a direct reference, tasks in the order they were defined."""
+def _cap(record: dict):
+    return record["data"].get("max_sentences_per_language")
+
+
+def task_effects(records: list[dict], folder: str | Path, study: str = INTERMEDIATE_STUDY,
+                 direct_study: str = DIRECT_STUDY) -> list[TaskEffect]:
+    """Every (task, tagger) with runs and a direct reference, tasks in the order they were defined.
+
+    The reference is every `direct_study` run of the same tagger scored on the same number of
+    sentences per language (the seed study for the small runs; the shipped recipe's seeds for the
+    full-scale one).
+    """
     from .tasks import INTERMEDIATE_TASKS
 
     with_predictions = [r for r in records if (r.get("predictions") or {}).get("file")]
-    direct = [r for r in with_predictions if r.get("study") == DIRECT_STUDY]
-    staged = [r for r in with_predictions if r.get("study") == INTERMEDIATE_STUDY and _intermediate(r)]
+    direct = [r for r in with_predictions if r.get("study") == direct_study]
+    staged = [r for r in with_predictions if r.get("study") == study and _intermediate(r)]
     effects = []
     for task in INTERMEDIATE_TASKS:
         for model in sorted({r["checkpoint"]["model"] for r in staged}, key=lambda m: (m != "baseline", m)):
             treated = [r for r in staged if _intermediate(r)["task"] == task
                        and r["checkpoint"]["model"] == model]
-            reference = [r for r in direct if r["checkpoint"]["model"] == model]
-            if not treated or not reference:
+            if not treated:
+                continue
+            reference = [r for r in direct if r["checkpoint"]["model"] == model
+                         and _cap(r) == _cap(treated[0])]
+            if not reference:
                 continue
             shared = _same_sentences(treated + reference)
             intervals = paired_bootstrap(load_counts(_only(reference, shared), folder, model),
@@ -132,3 +147,40 @@ def best_task_on_dev(trainings: list[dict]) -> tuple[str, dict[str, float]]:
     means = {task: sum(s) / len(s) for task, s in scores.items()}
     order = list(INTERMEDIATE_TASKS)
     return max(means, key=lambda task: (means[task], -order.index(task))), means
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    """task × language Δ F1 with interval bounds (None: not measured), languages grouped by family."""
+
+    tasks: list[str]
+    languages: list[str]
+    families: list[str]
+    delta: list[list[float | None]]
+    low: list[list[float | None]]
+    high: list[list[float | None]]
+
+
+def heatmap(effects: list[TaskEffect], model: str) -> Heatmap:
+    """One tagger's effects as a heat map's cells, in delta_matrix's order (English left out)."""
+    matrix = delta_matrix(effects, model).drop(columns=[SOURCE_LANGUAGE], errors="ignore")
+    chosen = {e.task: e for e in effects if e.model == model}
+    languages = list(matrix.columns)
+
+    def cells(value) -> list[list[float | None]]:
+        return [[value(chosen[task].intervals[k]) if k in chosen[task].intervals else None
+                 for k in languages] for task in matrix.index]
+
+    return Heatmap(list(matrix.index), languages, [language_info(k).family for k in languages],
+                   cells(lambda i: i.delta), cells(lambda i: i.low), cells(lambda i: i.high))
+
+
+def domain_table(effects: list[TaskEffect]) -> pd.DataFrame:
+    """Mean Δ on the target average per domain and tagger (a domain's tasks weigh equally)."""
+    table = effects_table(effects)
+    if table.empty:
+        return pd.DataFrame(columns=["domain", "model", "tasks", "mean Δ target average"])
+    grouped = table.groupby(["domain", "model"], sort=False)
+    return pd.DataFrame({"tasks": grouped["task"].apply(", ".join),
+                         "mean Δ target average": grouped["Δ target average"].mean().round(1)}
+                        ).reset_index()

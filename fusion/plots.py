@@ -247,3 +247,39 @@ def per_type_bars(series: list[BarSeries], title: str = "F1 per entity type") ->
     figure.update_xaxes(type="category")
     figure.update_yaxes(title="F1", range=[0, 100])
     return _layout(figure, title, height=400)
+
+
+def delta_heatmap(rows: list[str], columns: list[str], column_groups: list[str], delta, low, high,
+                  title: str = "Δ F1 per task and language") -> go.Figure:
+    """rows × columns of Δ F1 (None where not measured) on a red–blue scale centred on 0; a cell
+    whose 95 % interval [low, high] excludes 0 carries a star. Columns arrive grouped (e.g. by
+    family); the group is named in the hover and by a label above its first column."""
+    if not rows or not columns:
+        return message_figure("No intermediate-task runs with a direct reference yet.", title)
+    values = np.array([[np.nan if v is None else v for v in row] for row in delta], dtype=float)
+    limit = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
+    stars = [["*" if lo is not None and (lo > 0 or hi < 0) else "" for lo, hi in zip(lr, hr)]
+             for lr, hr in zip(low, high)]
+    hover = [[f"{_escape(r)} · {_escape(c)} ({_escape(g)}): " + (
+        "not measured" if v is None else f"{v:+.1f} F1 [{lo:+.1f}, {hi:+.1f}]")
+        for c, g, v, lo, hi in zip(columns, column_groups, vr, lr, hr)]
+        for r, vr, lr, hr in zip(rows, delta, low, high)]
+    figure = go.Figure(go.Heatmap(
+        z=values, x=list(range(len(columns))), y=list(range(len(rows))), text=stars,
+        texttemplate="%{text}", customdata=hover, hovertemplate="%{customdata}<extra></extra>",
+        colorscale="RdBu", zmid=0, zmin=-limit, zmax=limit, xgap=1, ygap=1,
+        colorbar=dict(title=dict(text="Δ F1"), thickness=12)))
+    figure.update_xaxes(tickmode="array", tickvals=list(range(len(columns))),
+                        ticktext=[_escape(c) for c in columns], tickangle=-60, tickfont=dict(size=10))
+    figure.update_yaxes(tickmode="array", tickvals=list(range(len(rows))),
+                        ticktext=[_escape(r) for r in rows], autorange="reversed")
+    for index, group in enumerate(column_groups):
+        if index == 0 or column_groups[index - 1] != group:
+            figure.add_annotation(x=index - 0.4, y=1.0, xref="x", yref="paper", text=_escape(group),
+                                  showarrow=False, xanchor="left", yanchor="bottom", textangle=-45,
+                                  font=dict(size=9, color="#555"))
+            if index:  # a dark line between two families
+                figure.add_vline(x=index - 0.5, line=dict(color="#222", width=2))
+    _layout(figure, title, height=max(340, 40 * len(rows) + 300))
+    figure.update_layout(margin=dict(t=150), title=dict(y=0.98, yanchor="top"))
+    return figure

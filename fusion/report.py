@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .bootstrap import run_intervals
-from .intermediate_results import INTERMEDIATE_STUDY, effects_table, task_effects
+from .intermediate_results import (FULL_DIRECT_STUDY, FULL_STUDY, INTERMEDIATE_STUDY, best_task_on_dev,
+                                   effects_table, task_effects)
 from .predictions import PredictionsError
 from .results import (SOURCE_LANGUAGE, RunGroup, best_sweep_layer, fusion_models, group_records,
                       groups, language_table, summarise, sweep_table)
@@ -101,15 +102,28 @@ def intermediate_section(records: list[dict], folder: Path) -> list[str]:
     effects = task_effects(records, folder)
     if not effects:
         return []
+    header = ["| task | domain | tagger | seeds | Δ target average | 95 % interval | Δ English | "
+              "languages up / down | task dev score |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     lines = ["**Intermediate tasks** (an English task first, then NER as the seed study: en 2000 sent "
              "× 1 ep; Δ = with the task − without it, same tagger, first ≤ 200 test sentences per "
              "language; interval: paired bootstrap over sentences and seeds; languages up / down: "
-             "intervals above / below 0)", "",
-             "| task | domain | tagger | seeds | Δ target average | 95 % interval | Δ English | "
-             "languages up / down | task dev score |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
-    for row in effects_table(effects).to_dict("records"):
-        lines.append(f"| {row['task']} | {row['domain']} | {row['model']} | {row['seeds']} | "
-                     f"{row['Δ target average']:+.1f} | {row['95 % interval']} | "
-                     f"{row['Δ English']:+.1f} | {row['languages up / down']} | "
-                     f"{row['task dev score']} |")
+             "intervals above / below 0)", ""] + header + _effect_rows(effects)
+    trainings = [r["checkpoint"].get("training") or {} for r in records
+                 if r.get("study") == INTERMEDIATE_STUDY]
+    _, dev_means = best_task_on_dev(trainings)
+    lines += ["", "Mean English dev F1 of each task's taggers (what chooses the task for the shipped "
+              "scale): " + ", ".join(f"{task} {100 * mean:.2f}" for task, mean in
+                                     sorted(dev_means.items(), key=lambda item: -item[1]))]
+    full = task_effects(records, folder, FULL_STUDY, FULL_DIRECT_STUDY)
+    if full:
+        lines += ["", "**The chosen task at the shipped scale** (en 20000 sent × 3 ep, first ≤ 1000 "
+                  "test sentences per language; Δ against the shipped recipe's direct taggers, all "
+                  "their seeds)", ""] + header + _effect_rows(full)
     return lines
+
+
+def _effect_rows(effects) -> list[str]:
+    return [f"| {row['task']} | {row['domain']} | {row['model']} | {row['seeds']} | "
+            f"{row['Δ target average']:+.1f} | {row['95 % interval']} | "
+            f"{row['Δ English']:+.1f} | {row['languages up / down']} | {row['task dev score']} |"
+            for row in effects_table(effects).to_dict("records")]

@@ -16,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 SCHEMA_VERSION = 1
-STUDIES = ("zero-shot", "seed-study", "layer-sweep", "intermediate-task")  # what a run belongs to
+# what a run belongs to; "intermediate-full" is the best intermediate task at the shipped scale
+STUDIES = ("zero-shot", "seed-study", "layer-sweep", "intermediate-task", "intermediate-full")
 MAX_RUN_BYTES = 5_000_000  # a 39-language record is ~30 kB
 
 

@@ -21,6 +21,7 @@ from fusion.results import (LANGUAGE_COLUMNS, SOURCE_LANGUAGE, RunGroup, best_sw
                             summarise, sweep_table)
 from fusion.runs import load_runs
 
+from . import intermediate_section
 from .common import plain, relative
 
 TABLE_COLUMNS = LANGUAGE_COLUMNS + ["Δ 95% low", "Δ 95% high"]
@@ -222,6 +223,7 @@ def build(records: list[dict], loaded_fusion: str | None) -> dict:
     parts["delta"] = gr.Plot(label="Δ F1", show_label=False)
     gr.Markdown(SWEEP_HELP, elem_classes=["help"])
     parts["sweep"] = gr.Plot(label="Layer sweep", show_label=False)
+    parts["intermediate"] = intermediate_section.build(records)
     return parts
 
 

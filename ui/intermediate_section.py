@@ -1,0 +1,86 @@
+"""Results → Intermediate tasks: which English task, trained before NER, moves zero-shot F1 in
+which language. The bootstrap behind it takes seconds, so it runs when the section is opened and
+is kept server-wide per set of run records."""
+
+from __future__ import annotations
+
+import threading
+
+import gradio as gr
+import pandas as pd
+
+from fusion import plots
+from fusion.intermediate_results import (FULL_DIRECT_STUDY, FULL_STUDY, INTERMEDIATE_STUDY,
+                                         domain_table, effects_table, heatmap, task_effects)
+
+HELP = (
+    "**Intermediate tasks.** Before learning NER, the model first learns another English task: "
+    "chunking or part-of-speech tags (syntax), sentiment (SST-2), inference (RTE), paraphrase "
+    "(MRPC) or question answering (SQuAD). Then it learns English NER exactly like the direct "
+    "model, and is tested on languages it never saw. Each cell is the change in F1 that the task "
+    "made for one language (blue: better, red: worse; * = the 95 % interval excludes 0); "
+    "languages are grouped by family. Hover a cell for its interval.")
+EMPTY_TABLE = pd.DataFrame(columns=["task", "domain", "model", "seeds", "Δ target average"])
+_cache: dict[tuple, tuple] = {}
+_lock = threading.Lock()
+
+
+def _key(runs_dir, records: list[dict]) -> tuple:
+    return (str(runs_dir),) + tuple(sorted((r["name"], r["checkpoint"].get("sha256", "")) for r in records
+                                           if r.get("study") in (INTERMEDIATE_STUDY, FULL_STUDY)))
+
+
+def effects(runs_dir, records: list[dict]) -> tuple[list, list]:
+    """(small-scale effects, full-scale effects), computed once per set of records."""
+    key = _key(runs_dir, records)
+    with _lock:  # one computation at a time; later visitors read the result
+        if key not in _cache:
+            _cache.clear()  # only the current records matter
+            _cache[key] = (task_effects(records, runs_dir),
+                           task_effects(records, runs_dir, FULL_STUDY, FULL_DIRECT_STUDY))
+        return _cache[key]
+
+
+def taggers(records: list[dict]) -> list[str]:
+    found = {r["checkpoint"]["model"] for r in records if r.get("study") == INTERMEDIATE_STUDY}
+    return sorted(found, key=lambda model: (model != "baseline", model))
+
+
+def view(runs_dir, records: list[dict], model: str | None) -> tuple:
+    """(heat map, task table, domain table, full-scale table) for one tagger."""
+    small, full = effects(runs_dir, records)
+    if not small:
+        return fallback_values("No intermediate-task runs with a direct reference in this folder.")
+    model = model or taggers(records)[0]
+    cells = heatmap(small, model)
+    figure = plots.delta_heatmap(cells.tasks, cells.languages, cells.families, cells.delta,
+                                 cells.low, cells.high,
+                                 title=f"Δ F1 from each intermediate task, {model} tagger")
+    return figure, effects_table(small), domain_table(small), effects_table(full)
+
+
+def fallback_values(message: str) -> tuple:
+    return plots.message_figure(message), EMPTY_TABLE, EMPTY_TABLE, EMPTY_TABLE
+
+
+def build(records: list[dict]) -> dict:
+    parts = {}
+    choices = taggers(records)
+    with gr.Accordion("Intermediate tasks: does an English task learned first help?",
+                      open=False) as parts["accordion"]:
+        gr.Markdown(HELP, elem_classes=["help"])
+        parts["model"] = gr.Radio(choices, value=choices[0] if choices else None, label="Tagger")
+        parts["heatmap"] = gr.Plot(label="Δ F1 per task and language", show_label=False)
+        parts["tasks"] = gr.Dataframe(EMPTY_TABLE, interactive=False,
+                                      label="Per task: Δ on the average of the target languages")
+        parts["domains"] = gr.Dataframe(EMPTY_TABLE, interactive=False, label="Per domain")
+        gr.Markdown("**At the shipped scale.** The task whose taggers scored best on *English dev* "
+                    "(never a target language) was trained again with the shipped recipe "
+                    "(20,000 sentences, 3 epochs) and compared with the direct shipped taggers.",
+                    elem_classes=["help"])
+        parts["full"] = gr.Dataframe(EMPTY_TABLE, interactive=False, label="Best task, shipped scale")
+    return parts
+
+
+def outputs(parts: dict) -> list:
+    return [parts["heatmap"], parts["tasks"], parts["domains"], parts["full"]]
