@@ -23,7 +23,7 @@ import gradio as gr
 from fusion.checkpoint import CheckpointError, load_tagger
 from fusion.encoders import ENCODER_DESCRIPTIONS, OFFLINE_ENCODER
 from ui import compare_tab, errors_tab, evaluate_tab, inside_tab, intermediate_section, results_tab
-from ui.common import SIDES, TaggerSlot, plain, relative, safe
+from ui.common import SIDES, TaggerSlot, code, plain, relative, safe
 
 ROOT = Path(__file__).resolve().parent
 CHECKPOINTS = ROOT / "checkpoints"
@@ -105,7 +105,7 @@ def load_examples(path: Path = EXAMPLES_FILE) -> list[dict]:
 def describe_encoder(name: str) -> str:
     if name in ENCODER_DESCRIPTIONS:
         return ENCODER_DESCRIPTIONS[name]
-    return f"`{plain(name)}` ({'local model' if Path(name).is_dir() else 'Hugging Face'})"
+    return f"{code(name)} ({'local model' if Path(name).is_dir() else 'Hugging Face'})"
 
 
 def slot_title(slot: TaggerSlot) -> str:

@@ -47,35 +47,40 @@ def read_conll_sentences(path: str | Path, encoding: str = "utf-8") -> list[tupl
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(f"{path}: no such file")
-    sentences: list[tuple[list[str], list[str]]] = []
-    tokens: list[str] = []
-    tags: list[str] = []
     try:
         with path.open(encoding=encoding, newline="") as handle:
-            for line_number, line in enumerate(handle, start=1):
-                line = line.rstrip("\r\n")
-                if not line.strip():
-                    if tokens:
-                        sentences.append((tokens, tags))
-                        tokens, tags = [], []
-                    continue
-                columns = line.split("\t") if "\t" in line else line.split()
-                if columns[0] == "-DOCSTART-":
-                    continue
-                if len(columns) < 2 or not columns[0] or not columns[-1].strip():
-                    raise DataFormatError(
-                        f"{path}:{line_number}: expected 'TOKEN<TAB>TAG' (token first, tag last), "
-                        f"got {line[:80]!r}")
-                tag = columns[-1].strip()
-                if not _TAG_PATTERN.match(tag):
-                    raise DataFormatError(
-                        f"{path}:{line_number}: tag {tag!r} is not O or B-/I-<TYPE> (IOB)")
-                tokens.append(columns[0])
-                tags.append(tag)
+            return parse_conll_lines(handle, str(path))
     except UnicodeDecodeError as error:
         raise DataFormatError(
             f"{path}: not valid {encoding} ({error.reason} at byte {error.start}); "
             "pass the file's encoding, e.g. encoding='latin-1'") from error
+
+
+def parse_conll_lines(lines, source: str) -> list[tuple[list[str], list[str]]]:
+    """(tokens, tags) per sentence from CoNLL-style lines; errors name `source` and the line."""
+    sentences: list[tuple[list[str], list[str]]] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    for line_number, line in enumerate(lines, start=1):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            if tokens:
+                sentences.append((tokens, tags))
+                tokens, tags = [], []
+            continue
+        columns = line.split("\t") if "\t" in line else line.split()
+        if columns[0] == "-DOCSTART-":
+            continue
+        if len(columns) < 2 or not columns[0] or not columns[-1].strip():
+            raise DataFormatError(
+                f"{source}:{line_number}: expected a token, then a tab (or spaces), then its tag "
+                f"(token first, tag last); got {line[:80]!r}")
+        tag = columns[-1].strip()
+        if not _TAG_PATTERN.match(tag):
+            raise DataFormatError(
+                f"{source}:{line_number}: tag {tag!r} is not O or B-/I-<TYPE> (IOB)")
+        tokens.append(columns[0])
+        tags.append(tag)
     if tokens:
         sentences.append((tokens, tags))
     return sentences
@@ -106,10 +111,14 @@ def to_dataset(sentences):
 def read_conll(path: str | Path, encoding: str = "utf-8", labels=PANX_LABELS,
                max_sentences: int | None = None):
     """One CoNLL-style file -> Dataset(tokens, ner_tags). `max_sentences` keeps the first N."""
-    sentences = read_conll_sentences(path, encoding)
+    return conll_dataset(read_conll_sentences(path, encoding), str(path), labels, max_sentences)
+
+
+def conll_dataset(sentences, source: str, labels=PANX_LABELS, max_sentences: int | None = None):
+    """Parsed sentences -> Dataset(tokens, ner_tags), tags mapped to `labels`."""
     if max_sentences is not None:
         sentences = sentences[:max_sentences]
-    sentences, _ = normalise_tags(sentences, labels, source=str(path))
+    sentences, _ = normalise_tags(sentences, labels, source=source)
     return to_dataset(sentences)
 
 

@@ -15,7 +15,7 @@ import app  # noqa: E402
 from fusion.encoders import OFFLINE_ENCODER  # noqa: E402
 from fusion.runs import validate_run  # noqa: E402
 from ui import compare_tab, evaluate_tab, inside_tab, results_tab  # noqa: E402
-from ui.common import TaggerSlot, plain  # noqa: E402
+from ui.common import TaggerSlot  # noqa: E402
 
 LANGS = ["en", "de", "ar", "zh"]
 CONLL = "Angela\tB-PER\nMerkel\tI-PER\nbesuchte\tO\nParis\tB-LOC\n\nDie\tO\nNew\tB-ORG\nYork\tI-ORG\nTimes\tI-ORG\n"
@@ -184,7 +184,7 @@ def test_inside_explains_only_the_first_tokens_of_a_long_sentence(models):
 def test_header_names_encoders_and_links_the_paper(models):
     text = app.header_markdown(models)
     assert app.PAPER_URL in text and "Chen et al. 2022" in text
-    assert plain(Path(models["baseline"].tagger.config.encoder).as_posix()) in text  # local encoder by name
+    assert f"` {Path(models['baseline'].tagger.config.encoder).as_posix()} `" in text  # local encoder, as typed
     fake = SimpleNamespace(config=SimpleNamespace(encoder=OFFLINE_ENCODER, fusion_layer=6),
                            checkpoint_info={"training": {"dev_f1": 0.812, "best_epoch": 3}})
     text = app.header_markdown({"fusion": TaggerSlot("fusion", "checkpoints/fusion-l6", tagger=fake),
@@ -281,6 +281,7 @@ def test_score_upload(models, runs_dir, tmp_path):
     message, table, figure, views = evaluate_tab.score_upload(models, str(path), "de", records,
                                               progress=lambda fraction, text: calls.append(fraction))
     assert "Scored **2** sentences" in message and "German" in message
+    assert "read as utf\\-8 \\(valid UTF\\-8\\)" in message
     assert calls and calls[-1] == 1.0
     mine = table[table["source"] == "your file"]
     assert set(mine["model"]) == {"baseline", "fusion-l1"}
@@ -299,7 +300,14 @@ def test_score_upload_refuses_clearly(models, tmp_path, monkeypatch):
     message, table, _, views = evaluate_tab.score_upload(models, str(bad), "de", [])
     assert views == []
     assert "bad.tsv:2" in plain_text(message) and str(tmp_path) not in message and table.empty
-    assert "<TAB>" not in message  # escaped, so the browser shows it instead of eating a tag
+    assert "expected a token, then a tab" in plain_text(message)
+
+    latin = tmp_path / "latin.tsv"  # an upload cannot be given an encoding: it is found
+    latin.write_bytes((CONLL.replace("Angela", "Jürgen") * 20).encode("latin-1"))
+    assert "read as" in evaluate_tab.score_upload(models, str(latin), "de", [])[0]
+    picture = tmp_path / "picture.tsv"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    assert "PNG image" in evaluate_tab.score_upload(models, str(picture), "de", [])[0]
 
     assert "Upload a CoNLL-style file" in evaluate_tab.score_upload(models, None, "de", [])[0]
     empty = tmp_path / "empty.tsv"
@@ -373,3 +381,8 @@ def test_served_app(served, tmp_path):
     assert "Scored **2** sentences" in message and scores["data"]
     message, *_ = client.predict(None, "de", api_name="/evaluate")
     assert "Upload a CoNLL-style file" in message
+
+
+def test_the_sample_upload_file_is_scored(models):
+    message = evaluate_tab.score_upload(models, str(evaluate_tab.SAMPLE_FILE), "en", [])[0]
+    assert "Scored **8** sentences" in message

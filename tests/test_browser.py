@@ -80,8 +80,27 @@ def test_browser_compare_with_tiny_models(tiny_checkpoints, browser_page, tmp_pa
         browser_page.get_by_role("button", name="Send to Compare").first.click()
         browser_page.wait_for_function(
             "document.querySelector('#text textarea').value.startsWith('Runde rammte')")
+        _upload_in_any_encoding(browser_page, tmp_path)
     finally:
         demo.close()
+
+
+def _upload_in_any_encoding(page, tmp_path) -> None:
+    """Evaluate tab: Latin-1 and UTF-16 uploads are read (the encoding is named); a one-column
+    file gets its whole message, the offending line included."""
+    page.get_by_role("tab", name="Evaluate your data").click()
+    text = "Jürgen\tB-PER\nMüller\tI-PER\nbesuchte\tO\nKöln\tB-LOC\n\n" * 30
+    for name, raw, expected in [("latin.conll", text.encode("latin-1"), "read as"),
+                                ("utf16.conll", text.encode("utf-16"), "byte-order mark"),
+                                ("one.conll", "Paris\nBerlin\n".encode(), "got 'Paris'")]:
+        path = tmp_path / name
+        path.write_bytes(raw)
+        page.locator("#upload input[type=file]").set_input_files(str(path))
+        page.get_by_role("button", name="Score both models").click()
+        page.wait_for_function("(expected) => document.querySelector('#upload-status').innerText"
+                               ".includes(expected)", arg=expected)
+        page.locator("#upload").get_by_label("Clear").first.click()  # ready for the next file
+    page.screenshot(path=str(tmp_path / "upload.png"), full_page=True)
 
 
 @pytest.mark.slow

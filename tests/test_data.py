@@ -35,7 +35,7 @@ def test_iob1_to_iob2_only_changes_entity_starts():
     assert iob1_to_iob2(["B-PER", "I-PER", "B-PER"]) == ["B-PER", "I-PER", "B-PER"]
 
 
-@pytest.mark.parametrize("bad_line, message", [("lonely\n", "expected 'TOKEN<TAB>TAG'"),
+@pytest.mark.parametrize("bad_line, message", [("lonely\n", "expected a token, then a tab"),
                                                ("word\tX-PER\n", "tag .X-PER. is not O or B-/I-")])
 def test_a_malformed_line_names_file_and_line(tmp_path, bad_line, message):
     path = _write(tmp_path, "Paris\tB-LOC\n\nok\tO\n" + bad_line)

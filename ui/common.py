@@ -40,6 +40,14 @@ def plain(text) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
 
 
+def code(text) -> str:
+    """Text as a Markdown code span, shown exactly as typed: inside one, backslash escapes would
+    show literally, and HTML is never read; the fence is longer than any run of backticks in it."""
+    text = str(text).replace("\n", " ")
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}"
+
+
 def relative(path) -> str:
     """A path as the page may show it: relative to the project, never the server's full path."""
     path = Path(path)

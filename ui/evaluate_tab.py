@@ -10,14 +10,16 @@ import gradio as gr
 import pandas as pd
 
 from fusion import plots
-from fusion.data import DataFormatError, read_conll
+from fusion.data import DataFormatError, conll_dataset, parse_conll_lines
 from fusion.errors import differing_sentences
 from fusion.evaluate import predict_dataset, score_tags
 from fusion.languages import LANGUAGES, language_info
 from fusion.results import stored_scores
+from fusion.upload import UploadError, decode_upload
 
 from .common import TaggerSlot, plain
 
+SAMPLE_FILE = Path(__file__).resolve().parents[1] / "assets" / "sample_upload.conll"  # hand-written
 UPLOAD_BYTES_LIMIT = 2_000_000  # 2 MB ...
 UPLOAD_SENTENCE_LIMIT = 5_000  # ... and 5,000 sentences per file
 SCORE_COLUMNS = ["source", "model", "type", "precision", "recall", "F1", "support"]
@@ -25,7 +27,8 @@ INTRO = (
     "Upload a CoNLL-style file — token in the first column, IOB tag (PER/ORG/LOC) in the last, a "
     "blank line between sentences — and name its language. Both models are scored on it (limit "
     f"{UPLOAD_BYTES_LIMIT / 1e6:.0f} MB and {UPLOAD_SENTENCE_LIMIT:,} sentences); other tag types "
-    "count as O.")
+    "count as O. Any text encoding is read (the one used is named); start from the sample file "
+    "to see the format.")
 
 
 def check_upload(path) -> str | None:
@@ -79,11 +82,14 @@ def score_upload(slots: dict[str, TaggerSlot], path, language, records: list[dic
     problem = check_upload(path)
     if problem:
         return problem, empty, plots.message_figure(problem), []
-    name = plain(Path(path).name)
+    file_name = Path(path).name
+    name = plain(file_name)
     try:
-        dataset = read_conll(path, max_sentences=UPLOAD_SENTENCE_LIMIT + 1)
-    except DataFormatError as error:
-        message = f"Could not read {name}: {plain(str(error).replace(str(path), Path(path).name))}"
+        decoded = decode_upload(file_name, Path(path).read_bytes())
+        sentences = parse_conll_lines(decoded.text.split("\n"), file_name)
+        dataset = conll_dataset(sentences, file_name, max_sentences=UPLOAD_SENTENCE_LIMIT + 1)
+    except (UploadError, DataFormatError) as error:
+        message = f"Could not read {name}: {plain(error)}"
         return message, empty, plots.message_figure("the file could not be read"), []
     if len(dataset) == 0:
         return f"{name} holds no sentences.", empty, plots.message_figure("no sentences"), []
@@ -112,7 +118,8 @@ def score_upload(slots: dict[str, TaggerSlot], path, language, records: list[dic
     table = pd.DataFrame(rows + stored, columns=SCORE_COLUMNS).round(1)
     info = language_info(code)
     message = (f"Scored **{len(dataset):,}** sentences of {name}"
-               + (f" ({plain(info.name)})" if code else "") + ". "
+               + (f" ({plain(info.name)})" if code else "")
+               + f", read as {plain(decoded.describe())}. "
                + ("Stored results for this language follow, one set per group of runs."
                   if stored else ("No stored test results for this language." if code else
                                   "Name the language to see the stored results beside yours.")))
@@ -134,7 +141,9 @@ def build() -> dict:
                                             value=None, allow_custom_value=True,
                                             label="Language of the file")
             parts["button"] = gr.Button("Score both models", variant="primary")
-    parts["status"] = gr.Markdown()
+            parts["sample"] = gr.DownloadButton("Download a sample file", value=str(SAMPLE_FILE),
+                                                size="sm")
+    parts["status"] = gr.Markdown(elem_id="upload-status")
     parts["scores"] = gr.Dataframe(pd.DataFrame(columns=SCORE_COLUMNS), interactive=False,
                                    label="Precision / recall / F1 (percent)")
     parts["plot"] = gr.Plot(label="F1 per type", show_label=False)

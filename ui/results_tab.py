@@ -22,7 +22,7 @@ from fusion.results import (LANGUAGE_COLUMNS, SOURCE_LANGUAGE, RunGroup, best_sw
 from fusion.runs import load_runs
 
 from . import intermediate_section
-from .common import plain, relative
+from .common import code, plain, relative
 
 TABLE_COLUMNS = LANGUAGE_COLUMNS + ["Δ 95% low", "Δ 95% high"]
 NOISE_NOTE = (
@@ -46,7 +46,7 @@ def read_results(runs_dir) -> tuple[list[dict], str]:
     """Valid run records and a Markdown warning naming each skipped file once (escaped)."""
     folder = Path(runs_dir)
     if not folder.is_dir():
-        return [], f"⚠️ No run folder at `{plain(relative(folder))}`."
+        return [], f"⚠️ No run folder at {code(relative(folder))}."
     records, warnings = load_runs(folder)
     text = ""
     if warnings:
@@ -54,7 +54,7 @@ def read_results(runs_dir) -> tuple[list[dict], str]:
         text = (f"⚠️ {len(unique)} run file(s) skipped:\n"
                 + "\n".join(f"- {plain(name)}: {plain(message)}" for name, message in unique))
     if not records and not warnings:
-        text = f"No run records in `{plain(relative(folder))}` yet (`python -m fusion evaluate --output ...`)."
+        text = f"No run records in {code(relative(folder))} yet (`python -m fusion evaluate --output ...`)."
     return records, text
 
 
