@@ -110,10 +110,11 @@ def intermediate_section(records: list[dict], folder: Path) -> list[str]:
              "intervals above / below 0)", ""] + header + _effect_rows(effects)
     trainings = [r["checkpoint"].get("training") or {} for r in records
                  if r.get("study") == INTERMEDIATE_STUDY]
-    _, dev_means = best_task_on_dev(trainings)
-    lines += ["", "Mean English dev F1 of each task's taggers (what chooses the task for the shipped "
-              "scale): " + ", ".join(f"{task} {100 * mean:.2f}" for task, mean in
-                                     sorted(dev_means.items(), key=lambda item: -item[1]))]
+    if any("dev_f1" in training for training in trainings):
+        _, dev_means = best_task_on_dev(trainings)
+        lines += ["", "Mean English dev F1 of each task's taggers (what chooses the task for the "
+                  "shipped scale): " + ", ".join(f"{task} {100 * mean:.2f}" for task, mean in
+                                                 sorted(dev_means.items(), key=lambda item: -item[1]))]
     full = task_effects(records, folder, FULL_STUDY, FULL_DIRECT_STUDY)
     if full:
         lines += ["", "**The chosen task at the shipped scale** (en 20000 sent × 3 ep, first ≤ 1000 "
