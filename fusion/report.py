@@ -88,7 +88,8 @@ def results_markdown(folder: str | Path) -> str:
     lines = ["F1 is strict entity-level F1 (seqeval, IOB2) in points, mean ± standard deviation over "
              "seeds; Δ = fusion − baseline; the 95 % interval is a paired bootstrap over test "
              "sentences that also resamples seeds (1,000 resamples; * = excludes 0).", ""]
-    for index, group in enumerate(g for g in groups(records) if g.study != INTERMEDIATE_STUDY):
+    shown = [g for g in groups(records) if g.study not in (INTERMEDIATE_STUDY, FULL_STUDY)]
+    for index, group in enumerate(shown):  # the intermediate studies have their own section
         models = fusion_models(records, group)
         if not models:
             continue
