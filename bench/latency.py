@@ -3,7 +3,8 @@
     python bench/latency.py [--baseline DIR] [--fusion DIR] [--repeats 50]
 
 Prints p50 / p95 (ms) for a ~30-token sentence: the baseline, the fusion tagger, both with
-attentions + gates (what the app's Compare + Inside views need), and
+attentions + gates (what the app's Compare + Inside views need), the Layers tab's grid (every
+layer's probe from one pass of the frozen encoder, when `--probes` holds a probe set), and
 `transformers.pipeline("token-classification")` built from the baseline's merged weights; then
 the ratios that docs/METHOD.md, "Figures the product must reach" sets targets for, and the RSS of a fresh process holding both
 taggers. All figures come from this one run (the machine is noisy: compare ratios, not runs).
@@ -78,6 +79,7 @@ def main() -> None:
     parser.add_argument("--baseline", default=str(REPO / "checkpoints" / "baseline"))
     fusion_dirs = sorted(glob.glob(str(REPO / "checkpoints" / "fusion-l*")), key=lambda p: (len(p), p))
     parser.add_argument("--fusion", default=(fusion_dirs or [""])[0])
+    parser.add_argument("--probes", default=str(REPO / "checkpoints" / "probes"))
     parser.add_argument("--repeats", type=int, default=50)
     args = parser.parse_args()
     if not args.fusion:
@@ -92,13 +94,22 @@ def main() -> None:
     print(f"baseline entities: ours {[(e.text, e.label) for e in ours.entities]}")
     print(f"                   pipeline {[(e['word'], e['entity_group']) for e in theirs]}")
 
-    rows = timings({
+    contenders = {
         "baseline": lambda: predict(baseline, SENTENCE),
         "fusion": lambda: predict(fusion, SENTENCE),
         "pipeline (baseline weights)": lambda: pipe(SENTENCE),
         "both + attentions + gates": lambda: (predict(baseline, SENTENCE, explain=True),
                                               predict(fusion, SENTENCE, explain=True)),
-    }, args.repeats)
+    }
+    if Path(args.probes, "probes.safetensors").is_file():
+        from fusion.emergence import emergence
+        from fusion.encoders import build_encoder
+        from fusion.probes import load_probes
+
+        probes = load_probes(args.probes)
+        encoder, tokenizer = build_encoder(probes.config.encoder)
+        contenders["layer probes grid"] = lambda: emergence(probes, encoder, tokenizer, SENTENCE)
+    rows = timings(contenders, args.repeats)
     print(f"\n{'':30s} {'p50 ms':>8s} {'p95 ms':>8s}")
     for name, (p50, p95) in rows.items():
         print(f"{name:30s} {p50:8.1f} {p95:8.1f}")
@@ -111,6 +122,9 @@ def main() -> None:
     }
     targets = {"fusion / baseline (p50)": 1.05, "ours / pipeline (p50)": 1.0,
                "both + explain p50 ms": 70.0, "RSS both loaded GiB": 1.6}
+    if "layer probes grid" in rows:
+        figures["probe grid / baseline (p50)"] = rows["layer probes grid"][0] / rows["baseline"][0]
+        targets["probe grid / baseline (p50)"] = 1.2
     print()
     for name, value in figures.items():
         verdict = "meets" if value <= targets[name] else "MISSES"

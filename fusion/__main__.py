@@ -1,4 +1,4 @@
-"""`python -m fusion predict|train|intermediate|evaluate`: flags are built from the option dataclasses."""
+"""`python -m fusion predict|train|intermediate|evaluate|evaluate-pos|probe`: flags are built from the option dataclasses."""
 
 from __future__ import annotations
 
@@ -36,6 +36,8 @@ def _add_options(parser: argparse.ArgumentParser, options_class) -> None:
 def main(argv: list[str] | None = None) -> int:
     from .evaluate import EvaluateOptions
     from .intermediate import IntermediateOptions
+    from .pos import PosEvaluateOptions
+    from .probe_runs import ProbeStudyOptions
     from .train import TrainOptions
 
     parser = argparse.ArgumentParser(prog="python -m fusion", description=__doc__)
@@ -55,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     _add_options(intermediate_parser, IntermediateOptions)
     evaluate_parser = commands.add_parser("evaluate", help="zero-shot evaluation -> run record")
     _add_options(evaluate_parser, EvaluateOptions)
+    pos_parser = commands.add_parser("evaluate-pos", help="zero-shot UPOS accuracy of a POS tagger")
+    _add_options(pos_parser, PosEvaluateOptions)
+    probe_parser = commands.add_parser(
+        "probe", help="per-layer linear probes on the frozen encoder -> layer-probe run records")
+    _add_options(probe_parser, ProbeStudyOptions)
 
     args = vars(parser.parse_args(argv))
     command = args.pop("command")
@@ -88,6 +95,19 @@ def main(argv: list[str] | None = None) -> int:
         info = train_intermediate(IntermediateOptions(**args))
         print(f"{info['task']}: {info['examples']} examples, dev {info['dev_metric']} "
               f"{100 * info['dev_score']:.2f} -> {args['output_dir']}")
+        return 0
+    if command == "probe":
+        from .probe_runs import run_probe_study
+
+        records = run_probe_study(ProbeStudyOptions(**args))
+        print(f"{len(records)} probe runs -> {args['runs_dir']}")
+        return 0
+    if command == "evaluate-pos":
+        from .pos import evaluate_pos
+
+        record = evaluate_pos(PosEvaluateOptions(**args))
+        print(f"UPOS accuracy, target average {100 * (record['average_accuracy_targets'] or 0):.2f} "
+              f"over {len(record['scores'])} languages" + (f" -> {args['output']}" if args["output"] else ""))
         return 0
     from .evaluate import run_evaluation
 

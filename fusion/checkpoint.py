@@ -44,8 +44,8 @@ def save_tagger(tagger: TokenTagger, directory: str | Path, extra: dict | None =
     """Write config (+ `extra`, e.g. training settings) and changed weights; returns the directory."""
     from safetensors.torch import save_file
 
-    if tagger.merged:
-        raise CheckpointError("this tagger's adapters were merged for inference; save before merging")
+    if tagger.merged or tagger.quantized:
+        raise CheckpointError("this tagger was merged or quantised for inference; save it before")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     payload = {"format_version": FORMAT_VERSION, "config": tagger.config.to_dict(),

@@ -116,41 +116,50 @@ def run_evaluation(options: EvaluateOptions, tagger=None, show_progress: bool = 
 
         tagger = load_tagger(directory)
         tagger.to(options.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    info = tagger.checkpoint_info
     languages = resolve_languages(options)
-    scores, counts, hashes, per_sentence = {}, {}, {}, {}
-    types = tagger.entity_types
+    gold, predicted = {}, {}
     bar = tqdm(total=len(languages), desc="languages", disable=not show_progress)
     for lang in languages:
-        dataset = load_split(options.data, lang, options.split, options.max_sentences,
-                             labels=tagger.config.labels)
-        predicted = predict_dataset(tagger, dataset, options.batch_size)
-        scores[lang] = score_tags(dataset["ner_tags"], predicted)
-        counts[lang] = len(dataset)
-        hashes[lang] = dataset_hash(dataset["tokens"], dataset["ner_tags"])
-        per_sentence[lang] = build_language(tagger.config.labels, types, dataset["ner_tags"],
-                                            predicted, hashes[lang])
-        bar.set_postfix(lang=lang, f1=f"{100 * scores[lang]['f1']:.1f}")
+        gold[lang] = load_split(options.data, lang, options.split, options.max_sentences,
+                                labels=tagger.config.labels)
+        predicted[lang] = predict_dataset(tagger, gold[lang], options.batch_size)
+        bar.set_postfix(lang=lang)
         bar.update(1)
     bar.close()
-    training = info.get("training", {})
+    checkpoint = {"path": str(options.checkpoint), "sha256": checkpoint_hash(directory),
+                  "encoder": tagger.config.encoder, "fusion_layer": tagger.config.fusion_layer,
+                  "model": tagger.config.model,
+                  "training": tagger.checkpoint_info.get("training", {})}
+    return build_run_record(
+        options.name or Path(options.checkpoint).name, options.study, checkpoint, options.data,
+        options.split, options.max_sentences, gold, predicted, tagger.config.labels,
+        str(next(tagger.parameters()).device), time.time() - started, options.output)
+
+
+def build_run_record(name: str, study: str, checkpoint: dict, data_source, split: str,
+                     max_sentences: int | None, gold: dict, predicted: dict[str, list[list[str]]],
+                     labels: list[str], device: str, seconds: float, output=None) -> dict:
+    """Score `predicted` against `gold` (language -> Dataset(tokens, ner_tags)) and make the run
+    record: what was evaluated, the scores, and, when `output` is given, the record and its
+    per-sentence predictions written beside it. Taggers and layer probes both come through here."""
+    types = list(dict.fromkeys(label.split("-", 1)[1] for label in labels if "-" in label))
+    scores, counts, hashes, per_sentence = {}, {}, {}, {}
+    for lang, dataset in gold.items():
+        scores[lang] = score_tags(dataset["ner_tags"], predicted[lang])
+        counts[lang] = len(dataset)
+        hashes[lang] = dataset_hash(dataset["tokens"], dataset["ner_tags"])
+        per_sentence[lang] = build_language(labels, types, dataset["ner_tags"], predicted[lang], hashes[lang])
+    training = checkpoint.get("training", {})
     source_language = training.get("language", "en")
-    targets = [lang for lang in languages if lang != source_language]
+    targets = [lang for lang in scores if lang != source_language]
     record = {
         "schema_version": SCHEMA_VERSION,
-        "name": options.name or Path(options.checkpoint).name,
-        "study": options.study,
-        "checkpoint": {
-            "path": str(options.checkpoint),
-            "sha256": checkpoint_hash(directory),
-            "encoder": tagger.config.encoder,
-            "fusion_layer": tagger.config.fusion_layer,
-            "model": tagger.config.model,
-            "training": training,
-        },
+        "name": name,
+        "study": study,
+        "checkpoint": checkpoint,
         "data": {
-            "source": str(options.data), "split": options.split,
-            "max_sentences_per_language": options.max_sentences,
+            "source": str(data_source), "split": split,
+            "max_sentences_per_language": max_sentences,
             "sentences": counts, "sha256": hashes,
         },
         "seed": training.get("seed"),
@@ -160,18 +169,17 @@ def run_evaluation(options: EvaluateOptions, tagger=None, show_progress: bool = 
                                if targets else None),
         "source_language": source_language,
         "versions": _versions(),
-        "device": str(next(tagger.parameters()).device),
-        "wall_seconds": round(time.time() - started, 2),
+        "device": device,
+        "wall_seconds": round(seconds, 2),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    if options.output:
-        sidecar = write_sidecar(sidecar_path(options.output),
-                                Sidecar(list(tagger.config.labels), types, per_sentence))
+    if output:
+        sidecar = write_sidecar(sidecar_path(output), Sidecar(list(labels), types, per_sentence))
         record["predictions"] = {"file": sidecar.name,
                                  "sha256": hashlib.sha256(sidecar.read_bytes()).hexdigest()}
     validate_run(record)
-    if options.output:
-        Path(options.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(options.output).write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n",
-                                        encoding="utf-8")
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n",
+                                encoding="utf-8")
     return record

@@ -23,6 +23,7 @@ from .encoders import OFFLINE_ENCODER, build_encoder
 
 PANX_LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
 TUNING_MODES = ("lora", "full", "frozen")
+TAGGING_TASKS = ("ner", "pos")  # what a tagger's labels are: IOB2 entities, or one tag per word
 IGNORE_INDEX = -100  # label of positions the loss and the predictions skip
 
 
@@ -53,6 +54,7 @@ class TaggerConfig:
 
     encoder: str = OFFLINE_ENCODER
     labels: list[str] = field(default_factory=lambda: list(PANX_LABELS))
+    task: str = "ner"  # "ner": labels are IOB2; "pos": any tag set (UPOS), one tag per word
     fusion_layer: int | None = None  # None = baseline; k = fuse hidden_states[k] with the last layer
     reduction: int = 4  # AIF bottleneck d -> d / reduction
     dropout: float = 0.1
@@ -67,6 +69,9 @@ class TaggerConfig:
         """Check every field's type and range: a config read from a file may hold anything."""
         _require_type("encoder", self.encoder, str)
         _require_type("tuning", self.tuning, str)
+        _require_type("task", self.task, str)
+        if self.task not in TAGGING_TASKS:
+            raise ValueError(f"task must be one of {TAGGING_TASKS}, got {self.task!r}")
         if self.tuning not in TUNING_MODES:
             raise ValueError(f"tuning must be one of {TUNING_MODES}, got {self.tuning!r}")
         for name in ("reduction", "lora_rank", "lora_alpha"):
@@ -86,7 +91,10 @@ class TaggerConfig:
             value = getattr(self, name)
             if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
                 raise ValueError(f"{name} must be a non-empty list of strings, got {value!r}")
-        check_labels(self.labels)
+        if self.task == "ner":
+            check_labels(self.labels)
+        elif len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"labels must not repeat, got {self.labels}")
 
     @property
     def label2id(self) -> dict[str, int]:
@@ -195,6 +203,7 @@ class TokenTagger(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(hidden, len(config.labels))
         self.merged = False  # True once merge_adapters() folded LoRA in (inference only)
+        self.quantized = False  # True once fusion.quantize gave it an int8 encoder (inference only)
         self.checkpoint_info: dict = {}  # the checkpoint's JSON (training settings) once loaded
         self.encoder, base_names = prepare_encoder(self.encoder, config)
         # Names, not addresses: they stay right after the model moves to another device.

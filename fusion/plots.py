@@ -283,3 +283,134 @@ def delta_heatmap(rows: list[str], columns: list[str], column_groups: list[str],
     _layout(figure, title, height=max(340, 40 * len(rows) + 300))
     figure.update_layout(margin=dict(t=150), title=dict(y=0.98, yanchor="top"))
     return figure
+
+
+# --------------------------------------------------------------------------------------------
+# Layers: probes per layer, and where an entity emerges in a sentence
+# --------------------------------------------------------------------------------------------
+
+ENTITY_COLOURS = {"PER": "#E45756", "ORG": "#4C78A8", "LOC": "#54A24B"}
+
+
+def _family_columns(figure: go.Figure, families: list[str]) -> None:
+    """A label above the first column of each family and a line between families."""
+    for index, family in enumerate(families):
+        if index == 0 or families[index - 1] != family:
+            figure.add_annotation(x=index - 0.4, y=1.0, xref="x", yref="paper", text=_escape(family),
+                                  showarrow=False, xanchor="left", yanchor="bottom", textangle=-45,
+                                  font=dict(size=9, color="#555"))
+            if index:
+                figure.add_vline(x=index - 0.5, line=dict(color="#222", width=2))
+
+
+def probe_heatmap(layers: list[int], languages: list[str], families: list[str], f1,
+                  title: str = "Probe F1 per layer and language") -> go.Figure:
+    """layers (rows, 0 = embeddings at the top) × languages (columns, grouped by family)."""
+    if not layers or not languages:
+        return message_figure("No layer-probe runs (scripts/probe_runs.sh) yet.", title)
+    values = np.asarray(f1, dtype=float)
+    hover = [[f"layer {layer} · {_escape(lang)} ({_escape(fam)}): " +
+              ("not measured" if np.isnan(v) else f"{v:.1f} F1")
+              for lang, fam, v in zip(languages, families, row)] for layer, row in zip(layers, values)]
+    figure = go.Figure(go.Heatmap(
+        z=values, x=list(range(len(languages))), y=layers, customdata=hover,
+        hovertemplate="%{customdata}<extra></extra>", colorscale="Viridis", xgap=1, ygap=1,
+        colorbar=dict(title=dict(text="F1"), thickness=12)))
+    figure.update_xaxes(tickmode="array", tickvals=list(range(len(languages))),
+                        ticktext=[_escape(c) for c in languages], tickangle=-60, tickfont=dict(size=10))
+    figure.update_yaxes(title="layer (0 = embeddings)", dtick=1, autorange="reversed")
+    _family_columns(figure, families)
+    _layout(figure, title, height=max(380, 24 * len(layers) + 300))
+    figure.update_layout(margin=dict(t=150), title=dict(y=0.98, yanchor="top"))
+    return figure
+
+
+def layer_transfer(layers: list[int], english, targets, ratio, english_sd=None, targets_sd=None,
+                   ratio_sd=None, sweep_layers=None, sweep_targets=None,
+                   title: str = "What each layer knows, in English and in the other languages") -> go.Figure:
+    """Probe F1 on English and on the targets per layer (left axis), the transfer ratio target /
+    English (right axis), and, when given, the fusion sweep's target F1 per fused layer k."""
+    if not layers:
+        return message_figure("No layer-probe runs (scripts/probe_runs.sh) yet.", title)
+
+    def bars(sd):
+        if sd is None or all(s is None or math.isnan(s) for s in sd):
+            return None
+        return dict(type="data", array=[0.0 if s is None or math.isnan(s) else s for s in sd], visible=True)
+
+    figure = go.Figure()
+    figure.add_scatter(x=layers, y=english, name="probe, English", mode="lines+markers",
+                       line=dict(color="#54A24B"), error_y=bars(english_sd),
+                       hovertemplate="layer %{x}: %{y:.1f} F1<extra>English</extra>")
+    figure.add_scatter(x=layers, y=targets, name="probe, mean of targets", mode="lines+markers",
+                       line=dict(color="#F58518"), error_y=bars(targets_sd),
+                       hovertemplate="layer %{x}: %{y:.1f} F1<extra>targets</extra>")
+    figure.add_scatter(x=layers, y=ratio, name="transfer ratio (right axis)", mode="lines+markers",
+                       line=dict(color="#4C78A8", dash="dash"), yaxis="y2", error_y=bars(ratio_sd),
+                       hovertemplate="layer %{x}: ratio %{y:.3f}<extra>targets / English</extra>")
+    if sweep_layers:
+        figure.add_scatter(x=sweep_layers, y=sweep_targets, name="fusion tagger fusing layer k (targets, dev)",
+                           mode="lines+markers", line=dict(color="#B279A2", dash="dot"),
+                           hovertemplate="k = %{x}: %{y:.1f} F1<extra>fusion sweep</extra>")
+    figure.update_xaxes(title="layer (0 = embeddings)", dtick=1)
+    figure.update_layout(yaxis=dict(title="F1"),
+                         yaxis2=dict(title="target F1 / English F1", overlaying="y", side="right",
+                                     rangemode="tozero", showgrid=False),
+                         legend=dict(orientation="h", y=-0.25))
+    return _layout(figure, title, height=460)
+
+
+def emergence_grid(words: list[str], tags: list[list[str]], scores, gate_share=None,
+                   fusion_layer: int | None = None,
+                   title: str = "What each layer's probe reads, word by word") -> go.Figure:
+    """layers (rows) × words (columns): the colour is the probe's entity type, its strength the
+    probability; "O" is white. Below, when given, the fusion gate's share of the last layer."""
+    if not words or not tags:
+        return message_figure("Compare a text first: this grid reads its sentence layer by layer.", title)
+    kinds = ["O"] + list(ENTITY_COLOURS)
+    values = np.asarray(scores, dtype=float)
+    z = np.full(values.shape, np.nan)
+    text = [["" for _ in words] for _ in tags]
+    for layer, row in enumerate(tags):
+        for column, tag in enumerate(row):
+            kind = tag.split("-", 1)[-1] if tag != "O" else "O"
+            index = kinds.index(kind) if kind in kinds else 0
+            # each type owns a band of the colour scale; within it, darker = more probable
+            z[layer, column] = index + 0.2 + 0.79 * values[layer, column] if index else 0.0
+            text[layer][column] = tag if tag != "O" else ""
+    scale = [[0.0, "#FFFFFF"], [0.999 / len(kinds), "#FFFFFF"]]
+    for index, kind in enumerate(kinds[1:], start=1):
+        low, high = index / len(kinds), (index + 1) / len(kinds)
+        scale += [[low, "#F4F4F4"], [high - 1e-3, ENTITY_COLOURS[kind]]]
+    scale.append([1.0, ENTITY_COLOURS[kinds[-1]]])
+    hover = [[f"layer {layer} · {_escape(words[c])}: {_escape(tags[layer][c])} "
+              f"({values[layer, c]:.0%})" for c in range(len(words))] for layer in range(len(tags))]
+    rows = 2 if gate_share is not None else 1
+    from plotly.subplots import make_subplots
+
+    figure = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.04,
+                           row_heights=[0.8, 0.2] if rows == 2 else [1.0])
+    figure.add_trace(go.Heatmap(z=z, x=list(range(len(words))), y=list(range(len(tags))), text=text,
+                                texttemplate="%{text}", textfont=dict(size=9), customdata=hover,
+                                hovertemplate="%{customdata}<extra></extra>", colorscale=scale,
+                                zmin=0, zmax=len(kinds), showscale=False, xgap=1, ygap=1), row=1, col=1)
+    if gate_share is not None:
+        share = [np.nan if s is None else float(s) for s in gate_share]
+        lower = "embeddings" if fusion_layer == 0 else f"layer {fusion_layer}"
+        figure.add_trace(go.Bar(x=list(range(len(words))), y=share, marker_color="#4C78A8",
+                                name="share of the last layer",
+                                customdata=[_escape(w) for w in words],
+                                hovertemplate="%{customdata}: %{y:.0%} from the last layer, the rest from "
+                                + lower + "<extra></extra>"), row=2, col=1)
+        figure.add_hline(y=0.5, line=dict(color="#999", dash="dot"), row=2, col=1)
+        figure.update_yaxes(title="gate", range=[0, 1], tickformat=".0%", row=2, col=1)
+    figure.update_yaxes(title="layer", tickmode="array", tickvals=list(range(len(tags))),
+                        autorange="reversed", row=1, col=1)
+    figure.update_xaxes(tickmode="array", tickvals=list(range(len(words))),
+                        ticktext=[_escape(w) for w in words], tickangle=-45, row=rows, col=1)
+    figure.update_layout(showlegend=False)
+    for kind, colour in ENTITY_COLOURS.items():  # a legend of the entity colours, as text
+        figure.add_annotation(text=f"<span style='color:{colour}'>■</span> {kind}", showarrow=False,
+                              x=1.0 - 0.08 * (len(ENTITY_COLOURS) - list(ENTITY_COLOURS).index(kind) - 1),
+                              y=1.06, xref="paper", yref="paper", xanchor="right", font=dict(size=11))
+    return _layout(figure, title, height=max(420, 26 * len(tags) + (200 if rows == 2 else 120)))

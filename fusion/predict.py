@@ -93,6 +93,62 @@ class Prediction:
 class _Window:
     sentence: int  # index of the sentence this window belongs to
     input_ids: list[int]  # framed by the special tokens
+    words: list[int] = field(default_factory=list)  # words whose output this window gives
+    offsets: list[int] = field(default_factory=list)  # their label positions in the window
+
+
+def word_outputs(tokenizer, sentences: list[list[str]], forward, window_tokens: int,
+                 batch_size: int = 32, max_batch_tokens: int = 8192, progress=None,
+                 encodings=None) -> list[tuple[torch.Tensor, list[bool]] | None]:
+    """`forward(input_ids, attention_mask)` (B × T × ...) read at every word's label position.
+
+    Per sentence: (words × ..., kept), where kept[w] is False for a word the tokenizer dropped
+    entirely (its row is zeros); None for an empty sentence. Sentences longer than
+    `window_tokens` are covered by overlapping windows, and a word is read from the window where
+    it sits farthest from an edge. Windows of all sentences are batched by length under
+    `torch.inference_mode`; only the rows read are kept, so memory grows with the words, not
+    with the tokens. `progress(sentences_done)` is called after each batch.
+    """
+    first, last = frame_token_ids(tokenizer)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    encoded = encodings if encodings is not None else [
+        tokenizer(words, is_split_into_words=True, add_special_tokens=False) if words else None
+        for words in sentences]
+    windows: list[_Window] = []
+    kept: list[list[bool]] = []
+    for index, enc in enumerate(encoded):
+        ids = enc["input_ids"] if enc is not None else []
+        spans = window_spans(len(ids), window_tokens, min(WINDOW_OVERLAP, window_tokens // 2)) if ids else []
+        own = [_Window(index, [first] + ids[s:e] + [last]) for s, e in spans]
+        positions = word_label_positions(enc.tokens(), enc.word_ids()) if ids else {}
+        for word, position in positions.items():
+            w = best_window(position, spans)
+            own[w].words.append(word)
+            own[w].offsets.append(1 + position - spans[w][0])  # 1: the opening special token
+        kept.append([word in positions for word in range(len(sentences[index]))])
+        windows += own
+
+    results: list[torch.Tensor | None] = [None] * len(sentences)
+    remaining = [0] * len(sentences)
+    for window in windows:
+        remaining[window.sentence] += 1
+    done = 0
+    with torch.inference_mode():
+        for batch in batches_by_length([len(w.input_ids) for w in windows], batch_size, max_batch_tokens):
+            padded = pad_batch([windows[w].input_ids for w in batch], pad)
+            out = forward(padded["input_ids"], padded["attention_mask"]).cpu()  # forward picks the device
+            for row, w in enumerate(batch):
+                window = windows[w]
+                s = window.sentence
+                if results[s] is None:
+                    results[s] = out.new_zeros((len(sentences[s]),) + tuple(out.shape[2:]))
+                if window.words:
+                    results[s][window.words] = out[row, window.offsets]
+                remaining[s] -= 1
+                done += remaining[s] == 0
+            if progress is not None:
+                progress(done)
+    return [None if results[i] is None else (results[i], kept[i]) for i in range(len(sentences))]
 
 
 def tag_words(tagger: TokenTagger, sentences: list[list[str]], batch_size: int = 32,
@@ -100,67 +156,28 @@ def tag_words(tagger: TokenTagger, sentences: list[list[str]], batch_size: int =
               max_batch_tokens: int = 8192, encodings=None) -> list[list[tuple[str, float]]]:
     """(tag, probability) for every word of every sentence (lists of words, never empty words).
 
-    Windows of all sentences are batched by length under `torch.inference_mode`. `progress`, if
-    given, is called with the number of sentences finished so far after each batch.
-    `encodings` (the tokenizer's output per sentence, None for empty ones) skips tokenizing again.
+    `progress`, if given, is called with the number of sentences finished so far after each
+    batch. `encodings` (the tokenizer's output per sentence, None for empty ones) skips
+    tokenizing again. A word the tokenizer dropped entirely (e.g. a lone control character) is "O".
     """
-    tokenizer = tagger.tokenizer
-    size = window_tokens or max_window_tokens(tagger)
-    first, last = frame_token_ids(tokenizer)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     labels = tagger.config.labels
-
-    encoded = encodings if encodings is not None else [
-        tokenizer(words, is_split_into_words=True, add_special_tokens=False) if words else None
-        for words in sentences]
-    windows: list[_Window] = []
-    sentence_spans: list[list[tuple[int, int]]] = []
-    for index, enc in enumerate(encoded):
-        ids = enc["input_ids"] if enc is not None else []
-        spans = window_spans(len(ids), size, min(WINDOW_OVERLAP, size // 2)) if ids else []
-        sentence_spans.append(spans)
-        windows += [_Window(index, [first] + ids[s:e] + [last]) for s, e in spans]
-
-    # per window: content tokens × labels, as probabilities
-    probabilities: list[torch.Tensor | None] = [None] * len(windows)
-    batches = batches_by_length([len(w.input_ids) for w in windows], batch_size, max_batch_tokens)
     device = next(tagger.parameters()).device
-    done_sentences = 0
-    remaining = [len(s) for s in sentence_spans]
-    with torch.inference_mode():
-        for batch in batches:
-            padded = pad_batch([windows[w].input_ids for w in batch], pad)
-            logits = tagger(padded["input_ids"].to(device), padded["attention_mask"].to(device)
-                            ).logits.float().softmax(-1).cpu()
-            for row, w in enumerate(batch):
-                probabilities[w] = logits[row, 1:len(windows[w].input_ids) - 1]
-                remaining[windows[w].sentence] -= 1
-                done_sentences += remaining[windows[w].sentence] == 0
-            if progress is not None:
-                progress(done_sentences)
 
+    def probabilities(ids, mask):
+        return tagger(ids.to(device), mask.to(device)).logits.float().softmax(-1)
+
+    outputs = word_outputs(tagger.tokenizer, sentences, probabilities,
+                           window_tokens or max_window_tokens(tagger), batch_size, max_batch_tokens,
+                           progress, encodings)
     results: list[list[tuple[str, float]]] = []
-    window_index = 0
-    for index, words in enumerate(sentences):
-        spans = sentence_spans[index]
-        own = list(range(window_index, window_index + len(spans)))
-        window_index += len(spans)
-        if not words:
+    for output in outputs:
+        if output is None:
             results.append([])
             continue
-        tokens = encoded[index].tokens()
-        positions = word_label_positions(tokens, encoded[index].word_ids())
-        tags = []
-        for word in range(len(words)):
-            if word not in positions:  # a word the tokenizer dropped entirely (e.g. a lone control char)
-                tags.append(("O", 1.0))
-                continue
-            position = positions[word]
-            w = best_window(position, spans)
-            row = probabilities[own[w]][position - spans[w][0]]
-            best = int(row.argmax())
-            tags.append((labels[best], float(row[best])))
-        results.append(tags)
+        rows, kept = output
+        scores, best = rows.max(-1)
+        results.append([(labels[b], p) if kept[w] else ("O", 1.0)
+                        for w, (p, b) in enumerate(zip(scores.tolist(), best.tolist()))])
     return results
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 from .bootstrap import run_intervals
 from .intermediate_results import (FULL_DIRECT_STUDY, FULL_STUDY, INTERMEDIATE_STUDY, best_task_on_dev,
                                    effects_table, task_effects)
+from .layers import findings_text, layer_rows
+from .pos import pos_results, pos_table
 from .predictions import PredictionsError
 from .results import (SOURCE_LANGUAGE, RunGroup, best_sweep_layer, fusion_models, group_records,
                       groups, language_table, summarise, sweep_table)
@@ -81,9 +83,14 @@ def _sweep_recipe(records: list[dict]) -> str:
     return next(training_recipe(r) for r in records if r.get("study") == "layer-sweep")
 
 
-def results_markdown(folder: str | Path) -> str:
-    """Every results table of the README, from the run records under `folder`."""
+def results_markdown(folder: str | Path, pos_folder: str | Path | None = None,
+                     probe_folder: str | Path | None = None) -> str:
+    """Every results table of the README, from the run records under `folder` (and the POS runs
+    and layer-probe runs under `pos_folder` and `probe_folder`, by default the `pos_runs` and
+    `probe_runs` folders beside it)."""
     folder = Path(folder)
+    pos_folder = Path(pos_folder) if pos_folder is not None else folder.parent / "pos_runs"
+    probe_folder = Path(probe_folder) if probe_folder is not None else folder.parent / "probe_runs"
     records, _ = load_runs(folder)
     lines = ["F1 is strict entity-level F1 (seqeval, IOB2) in points, mean ± standard deviation over "
              "seeds; Δ = fusion − baseline; the 95 % interval is a paired bootstrap over test "
@@ -95,8 +102,51 @@ def results_markdown(folder: str | Path) -> str:
             continue
         lines += group_section(records, folder, group, models[0], per_language=index == 0) + [""]
     lines += sweep_section(records) + [""]
-    lines += intermediate_section(records, folder)
+    lines += layers_section(probe_folder) + [""]
+    lines += intermediate_section(records, folder) + [""]
+    lines += pos_section(pos_folder)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def layers_section(folder: Path) -> list[str]:
+    """The layer probes: per layer, English and target F1 and their ratio, and what they show."""
+    records = load_runs(folder)[0] if folder.is_dir() else []
+    rows = layer_rows(records)
+    if not rows:
+        return []
+    training = records[0]["checkpoint"]["training"]
+    languages = max(r.languages for r in rows)
+    lines = [f"**Layer probes** (a linear probe per layer of the frozen encoder, trained on "
+             f"{training['train_sentences']:,} English sentences, each probe's epoch chosen on "
+             f"{training['dev_sentences']:,} English dev sentences; F1 on the first ≤ "
+             f"{records[0]['data']['max_sentences_per_language']:,} test sentences of English and "
+             f"{languages} target languages; mean ± sd over {rows[0].targets.n} seeds). "
+             + findings_text(rows), "",
+             "| layer | English F1 | mean target F1 | transfer ratio (target / English) |",
+             "|---:|---:|---:|---:|"]
+    lines += [f"| {row.layer} | {row.english.text()} | {row.targets.text()} | {row.ratio.text(3)} |"
+              for row in rows]
+    return lines
+
+
+def pos_section(folder: Path) -> list[str]:
+    lines = []
+    for found in pos_results(folder) if folder.is_dir() else []:
+        tried = ", ".join(f"{model.removeprefix('fusion-l')}: {100 * value:.2f}"
+                          for model, value in sorted(found.dev_accuracy.items(),
+                                                     key=lambda item: int(item[0].split("-l")[1])))
+        lines += [f"**POS as a second target** (UD-POS; English 2000 sent × 1 ep, seed {found.seed}; "
+                  f"UPOS accuracy in points on the first ≤ {found.sentences or 'all'} test sentences "
+                  f"per language; Δ = {found.chosen} − baseline with a paired bootstrap over sentences). "
+                  f"The fusion layer was chosen on English dev accuracy (k: {tried}).", "",
+                  "| language | baseline | " + found.chosen + " | Δ | 95 % interval |",
+                  "|---|---:|---:|---:|---:|"]
+        for row in pos_table(found.deltas).to_dict("records"):
+            name = ("**average of targets**" if row["language"] == "average" else row["language"])
+            lines.append(f"| {name} | {row['baseline']:.1f} | {row['fusion']:.1f} | "
+                         f"{row['Δ']:+.2f} | {row['95 % interval']} |")
+        lines.append("")
+    return lines
 
 
 def intermediate_section(records: list[dict], folder: Path) -> list[str]:

@@ -16,8 +16,10 @@ from pathlib import Path
 import pandas as pd
 
 SCHEMA_VERSION = 1
-# what a run belongs to; "intermediate-full" is the best intermediate task at the shipped scale
-STUDIES = ("zero-shot", "seed-study", "layer-sweep", "intermediate-task", "intermediate-full")
+# what a run belongs to; "intermediate-full" is the best intermediate task at the shipped scale;
+# "layer-probe" is a linear probe on one layer of the frozen encoder (fusion/probe_runs.py)
+STUDIES = ("zero-shot", "seed-study", "layer-sweep", "intermediate-task", "intermediate-full",
+           "layer-probe")
 MAX_RUN_BYTES = 5_000_000  # a 39-language record is ~30 kB
 
 

@@ -22,8 +22,9 @@ from .batching import frame_token_ids, length_grouped_batches, max_window_tokens
 from .checkpoint import changed_state, save_tagger
 from .data import load_split
 from .encoders import OFFLINE_ENCODER
-from .evaluate import evaluate_dataset
+from .evaluate import evaluate_dataset, predict_dataset
 from .modeling import IGNORE_INDEX, TaggerConfig, TokenTagger
+from .pos import UPOS_TAGS, accuracy, read_upos, sentence_counts
 
 LOG_FILE = "train_log.jsonl"
 RESUME_DIR = "resume"
@@ -63,6 +64,15 @@ class TrainOptions:
         "help": "steps between resume points"})
     start_from: str | None = field(default=None, metadata={
         "help": "an intermediate-task run (python -m fusion intermediate): start from its adapters"})
+    task: str = field(default="ner", metadata={
+        "help": "ner (data: PAN-X), or pos (data: UD-POS, e.g. ../shared/data/udpos; UPOS accuracy)"})
+
+
+def dev_score(tagger, dataset) -> float:
+    """What chooses the epoch: entity F1 for NER, word accuracy for POS."""
+    if tagger.config.task == "pos":
+        return accuracy(sentence_counts(dataset["ner_tags"], predict_dataset(tagger, dataset)))
+    return evaluate_dataset(tagger, dataset)["f1"]
 
 
 def set_seed(seed: int) -> None:
@@ -163,8 +173,9 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
     accelerator = Accelerator()
     set_seed(options.seed)
     if tagger is None:
-        tagger = TokenTagger(TaggerConfig(encoder=options.encoder, fusion_layer=options.fusion_layer,
-                                          tuning=options.tuning))
+        tagger = TokenTagger(TaggerConfig(
+            encoder=options.encoder, fusion_layer=options.fusion_layer, tuning=options.tuning,
+            task=options.task, **({"labels": list(UPOS_TAGS)} if options.task == "pos" else {})))
     config = tagger.config
     tokenizer = tagger.tokenizer
     intermediate = None
@@ -173,10 +184,13 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
 
         intermediate = start_from_intermediate(tagger, options.start_from)
 
-    train_set = load_split(options.data, options.language, "train", options.max_train_sentences,
-                           labels=config.labels)
-    dev_set = load_split(options.data, options.language, "dev", options.max_dev_sentences,
-                         labels=config.labels)
+    if config.task != options.task:
+        raise ValueError(f"the tagger is for {config.task}, the options say {options.task}")
+    train_set, dev_set = (
+        (read_upos(options.data, options.language, split, limit) if config.task == "pos" else
+         load_split(options.data, options.language, split, limit, labels=config.labels))
+        for split, limit in (("train", options.max_train_sentences), ("dev", options.max_dev_sentences)))
+    metric = "accuracy" if config.task == "pos" else "f1"  # on the source language's dev set
     examples, n_split = encode_dataset(train_set, tokenizer, config.label2id, max_window_tokens(tagger))
     if n_split:
         accelerator.print(f"{n_split} training sentences were longer than the encoder and were "
@@ -234,22 +248,22 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
         state["seconds"] += time.time() - started
 
         model.eval()
-        dev = evaluate_dataset(model, dev_set)
-        entry = {"epoch": epoch + 1, "dev_f1": dev["f1"],
+        score = dev_score(model, dev_set)
+        entry = {"epoch": epoch + 1, f"dev_{metric}": score,
                  "train_loss": sum(running) / len(running) if running else None,
                  "epoch_seconds": round(time.time() - started, 1)}
         state["history"].append(entry)
-        accelerator.print(f"epoch {epoch + 1}: dev F1 {100 * dev['f1']:.2f}")
+        accelerator.print(f"epoch {epoch + 1}: dev {metric} {100 * score:.2f}")
         if accelerator.is_main_process:
             _log(output, entry)
-            if dev["f1"] > state["best_f1"]:
-                state["best_f1"], state["best_epoch"] = dev["f1"], epoch + 1
+            if score > state["best_f1"]:  # "best_f1" holds the dev score, F1 or accuracy
+                state["best_f1"], state["best_epoch"] = score, epoch + 1
                 save_tagger(model, output, extra={"training": {
-                    **settings, "best_epoch": epoch + 1, "dev_f1": dev["f1"],
+                    **settings, "best_epoch": epoch + 1, f"dev_{metric}": score,
                     "history": state["history"], "train_seconds": round(state["seconds"], 1)}})
         state["epoch"], state["step_in_epoch"] = epoch + 1, 0
         if accelerator.is_main_process:
             save_resume(output, model, optimizer, scheduler, state)
     accelerator.wait_for_everyone()
-    return {"best_epoch": state["best_epoch"], "best_dev_f1": state["best_f1"],
+    return {"best_epoch": state["best_epoch"], f"best_dev_{metric}": state["best_f1"],
             "history": state["history"], "output_dir": str(output)}

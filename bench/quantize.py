@@ -1,0 +1,78 @@
+"""Dynamic int8 quantisation of the shipped taggers: F1 on the stored runs' sentences, and speed.
+
+    python bench/quantize.py --data ../shared/data/wikiann [--languages all] [--repeats 30]
+
+For each shipped tagger: the int8 tagger (fusion/quantize.py) is scored on exactly the sentences
+of its stored zero-shot run (checked by content hash) and compared with the stored float32 F1 per
+language; then predict p50 on a ~30-token sentence, float32 and int8 measured round-robin in this
+run, and whether attentions still come out. Keep int8 only if the mean |ΔF1| over languages is
+< 0.3 points (issue 11).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+
+def main() -> None:
+    from fusion.checkpoint import checkpoint_hash, load_tagger
+    from fusion.data import load_split
+    from fusion.evaluate import dataset_hash, evaluate_dataset
+    from fusion.predict import predict
+    from fusion.quantize import quantize_tagger
+    from fusion.runs import load_runs
+    from latency import SENTENCE, timings
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--runs", default=str(REPO / "assets" / "runs"))
+    parser.add_argument("--languages", default="all")
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--output", help="write the figures as JSON here")
+    args = parser.parse_args()
+
+    records, _ = load_runs(args.runs)
+    report = {}
+    for directory in [REPO / "checkpoints" / "baseline", *sorted((REPO / "checkpoints").glob("fusion-l*"))]:
+        sha = checkpoint_hash(directory)
+        record = next(r for r in records if r["checkpoint"]["sha256"] == sha and r["study"] == "zero-shot"
+                      and r["data"]["max_sentences_per_language"] == 1000)
+        float32, int8 = load_tagger(directory), quantize_tagger(load_tagger(directory))
+        languages = (list(record["scores"]) if args.languages == "all" else args.languages.split(","))
+        deltas = {}
+        for language in languages:
+            dataset = load_split(args.data, language, "test", record["data"]["max_sentences_per_language"])
+            if dataset_hash(dataset["tokens"], dataset["ner_tags"]) != record["data"]["sha256"][language]:
+                sys.exit(f"{language}: the data differs from what {record['name']} evaluated")
+            f1 = evaluate_dataset(int8, dataset)["f1"]
+            deltas[language] = 100 * (f1 - record["scores"][language]["f1"])
+            print(f"{directory.name} {language}: float32 {100 * record['scores'][language]['f1']:.2f} "
+                  f"int8 {100 * f1:.2f} Δ {deltas[language]:+.2f}", flush=True)
+        rows = timings({"float32": lambda: predict(float32, SENTENCE),
+                        "int8": lambda: predict(int8, SENTENCE)}, args.repeats)
+        explained = predict(int8, SENTENCE, explain=True)[0].explanation
+        summary = {
+            "run": record["name"], "languages": len(deltas),
+            "mean |ΔF1|": sum(abs(d) for d in deltas.values()) / len(deltas),
+            "mean ΔF1": sum(deltas.values()) / len(deltas),
+            "max |ΔF1|": max(abs(d) for d in deltas.values()),
+            "p50 ms float32": rows["float32"][0], "p50 ms int8": rows["int8"][0],
+            "int8 / float32 (p50)": rows["int8"][0] / rows["float32"][0],
+            "attentions": list(explained.attentions.shape)}
+        report[directory.name] = summary
+        print(json.dumps(summary, ensure_ascii=False))
+    verdict = all(s["mean |ΔF1|"] < 0.3 for s in report.values())
+    print(f"int8 {'keeps' if verdict else 'does NOT keep'} F1 within 0.3 points on average")
+    if args.output:
+        Path(args.output).write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""The layer-probe study: per-layer linear probes on the frozen encoder, trained on English
+WikiANN and scored zero-shot on every language, stored as run records like the taggers' runs.
+
+    python -m fusion probe --data ../shared/data/wikiann --work-dir work_runs/probes \
+        --runs-dir assets/probe_runs --seeds 13,14,15
+
+Each step's result is kept in `work_dir`, so an interrupted study continues where it stopped:
+the English features (one encoder pass for all layers), each seed's probe set, and each test
+language's predicted tags (all layers and seeds, again from one encoder pass). The records,
+``probe-l<k>-s<seed>.json`` with their per-sentence predictions, are written last.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .data import available_languages, load_split
+from .encoders import OFFLINE_ENCODER, build_encoder
+from .evaluate import build_run_record, dataset_hash
+from .probes import (CountingEncoder, LayerProbes, ProbeConfig, ProbeTraining, WordFeatures,
+                     layer_features, load_probes, probe_tags, probes_hash, save_probes, train_probes)
+
+PROBE_STUDY = "layer-probe"
+SOURCE_LANGUAGE = "en"
+
+
+@dataclass
+class ProbeStudyOptions:
+    """Options of `python -m fusion probe` (each field is a flag)."""
+
+    data: str = field(metadata={"help": "PAN-X directory, e.g. ../shared/data/wikiann"})
+    work_dir: str = field(default="work_runs/probes", metadata={
+        "help": "features, probe sets and test predictions (resumable)"})
+    runs_dir: str = field(default="assets/probe_runs", metadata={"help": "where the run records go"})
+    seeds: str = field(default="13,14,15", metadata={"help": "comma-separated seeds"})
+    encoder: str = field(default=OFFLINE_ENCODER, metadata={"help": "the frozen encoder to probe"})
+    languages: str = field(default="all", metadata={"help": '"all" or codes, e.g. "en,de,zh"'})
+    max_train_sentences: int | None = field(default=None, metadata={
+        "help": "first N English train sentences (all when None)"})
+    max_dev_sentences: int | None = field(default=None, metadata={
+        "help": "first N English dev sentences, which choose each probe's epoch (all when None)"})
+    max_test_sentences: int | None = field(default=1000, metadata={
+        "help": "first N test sentences per language (the shipped runs' 1,000)"})
+    epochs: int = field(default=8, metadata={"help": "training epochs over the probe features"})
+    batch_size: int = field(default=64, metadata={"help": "sentences per encoder pass"})
+
+
+# --------------------------------------------------------------------------------------------
+# Resumable pieces
+# --------------------------------------------------------------------------------------------
+
+def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], sha256: str) -> None:
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(partial), metadata={"sha256": sha256})
+    partial.replace(path)  # never a half-written cache file
+
+
+def _load_tensors(path: Path, sha256: str) -> dict[str, torch.Tensor] | None:
+    """The cached tensors if they were computed from exactly this data, else None."""
+    from safetensors import safe_open
+
+    if not path.is_file():
+        return None
+    with safe_open(str(path), framework="pt") as handle:
+        if (handle.metadata() or {}).get("sha256") != sha256:
+            return None
+        return {key: handle.get_tensor(key) for key in handle.keys()}
+
+
+def cached_features(path: Path, counting: CountingEncoder, tokenizer, dataset, batch_size: int,
+                    log=print) -> WordFeatures:
+    sha256 = dataset_hash(dataset["tokens"], dataset["ner_tags"])
+    stored = _load_tensors(path, sha256)
+    if stored is not None:
+        return WordFeatures(stored["features"], stored["lengths"].tolist(), stored["kept"])
+    started = time.time()
+    words = layer_features(counting, tokenizer, dataset["tokens"], batch_size)
+    log(f"{path.name}: {len(words.lengths)} sentences, {len(words.kept)} words, all layers in "
+        f"{time.time() - started:.0f} s")
+    _save_tensors(path, {"features": words.features, "kept": words.kept,
+                         "lengths": torch.tensor(words.lengths, dtype=torch.long)}, sha256)
+    return words
+
+
+# --------------------------------------------------------------------------------------------
+# The study
+# --------------------------------------------------------------------------------------------
+
+def probe_record_training(probes: LayerProbes, layer: int) -> dict:
+    """The training block of a probe's run record: the recipe plus this layer's own choice."""
+    training = probes.info["training"]
+    return {"language": SOURCE_LANGUAGE, "tuning": "frozen", "probe_layer": layer,
+            "train_sentences": training["train_sentences"], "dev_sentences": training["dev_sentences"],
+            "epochs": training["epochs"], "seed": training["seed"],
+            "learning_rate": training["learning_rate"], "batch_size": training["batch_size"],
+            "best_epoch": training["best_epoch"][layer], "dev_f1": training["dev_f1"][layer]}
+
+
+def run_probe_study(options: ProbeStudyOptions, log=print) -> list[dict]:
+    """Train (or reuse) the probe sets of every seed, score them, write the run records."""
+    work, runs = Path(options.work_dir), Path(options.runs_dir)
+    seeds = [int(s) for s in options.seeds.split(",") if s.strip()]
+    encoder, tokenizer = build_encoder(options.encoder)
+    counting = CountingEncoder(encoder)
+    config = ProbeConfig(encoder=options.encoder, n_layers=encoder.config.num_hidden_layers + 1,
+                         hidden=encoder.config.hidden_size)
+    train_set = load_split(options.data, SOURCE_LANGUAGE, "train", options.max_train_sentences)
+    dev_set = load_split(options.data, SOURCE_LANGUAGE, "dev", options.max_dev_sentences)
+
+    probe_sets: dict[int, LayerProbes] = {}
+    for seed in seeds:
+        directory = work / f"seed-{seed}"
+        if (directory / "probes.safetensors").is_file():
+            probe_sets[seed] = load_probes(directory)
+            continue
+        train = cached_features(work / "features-en-train.safetensors", counting, tokenizer,
+                                train_set, options.batch_size, log)
+        dev = cached_features(work / "features-en-dev.safetensors", counting, tokenizer, dev_set,
+                              options.batch_size, log)
+        probes, _ = train_probes(config, train, train_set["ner_tags"], dev, dev_set["ner_tags"],
+                                 ProbeTraining(seed=seed, epochs=options.epochs), log)
+        probes.info["data"] = {"source": str(options.data),
+                               "train_sha256": dataset_hash(train_set["tokens"], train_set["ner_tags"]),
+                               "dev_sha256": dataset_hash(dev_set["tokens"], dev_set["ner_tags"])}
+        save_probes(probes, directory)
+        probe_sets[seed] = load_probes(directory)
+
+    languages = (available_languages(options.data, "test") if options.languages == "all"
+                 else [code.strip() for code in options.languages.split(",") if code.strip()])
+    gold, predicted, started = {}, {}, time.time()  # predicted[(seed, layer)][language]
+    labels = config.labels
+    for language in languages:
+        dataset = load_split(options.data, language, "test", options.max_test_sentences)
+        gold[language] = dataset
+        sha256 = dataset_hash(dataset["tokens"], dataset["ner_tags"]) + json.dumps(
+            {s: probes_hash(work / f"seed-{s}") for s in seeds})
+        path = work / "test" / f"{language}.safetensors"
+        stored = _load_tensors(path, sha256)
+        if stored is None:
+            words = layer_features(counting, tokenizer, dataset["tokens"], options.batch_size)
+            stored = {f"seed-{s}": torch.from_numpy(probe_tags(probe_sets[s], words)[0]).to(torch.uint8)
+                      for s in seeds}
+            stored["lengths"] = torch.tensor(words.lengths, dtype=torch.long)
+            _save_tensors(path, stored, sha256)
+            log(f"{language}: {len(dataset)} test sentences tagged by every layer and seed")
+        lengths = stored["lengths"].tolist()
+        for seed in seeds:
+            best = stored[f"seed-{seed}"].long()
+            for layer in range(config.n_layers):
+                tags = [labels[i] for i in best[:, layer].tolist()]
+                out, start = [], 0
+                for n in lengths:
+                    out.append(tags[start:start + n])
+                    start += n
+                predicted.setdefault((seed, layer), {})[language] = out
+    seconds = time.time() - started
+
+    records = []
+    for seed in seeds:
+        directory = work / f"seed-{seed}"
+        for layer in range(config.n_layers):
+            name = f"probe-l{layer}-s{seed}"
+            checkpoint = {"path": str(directory), "sha256": probes_hash(directory),
+                          "encoder": options.encoder, "fusion_layer": None, "model": f"probe-l{layer}",
+                          "probe_layer": layer, "training": probe_record_training(probe_sets[seed], layer)}
+            records.append(build_run_record(
+                name, PROBE_STUDY, checkpoint, options.data, "test", options.max_test_sentences, gold,
+                predicted[(seed, layer)], labels, "cpu", seconds, runs / f"{name}.json"))
+    log(f"{len(records)} probe run records -> {runs}")
+    return records

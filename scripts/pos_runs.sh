@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# POS as a second target task (issue 14): a baseline and fusion POS taggers on English UD-POS at the
+# seed study's scale (2,000 sentences x 1 epoch, LoRA), one fusion tagger per layer in LAYERS; the
+# layer is chosen on English dev accuracy alone (fusion.pos.choose_fusion_layer), and the baseline
+# and the chosen fusion tagger are scored on the first 500 test sentences of every UD-POS language
+# -> assets/pos_runs/pos-MODEL-sSEED.json (+ .sentences.json.gz) and pos-dev-sSEED.json (the choice).
+# Two runs at a time, one thread each; finished steps are skipped, so rerunning continues.
+# Usage: scripts/pos_runs.sh UDPOS_DIR [SEED] [LAYERS]
+set -euo pipefail
+data=${1:?usage: scripts/pos_runs.sh UDPOS_DIR [SEED] [LAYERS]}
+seed=${2:-13}
+layers=${3:-0 2 4 6 8 10 11}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1} DATA=$data SEED=$seed
+mkdir -p work_runs/pos assets/pos_runs
+train_one() {  # "none" = baseline, else a fusion layer
+  local model=baseline flags=()
+  [[ $1 == none ]] || { model="fusion-l$1"; flags=(--fusion-layer "$1"); }
+  local dir="work_runs/pos/pos-$model-s$SEED"
+  [[ -f $dir/tagger_config.json ]] || python -m fusion train --task pos --data "$DATA" \
+    --output-dir "$dir" "${flags[@]}" --max-train-sentences 2000 --max-dev-sentences 1000 \
+    --epochs 1 --seed "$SEED" > "$dir.log" 2>&1
+}
+export -f train_one
+printf '%s\n' none $layers | xargs -P 2 -I{} bash -c 'train_one {}'
+chosen=$(python - "$seed" <<'PY'
+import glob, json, sys
+from fusion.pos import choose_fusion_layer
+seed = sys.argv[1]
+model, scores = choose_fusion_layer(sorted(glob.glob(f"work_runs/pos/pos-fusion-l*-s{seed}")))
+with open(f"assets/pos_runs/pos-dev-s{seed}.json", "w") as handle:
+    json.dump({"chosen": model, "english_dev_accuracy": scores, "seed": int(seed)}, handle, indent=1)
+print(model)
+PY
+)
+echo "fusion layer chosen on English dev: $chosen"
+for model in baseline "$chosen"; do
+  name="pos-$model-s$seed"
+  [[ -f assets/pos_runs/$name.json ]] || python -m fusion evaluate-pos --checkpoint "work_runs/pos/$name" \
+    --data "$data" --max-sentences 500 --name "$name" --output "assets/pos_runs/$name.json" &
+done
+wait
