@@ -2,11 +2,12 @@
 
     python app.py [--baseline DIR] [--fusion DIR] [--runs DIR] [--host 127.0.0.1] [--port 7860] [--share]
 
-Four tabs: Compare (baseline vs fusion entities on any text), Inside (attention and AIF gates),
-Results (stored per-language evaluation runs) and Evaluate your data (score both models on an
-uploaded CoNLL file). This file loads the two checkpoints, writes the header and puts the tabs
-together; each tab lives in `ui/` and every computation in `fusion`. Nothing is loaded at import
-time.
+Tabs: Compare (baseline vs fusion entities on any text), Inside (attention and AIF gates),
+Layers (where each entity emerges, read by a probe per layer), Results (stored per-language
+evaluation runs, the layer probes, intermediate tasks), Errors and Evaluate your data (score both models on
+an uploaded CoNLL file). This file loads the two checkpoints, writes the header, puts the tabs
+together and wires their events, the page link (state in the URL) and the guided tour; each tab
+lives in `ui/` and every computation in `fusion`. Nothing is loaded at import time.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ import gradio as gr
 
 from fusion.checkpoint import CheckpointError, load_tagger
 from fusion.encoders import ENCODER_DESCRIPTIONS, OFFLINE_ENCODER
-from ui import compare_tab, errors_tab, evaluate_tab, inside_tab, intermediate_section, results_tab
-from ui.common import SIDES, TaggerSlot, code, plain, relative, safe
+from ui import (compare_tab, errors_tab, evaluate_tab, inside_tab, intermediate_section, layers_section,
+                layers_tab, results_tab, tour)
+from ui.common import (COPY_LINK_JS, LINK_KEYS, SIDES, PageState, TaggerSlot, code, opened_note, page_query,
+                       plain, read_page, relative, replace_url_js, safe, state_of)
 
 ROOT = Path(__file__).resolve().parent
 CHECKPOINTS = ROOT / "checkpoints"
 RUNS_DIR = ROOT / "assets" / "runs"
+PROBE_RUNS_DIR = ROOT / "assets" / "probe_runs"
 SAMPLES_DIR = ROOT / "assets" / "error_samples"
 EXAMPLES_FILE = ROOT / "assets" / "examples.json"
 
@@ -40,6 +44,27 @@ QUEUE_SIZE = 64
 CSS = """
 .auto-dir textarea { unicode-bidi: plaintext; text-align: start; }  /* RTL text shows RTL */
 .help { color: var(--body-text-color-subdued); font-size: 0.95em; }
+#intro h1 { margin-bottom: 0.1em; }
+#page-tools { align-items: flex-start; }
+#copy-status, #link-note { margin-top: calc(4px - var(--layout-gap, 16px)); }  /* no gap while empty */
+/* The long header shows in full on wide screens; on a phone it folds into an accordion, so the
+   text box and the Compare button are on the first screen. */
+@media (min-width: 701px) { .narrow-only { display: none !important; } }
+@media (max-width: 700px) {
+  .wide-only { display: none !important; }
+  .gradio-container { padding-left: 6px !important; padding-right: 6px !important; }
+  main.contain, .main, .wrap { min-width: 0 !important; }
+  #intro h1 { font-size: 1.45em; }
+  #intro-short p { font-size: 0.92em; margin: 0; }
+  #copy-link { max-width: none; }
+  .js-plotly-plot, .plot-container, .svg-container { max-width: 100% !important; }
+  table { font-size: 0.85em; }
+  .modebar-container { display: none !important; }  /* it covered the plot titles; pinch and drag still zoom */
+  /* the 21 examples on one line each, so the results are not three screens further down */
+  button.gallery-item { padding: 2px 8px !important; max-width: 100%; }
+  button.gallery-item > div { white-space: nowrap !important; overflow: hidden; text-overflow: ellipsis;
+                              max-width: calc(100vw - 80px); font-size: 0.85em; }
+}
 """
 ENCODER_NOTE = (
     "\n\n> **Encoder note.** The paper fine-tunes mBERT (`bert-base-multilingual-cased`). These "
@@ -115,7 +140,19 @@ def slot_title(slot: TaggerSlot) -> str:
     return f"Fusion (last layer + layer {layer}, AIF gate)" if layer is not None else "Fusion"
 
 
+INTRO = ("Two named-entity taggers trained on English only, tried on any language: the baseline "
+         "reads the encoder's last layer, the fusion model also a lower one.")
+
+
+def title_markdown(slots: dict[str, TaggerSlot]) -> str:
+    """The title every screen shows; a model that did not load is named here too."""
+    missing = [side for side, slot in slots.items() if not slot.ready]
+    warning = (f"\n\n⚠️ Not loaded: {', '.join(missing)} (see *About these models*)." if missing else "")
+    return "# Layer Fusion Explorer" + warning
+
+
 def header_markdown(slots: dict[str, TaggerSlot]) -> str:
+    """The details under the title: what the models are, each checkpoint, the encoder note."""
     lines = []
     for slot in slots.values():
         if not slot.ready:
@@ -132,7 +169,6 @@ def header_markdown(slots: dict[str, TaggerSlot]) -> str:
                      f"{describe_encoder(config.encoder)} · {reads}{dev_text}")
     encoders = {s.tagger.config.encoder for s in slots.values() if s.ready}
     return (
-        "# Layer Fusion Explorer\n"
         "A named-entity tagger trained on **English** WikiANN only, applied with no further "
         "training to text in any language (zero-shot cross-lingual transfer). The **baseline** "
         "tags from the encoder's last layer; the **fusion** model also feeds one lower layer "
@@ -147,33 +183,53 @@ def header_markdown(slots: dict[str, TaggerSlot]) -> str:
 
 
 def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[dict] | None = None,
-               data_dir=None, samples_dir=SAMPLES_DIR) -> gr.Blocks:
+               data_dir=None, samples_dir=SAMPLES_DIR, probes_dir=layers_tab.PROBES_DIR,
+               probe_runs_dir=PROBE_RUNS_DIR) -> gr.Blocks:
     examples = load_examples() if examples is None else examples
+    probes = layers_tab.LazyProbes(probes_dir)  # loaded when the Layers tab first asks
     reference = next((s.tagger for s in slots.values() if s.ready), None)
+    n_layers, n_heads = (reference.n_layers, reference.n_heads) if reference else (12, 12)
     fusion = slots.get("fusion")
     loaded_fusion = fusion.model if fusion is not None and fusion.ready else None
     chosen_layer = fusion.tagger.config.fusion_layer if loaded_fusion else None
     records, _ = results_tab.read_results(runs_dir)
     results_tab.warm_up(runs_dir, records, loaded_fusion)
     titles = {side: slot_title(slots[side]) if side in slots else side for side in SIDES}
+    default_group, default_fusion = results_tab.default_choice(records, loaded_fusion)
+    defaults = PageState(layer=n_layers, group=default_group, fusion=default_fusion)
 
     # delete_cache: uploads and served files older than a day are removed every hour.
     with gr.Blocks(title="Layer Fusion Explorer", analytics_enabled=False,
                    delete_cache=(3600, 86400)) as demo:
-        gr.Markdown(header_markdown(slots))
+        # Wide screens show the whole header; a phone a short line and the rest folded away.
+        gr.Markdown(title_markdown(slots), elem_id="intro")
+        gr.Markdown(header_markdown(slots), elem_id="header", elem_classes=["wide-only"])
+        gr.Markdown(INTRO, elem_id="intro-short", elem_classes=["narrow-only"])
+        with gr.Accordion("About these models", open=False, elem_classes=["narrow-only"]):
+            gr.Markdown(header_markdown(slots))
+        with gr.Row(elem_id="page-tools"):
+            with gr.Column(scale=5):
+                guide = tour.build()
+            with gr.Column(scale=1, min_width=150):
+                copy_link = gr.Button("Copy link to this view", size="sm", elem_id="copy-link")
+                copy_status = gr.Markdown(elem_id="copy-status")
+                link_note = gr.Markdown(elem_id="link-note")
         # The text last compared, which the Inside tab explains: a hidden box rather than a State,
         # so the /inside endpoint takes a text too.
         compared = gr.Textbox(visible=False)
+        link = gr.Textbox(visible=False)  # the page state as a query string, for the address bar
+        page_tab = gr.State("compare")  # the selected tab's id, for the link
         # Run records are server-wide, not per-session state: a gr.State is copied into every
         # session, and ~40 records per session made memory grow with each new visitor.
         runs = {"records": records}
         colours = compare_tab.entity_colours(slots)
-        with gr.Tabs() as tabs:
+        with gr.Tabs(elem_id="main-tabs", overflow_behavior="wrap") as tabs:  # every tab in sight on a phone
             with gr.Tab("Compare", id="compare"):
                 compare = compare_tab.build(slots, examples, titles)
             with gr.Tab("Inside", id="inside") as inside_page:
-                inside = inside_tab.build(reference.n_layers if reference else 12,
-                                          reference.n_heads if reference else 12)
+                inside = inside_tab.build(n_layers, n_heads)
+            with gr.Tab("Layers", id="layers") as layers_page:
+                layers = layers_tab.build()
             with gr.Tab("Results", id="results"):
                 results = results_tab.build(records, loaded_fusion)
             with gr.Tab("Errors", id="errors"):
@@ -181,48 +237,148 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
             with gr.Tab("Evaluate your data", id="evaluate"):
                 evaluate = evaluate_tab.build()
                 upload_errors = errors_tab.browser(colours, list(colours), "upload")
+        tab_ids = {tab.label: tab.id for tab in tabs.children if isinstance(tab, gr.Tab)}
+
+        # The link: after every change of what the page shows, the state goes into the address
+        # bar (a round trip computes the query, then the browser writes it without reloading).
+        link_inputs = [compared, page_tab, inside["side"], inside["layer"], inside["head"],
+                       inside["sentence"], inside["focus"], results["group"], results["fusion"],
+                       results["group_by"]]
+
+        def on_link(*values):
+            return page_query(state_of(*values, defaults=defaults), defaults)
+
+        def synced(event):
+            return event.then(safe(on_link, lambda m: (gr.skip(), m)), link_inputs, [link, link_note],
+                              api_visibility="private").then(None, [link], None, js=replace_url_js())
+
+        copy_link.click(None, None, [copy_status], js=COPY_LINK_JS)
+
+        def on_tab(evt: gr.SelectData):
+            return tab_ids.get(evt.value, "compare")
+
+        synced(tabs.select(on_tab, None, page_tab, api_visibility="private"))
 
         # Compare tags; the Inside tab computes attentions only when it is looked at.
-        inside_inputs = [compared, inside["sentence"], inside["side"], inside["layer"], inside["head"]]
-        compare_outputs = compare_tab.outputs(compare) + [compared, inside["sentence"]]
+        inside_inputs = inside_tab.inputs(inside, compared)
+        compare_outputs = compare_tab.outputs(compare) + [compared, inside["sentence"], inside["focus"]]
 
-        def on_compare(text):
+        def compare_values(text, sentence=0, focus=None):
             view = compare_tab.compare_text(slots, text)
             choices = inside_tab.sentence_choices(view.text, view.sentences)
-            return compare_tab.values(view) + [view.text, gr.Dropdown(
-                choices=choices, value=choices[0][1] if choices else None)]
+            indices = [index for _, index in choices]
+            return compare_tab.values(view, compare_tab.write_files(view, titles, colours)) + [
+                view.text, gr.Dropdown(choices=choices, value=sentence if sentence in indices else
+                                       (indices[0] if indices else None)), focus]
 
-        on_compare = safe(on_compare, lambda m: compare_tab.fallback_values(m) + ["", gr.skip()])
-        gr.on([compare["button"].click, compare["text"].submit], on_compare,
-              [compare["text"]], compare_outputs, api_name="compare")
+        def on_compare(text):
+            return compare_values(text)
+
+        on_compare = safe(on_compare, lambda m: compare_tab.fallback_values(m) + ["", gr.skip(), None])
+        synced(gr.on([compare["button"].click, compare["text"].submit], on_compare,
+                     [compare["text"]], compare_outputs, api_name="compare")
+               ).then(None, None, None, js=compare_tab.SHOW_RESULT_JS)
         if compare["examples"] is not None:  # an example click fills the box, then compares
-            compare["examples"].load_input_event.then(on_compare, [compare["text"]],
-                                                      compare_outputs, api_visibility="private")
+            synced(compare["examples"].load_input_event.then(on_compare, [compare["text"]],
+                                                             compare_outputs, api_visibility="private")
+                   ).then(None, None, None, js=compare_tab.SHOW_RESULT_JS)
 
-        def on_inside(text, sentence, side, layer, head):
-            return inside_tab.inside_view(slots, text, side, sentence, layer, head)
+        def on_inside(text, sentence, side, layer, head, focus=None):
+            return inside_tab.inside_values(slots, text, sentence, side, layer, head, focus,
+                                            n_layers, n_heads)
 
-        gr.on([inside_page.select, inside["sentence"].input, inside["side"].input,
-               inside["layer"].release, inside["head"].release],
-              safe(on_inside, inside_tab.fallback_values), inside_inputs,
-              inside_tab.outputs(inside), api_name="inside")
+        on_inside = safe(on_inside, inside_tab.fallback_values)
+        synced(gr.on([inside_page.select, inside["sentence"].input, inside["side"].input,
+                      inside["layer"].release, inside["head"].release], on_inside, inside_inputs,
+                     inside_tab.outputs(inside), api_name="inside",
+                     js=inside_tab.clamp_js(n_layers, n_heads)))
 
-        def on_reload():
-            runs["records"], *values = results_tab.reload_values(runs_dir, loaded_fusion)
-            return values
+        # From an entity to the inside: a row of Compare's table opens Inside on its word.
+        def on_entity(text, table, evt: gr.SelectData):
+            pick = compare_tab.picked_entity(evt.row_value, evt.index, table)
+            if pick is None:
+                return [gr.skip()] * 5
+            return (gr.Tabs(selected="inside"), "inside", pick.side,
+                    inside_tab.sentence_of(slots, text, pick.start), pick.start)
+
+        synced(compare["table"].select(
+            safe(on_entity, lambda m: [gr.skip()] * 5), [compared, compare["table"]],
+            [tabs, page_tab, inside["side"], inside["sentence"], inside["focus"]], api_visibility="private",
+        ).then(on_inside, inside_inputs, inside_tab.outputs(inside), api_visibility="private"))
+
+        def open_tab(tab_id):
+            return lambda: (gr.Tabs(selected=tab_id), tab_id)
+
+        synced(inside["to_compare"].click(open_tab("compare"), None, [tabs, page_tab],
+                                          api_visibility="private"))
+        for step, button in guide["steps"]:
+            event = button.click(open_tab(step.tab), None, [tabs, page_tab], api_visibility="private")
+            if step.example and examples:
+                event = event.then(lambda: examples[0]["text"], None, compare["text"],
+                                   api_visibility="private").then(on_compare, [compare["text"]], compare_outputs,
+                                                                  api_visibility="private")
+            elif step.tab == "inside":
+                event = event.then(on_inside, inside_inputs, inside_tab.outputs(inside), api_visibility="private")
+            synced(event).then(None, None, None, js=tour.scroll_js(step.anchor))
+
+        def on_reload(request: gr.Request = None):
+            wanted = read_page(request.query_params if request else {}, defaults, tab_ids.values())
+            runs["records"], *values = results_tab.reload_values(runs_dir, loaded_fusion, wanted.group,
+                                                                 wanted.fusion)
+            return values + [wanted.by]
 
         def on_results(group_key, fusion_model, group_by):
             return results_tab.results_view(runs_dir, runs["records"], group_key, fusion_model,
                                             group_by, chosen_layer)
 
+        on_reload = safe(on_reload, lambda m: (m, gr.skip(), gr.skip(), gr.skip()))
         on_results = safe(on_results, results_tab.fallback_values)
         results_inputs = [results["group"], results["fusion"], results["group_by"]]
-        gr.on([demo.load, results["reload"].click], safe(on_reload, lambda m: (m, gr.skip(), gr.skip())),
-              None, [results["warning"], results["group"], results["fusion"]],
-              api_name="reload_runs").then(on_results, results_inputs, results_tab.outputs(results),
-                                           api_name="results")
-        gr.on([results["group"].input, results["fusion"].input, results["group_by"].input], on_results,
-              results_inputs, results_tab.outputs(results), api_visibility="private")
+        reload_outputs = [results["warning"], results["group"], results["fusion"], results["group_by"]]
+        results["reload"].click(on_reload, None, reload_outputs, api_name="reload_runs").then(
+            on_results, results_inputs, results_tab.outputs(results), api_name="results")
+        synced(gr.on([results["group"].input, results["fusion"].input, results["group_by"].input], on_results,
+                     results_inputs, results_tab.outputs(results), api_visibility="private"))
+
+        # Opening a link restores its view: the text is compared, the tab, Inside's settings and
+        # the Results group are set; then the address bar is written back in its short form.
+        n_open_outputs = 1 + len(compare_outputs) + 6
+
+        def on_open(request: gr.Request = None):
+            params = dict(request.query_params) if request else {}
+            if not set(params) & set(LINK_KEYS):  # a plain visit: leave alone what the user clicked
+                return [gr.skip()] * n_open_outputs
+            state = read_page(params, defaults, tab_ids.values())
+            compared_part = ([state.text] + compare_values(state.text, state.sentence, state.word)
+                             if state.text.strip() else [gr.skip()] * (1 + len(compare_outputs)))
+            return compared_part + [gr.Tabs(selected=state.tab), state.tab, state.side,
+                                    gr.Slider(value=min(state.layer, n_layers)),
+                                    gr.Slider(value=min(state.head, n_heads)), opened_note(state)]
+
+        def on_open_inside(tab, *values):
+            return on_inside(*values) if tab == "inside" else [gr.skip()] * len(inside_tab.outputs(inside))
+
+        opened = demo.load(safe(on_open, lambda m: [gr.skip()] * (n_open_outputs - 1) + [m]), None,
+                           [compare["text"]] + compare_outputs + [tabs, page_tab, inside["side"], inside["layer"],
+                                                                  inside["head"], link_note],
+                           api_visibility="private")
+        opened = opened.then(on_open_inside, [page_tab] + inside_inputs, inside_tab.outputs(inside),
+                             api_visibility="private")
+        opened = opened.then(on_reload, None, reload_outputs, api_visibility="private").then(
+            on_results, results_inputs, results_tab.outputs(results), api_visibility="private")
+        synced(opened)
+
+        # Layers: every probe read on a sentence of the compared text, computed when looked at.
+        def on_layers(text, sentence):
+            return layers_tab.layers_view(probes.get(), slots, text, sentence)
+
+        gr.on([layers_page.select, layers["sentence"].input], safe(on_layers, layers_tab.fallback_values),
+              [compared, layers["sentence"]], layers_tab.outputs(layers), api_name="layers")
+
+        layer_results = results["layers"]
+        layer_results["accordion"].expand(
+            safe(lambda: layers_section.view(probe_runs_dir, runs["records"]), layers_section.fallback_values),
+            None, layers_section.outputs(layer_results), api_name="layer_probes")
 
         intermediate = results["intermediate"]
 
@@ -261,9 +417,10 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
               errors_tab.browser_outputs(errors), api_name="errors")
         for browser in (errors, upload_errors):
             errors_tab.wire_browser(browser)
-            browser["send"].click(lambda text: (text, gr.Tabs(selected="compare")), [browser["text"]],
-                                  [compare["text"], tabs], api_visibility="private").then(
-                on_compare, [compare["text"]], compare_outputs, api_visibility="private")
+            synced(browser["send"].click(lambda text: (text, gr.Tabs(selected="compare"), "compare"),
+                                         [browser["text"]], [compare["text"], tabs, page_tab],
+                                         api_visibility="private").then(
+                on_compare, [compare["text"]], compare_outputs, api_visibility="private"))
     return demo
 
 

@@ -2,7 +2,9 @@
 
 import json
 import os
+import re
 import socket
+import urllib.parse
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,8 +16,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import app  # noqa: E402
 from fusion.encoders import OFFLINE_ENCODER  # noqa: E402
 from fusion.runs import validate_run  # noqa: E402
-from ui import compare_tab, evaluate_tab, inside_tab, results_tab  # noqa: E402
-from ui.common import TaggerSlot  # noqa: E402
+from ui import common, compare_tab, evaluate_tab, inside_tab, results_tab, tour  # noqa: E402
+from ui.common import PageState, TaggerSlot  # noqa: E402
 
 LANGS = ["en", "de", "ar", "zh"]
 CONLL = "Angela\tB-PER\nMerkel\tI-PER\nbesuchte\tO\nParis\tB-LOC\n\nDie\tO\nNew\tB-ORG\nYork\tI-ORG\nTimes\tI-ORG\n"
@@ -102,16 +104,24 @@ def test_compare_on_tiny_models(models):
 
 @pytest.mark.parametrize("text", [
     "", "   \n\t ", "😀😀 🇩🇪 👍🏽", "a\x00b\x07c\x1b[31m\u200b\ufeff", "Paris 北京 Москва القاهرة ירושלים मुंबई",
-    "\ud800 lone surrogate", "\x00\x07\x1f", "x" * 50_000, ("Tokyo " * 2000).strip(),
+    "\ud800 lone surrogate", "\x00\x07\x1f", "x" * 50_000, ("Tokyo " * 2000).strip(), "北京" * 2000,
 ])
 def test_compare_never_raises_on_odd_text(models, text):
+    from fusion.budget import fit_to_budget
+
     view = compare_tab.compare_text(models, text)
     assert isinstance(view.message, str)
     shown = text[:compare_tab.TEXT_LIMIT].replace("\ud800", "\ufffd")  # cleaned at the boundary
+    fitted = fit_to_budget(shown, models["baseline"].tagger.tokenizer, compare_tab.TOKEN_BUDGET)
+    if not fitted.complete:  # over the token budget: a prefix is tagged, and the message says so
+        assert f"{fitted.total_tokens:,} sub-word tokens" in view.message
+        assert (f"first {fitted.end:,} characters were tagged" if fitted.end else
+                "nothing was tagged") in view.message
+        shown = shown[:fitted.end]
     if shown.strip():
         assert _joined(view.highlights["baseline"]) == shown
     else:
-        assert view.highlights == {} and "Type a sentence" in view.message
+        assert view.highlights == {} and ("Type a sentence" in view.message or "nothing was tagged" in view.message)
     if len(text) > compare_tab.TEXT_LIMIT:
         assert f"{len(text):,} characters" in view.message and "5,000" in view.message
 
@@ -175,6 +185,140 @@ def test_inside_explains_only_the_first_tokens_of_a_long_sentence(models):
     note, attention, *_ = inside_tab.inside_view(models, text, "fusion", 0, 1, 1)
     assert attention.data[0].z.shape[0] <= inside_tab.TOKEN_LIMIT + 2
     assert f"its first {inside_tab.TOKEN_LIMIT}" in note
+
+
+def test_inside_outlines_the_picked_word_and_names_its_gate_share(models):
+    text = "Angela Merkel visited Paris. Olaf Scholz went to Berlin."
+    position = text.index("Berlin")
+    sentence = inside_tab.sentence_of(models, text, position)
+    assert sentence == 1 and inside_tab.sentence_of(models, text, 0) == 0
+    note, attention, _, share, gates = inside_tab.inside_view(models, text, "fusion", sentence, 1, 1,
+                                                              focus=position)
+    found = re.search(r"'Berlin'\*\* \(its sub-word .*, row (\d+), outlined in red\): (\d+) % from the last "
+                      r"layer, (\d+) % from layer 1\.", note)
+    assert found, note
+    row = int(found.group(1)) - 1
+    assert int(found.group(2)) + int(found.group(3)) in (99, 100, 101)
+    outline = attention.layout.shapes[0]
+    assert (outline.y0, outline.y1) == (row - 0.5, row + 0.5) and outline.line.color == inside_tab.FOCUS_COLOUR
+    assert share.layout.shapes[-1].x0 == row - 0.5 and gates.layout.shapes[-1].y0 == row - 0.5
+    share_value = share.data[0].y[row]
+    assert int(found.group(2)) == round(100 * share_value)
+    note, attention, *_ = inside_tab.inside_view(models, text, "baseline", sentence, 1, 1, focus=position)
+    assert "has no fusion gate" in note and len(attention.layout.shapes) == 1
+    note, attention, *_ = inside_tab.inside_view(models, text, "fusion", 0, 1, 1, focus=position)
+    assert "lies in another sentence" in note and not attention.layout.shapes
+    note, *_ = inside_tab.inside_view(models, text, "fusion", 0, 1, 1, focus=float("nan"))
+    assert "outlined" not in note
+
+
+def test_inside_shows_a_placeholder_until_a_text_is_compared(models):
+    *_, layer, head, placeholder, content = inside_tab.inside_values(models, "", 0, "fusion", 1, 1, None, 3, 2)
+    assert placeholder.visible is True and content.visible is False
+    *_, layer, head, placeholder, content = inside_tab.inside_values(models, "Paris.", 0, "fusion", 99, -4,
+                                                                     None, 3, 2)
+    assert (layer, head) == (3, 1)  # snapped into the range, shown back in the sliders
+    assert placeholder.visible is False and content.visible is True
+    assert "top) => Math.min" in inside_tab.clamp_js(3, 2) and "snap(layer, 3)" in inside_tab.clamp_js(3, 2)
+
+
+# --------------------------------------------------------------------------------------------
+# Compare: exports and the entity table's rows
+# --------------------------------------------------------------------------------------------
+
+def test_compare_writes_the_three_exports(models, tmp_path, monkeypatch):
+    monkeypatch.setattr(compare_tab, "export_folder", lambda: tmp_path)
+    view = compare_tab.compare_text(models, "Angela Merkel visited <b>Paris</b>.")
+    files = compare_tab.write_files(view, {"baseline": "Base", "fusion": "Fused"}, compare_tab.entity_colours(models))
+    page = Path(files.html).read_text(encoding="utf-8")
+    assert "<b>" not in page and "</b>" not in page and "&lt;" in page and "Where they disagree" in page
+    assert "<h2>Base</h2>" in page and "<h2>Fused</h2>" in page
+    table = pd.read_csv(files.csv)
+    assert list(table.columns) == compare_tab.TABLE_COLUMNS and len(table) == len(view.table)
+    assert Path(files.png).read_bytes().startswith(b"\x89PNG")
+    assert "**" not in view.summary and view.summary.startswith("Baseline found")
+    values = compare_tab.values(view, files)
+    assert len(values) == len(compare_tab.outputs({k: k for k in (
+        "status", "baseline", "fusion", "disagreement", "table", "downloads", "html", "png", "csv")}))
+    assert values[5].visible is True and values[6:] == [files.html, files.png, files.csv]
+    assert compare_tab.write_files(compare_tab.compare_text(models, "  "), {}, {}) is None
+
+
+def test_picked_entity_reads_a_table_row():
+    row = ["fusion", "Paris", "LOC", 0.5, 22, 27, "same"]
+    assert compare_tab.picked_entity(row) == compare_tab.EntityPick("fusion", "Paris", 22, 27)
+    table = pd.DataFrame([row], columns=compare_tab.TABLE_COLUMNS)
+    assert compare_tab.picked_entity(None, [0, 3], table).start == 22  # from the row index
+    assert compare_tab.picked_entity(["<x>", "Paris", "LOC", 0.5, 22, 27, "same"]) is None
+    assert compare_tab.picked_entity(["fusion", "P", "LOC", 0.5, float("nan"), 1, "same"]) is None
+    assert compare_tab.picked_entity(None, [5, 0], table) is None
+
+
+# --------------------------------------------------------------------------------------------
+# Links: the page state in the query string
+# --------------------------------------------------------------------------------------------
+
+TABS = ("compare", "inside", "results", "errors", "evaluate")
+
+
+def test_a_link_round_trip_keeps_the_state_and_leaves_out_defaults():
+    defaults = PageState(layer=12, group="zero-shot|en 20000|test|None", fusion="fusion-l11")
+    assert common.page_query(defaults, defaults) == ("", "")
+    state = PageState(text="Angela Merkel in Paris & Köln?", tab="inside", side="baseline", layer=3, head=7,
+                      sentence=1, word=16, group=defaults.group, fusion="fusion-l6", by="script")
+    query, note = common.page_query(state, defaults)
+    assert note == "" and "group=" not in query and "fusion=fusion-l6" in query and "sentence=2" in query
+    params = dict(urllib.parse.parse_qsl(query))
+    assert params["text"] == state.text
+    assert common.read_page(params, defaults, TABS) == state
+
+
+def test_a_long_text_is_cut_in_the_link_and_the_page_says_so():
+    defaults = PageState()
+    for text, kept in [("word " * 1000, common.LINK_TEXT_LIMIT), ("北京" * 1500, None)]:
+        query, note = common.page_query(PageState(text=text), defaults)
+        params = dict(urllib.parse.parse_qsl(query))
+        assert len(query) <= common.LINK_BYTES_LIMIT + 40
+        assert text.startswith(params["text"]) and params["cut"] == str(len(text))
+        assert kept is None or len(params["text"]) == kept
+        assert f"{len(text):,} characters" in note and f"first {len(params['text']):,}" in note
+        opened = common.read_page(params, defaults, TABS)
+        assert opened.cut_from == len(text) and f"{len(text):,}-character" in common.opened_note(opened)
+    assert common.opened_note(common.read_page({"text": "short", "cut": "3"}, defaults, TABS)) == ""
+
+
+def test_a_hostile_link_gives_the_defaults():
+    defaults = PageState(layer=12)
+    state = common.read_page({"tab": "<script>", "side": "evil", "layer": "abc", "head": "-3", "sentence": "NaN",
+                              "word": "inf", "by": "x" * 500, "text": "x" * 50_000, "group": "g" * 400},
+                             defaults, TABS)
+    assert (state.tab, state.side, state.layer, state.head, state.sentence, state.word, state.by) == (
+        "compare", "fusion", 12, 1, 0, None, "family")
+    assert len(state.text) == common.LINK_TEXT_LIMIT and state.group is None
+    assert common.state_of(None, None, None, 3.0, "2", "1", 4.0, "", None, None, defaults) == PageState(
+        layer=3, head=2, sentence=1, word=4)
+    assert "history.replaceState" in common.replace_url_js() and '"text"' in common.replace_url_js()
+
+
+def test_results_reload_picks_the_group_a_link_asks_for(runs_dir):
+    small = make_record("small-baseline-s3", "baseline", None, "test", {"en": 0.5, "de": 0.3}, 3,
+                        train_sentences=2000, study="seed-study")
+    (runs_dir / "small.json").write_text(json.dumps(small), encoding="utf-8")
+    records, _ = results_tab.read_results(runs_dir)
+    first, second = [key for _, key in results_tab.group_choices(records)]
+    _, _, group, fusion_model = results_tab.reload_values(runs_dir, "fusion-l1", second, "fusion-l1")
+    assert group.value == second and fusion_model.value is None  # no fusion run in that group
+    _, _, group, fusion_model = results_tab.reload_values(runs_dir, "fusion-l1", "no|such|group", None)
+    assert group.value == first and fusion_model.value == "fusion-l1"
+
+
+def test_every_tour_step_opens_a_tab_of_the_app(models):
+    import gradio as gr
+
+    demo = app.build_demo(models, examples=[{"language": "en", "text": "Paris"}])
+    ids = {block.id for block in demo.blocks.values() if isinstance(block, gr.Tab)}
+    assert len(tour.STEPS) == 5 and {step.tab for step in tour.STEPS} <= ids
+    assert sum(step.example for step in tour.STEPS) == 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -354,14 +498,19 @@ def test_served_app(served, tmp_path):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert {"/compare", "/results", "/evaluate"} <= set(endpoints)
 
-    status, base, fused, diff, table, compared, sentence = client.predict(
+    status, base, fused, diff, table, page, picture, csv, compared, sentence, focus = client.predict(
         "Angela Merkel visited Paris.", api_name="/compare")
     assert "Baseline found" in status
     assert "".join(item["token"] for item in base["value"]) == "Angela Merkel visited Paris."
     assert fused["value"] and diff["value"] and table["headers"][0] == "model"
-    assert compared == "Angela Merkel visited Paris."
-    note, *figures = client.predict("Angela Merkel visited Paris.", 0, "fusion", 3, 1, api_name="/inside")
+    assert compared == "Angela Merkel visited Paris." and focus is None
+    assert "visited" in Path(page).read_text(encoding="utf-8")  # the text, cut at the entities
+    assert Path(picture).read_bytes().startswith(b"\x89PNG")
+    assert Path(csv).read_text(encoding="utf-8").startswith("model,entity,type,score,start,end,agreement")
+    note, *figures, layer, head = client.predict("Angela Merkel visited Paris.", 0, "fusion", 3, 1, None,
+                                                 api_name="/inside")
     assert "fusion" in note and all(figure["type"] == "plotly" for figure in figures)
+    assert len(figures) == 4 and (layer, head) == (3, 1)
 
     status, base, *_ = client.predict("", api_name="/compare")
     assert "Type a sentence" in status and base["value"] is None

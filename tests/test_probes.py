@@ -172,3 +172,14 @@ def test_where_an_entity_emerges():
     assert grid.first_layer(1) == 4
     grid.tags[-1][1] = "O"
     assert grid.first_layer(1) is None
+
+
+def test_a_sentence_of_dropped_words_keeps_its_rows(tiny_bert, make_tagger):
+    from fusion.predict import tag_words
+
+    encoder, tokenizer = build_encoder(tiny_bert)
+    dropped = ["\x01", "\x7f"]  # control characters: the tokenizer keeps nothing of them
+    assert not tokenizer(dropped, is_split_into_words=True, add_special_tokens=False)["input_ids"]
+    words = layer_features(encoder, tokenizer, [["Paris"], dropped])
+    assert words.lengths == [1, 2] and words.kept.tolist() == [True, False, False]
+    assert tag_words(make_tagger(tiny_bert), [["Paris"], dropped])[1] == [("O", 1.0), ("O", 1.0)]

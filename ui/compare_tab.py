@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import math
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
-from fusion.compare import (BOUNDARY_DIFFERS, SAME, TYPE_DIFFERS, EntityRow, compare_entities,
-                            highlight_segments, only)
+from fusion.budget import fit_to_budget
+from fusion.compare import (BOUNDARY_DIFFERS, SAME, TYPE_DIFFERS, EntityRow, Segment,
+                            compare_entities, highlight_segments, only)
+from fusion.export import ComparisonExport, ExportFiles, Panel, write_exports
 from fusion.languages import language_info, text_direction
 from fusion.predict import clean_text, predict
 
 from .common import SIDES, TaggerSlot, plain
 
 TEXT_LIMIT = 5_000  # characters tagged per request
+# Sub-word tokens tagged per request: what bounds its CPU time (5,000 Chinese characters are
+# 10,000 tokens, 5,000 English ones about 1,200). bench/request_cost.py measures the cost per token.
+TOKEN_BUDGET = 1_024
 
 ENTITY_COLOURS = {"PER": "#8ecae6", "ORG": "#ffb703", "LOC": "#90be6d", "MISC": "#cdb4db"}
 SPARE_COLOURS = ["#f4a261", "#e9c46a", "#a8dadc", "#ffafcc"]
@@ -28,7 +36,11 @@ DISAGREEMENT_HELP = (
     "Entities of the two models that overlap are read together. Grey (same): both found the same "
     "entity. Blue / orange (only baseline / only fusion): only one model marked this text. Red "
     "(type differs): both did, with different types. Purple (boundary differs): same type, "
-    "different boundaries. The table below uses the same words.")
+    "different boundaries. The table below uses the same words. Click a row of the table to see "
+    "that word inside the model (Inside tab).")
+DISAGREEMENT_TITLE = "Where they disagree"
+DOWNLOAD_HELP = ("**Keep this comparison:** a web page (opens offline; both models' entities with "
+                 "a legend), a picture, or the entity table for a spreadsheet.")
 
 
 @dataclass
@@ -42,6 +54,18 @@ class CompareView:
     disagreement: list[tuple[str, str | None]] | None = None
     table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TABLE_COLUMNS))
     sentences: list[tuple[int, int]] = field(default_factory=list)  # how the text was cut
+    rows: list[EntityRow] = field(default_factory=list)  # the table's entities, for the exports
+    summary: str = ""  # the comparison in one plain sentence (no markup), for the exports
+
+
+@dataclass(frozen=True)
+class EntityPick:
+    """A row of the entity table the user clicked: which model, and where in the text."""
+
+    side: str
+    text: str
+    start: int
+    end: int
 
 
 def entity_colours(slots: dict[str, TaggerSlot]) -> dict[str, str]:
@@ -71,9 +95,19 @@ def compare_text(slots: dict[str, TaggerSlot], text) -> CompareView:
         notes.append(f"The text has {len(text):,} characters; only the first {TEXT_LIMIT:,} were "
                      "tagged (a limit that keeps the app responsive for everyone).")
         text = text[:TEXT_LIMIT]
+    ready = [slot for slot in slots.values() if slot.ready]
+    if ready and text.strip():
+        fitted = fit_to_budget(text, ready[0].tagger.tokenizer, TOKEN_BUDGET)
+        if not fitted.complete:
+            kept = (f"only its first {fitted.end:,} characters were tagged" if fitted.end else
+                    "its first word alone is longer, so nothing was tagged")
+            notes.append(f"The text is {fitted.total_tokens:,} sub-word tokens; one Compare tags up to "
+                         f"{TOKEN_BUDGET:,} (so that a whole class can use the app at once): {kept}. "
+                         "Compare the rest separately, or score a whole file in *Evaluate your data*.")
+            text = text[:fitted.end]
     view = CompareView(text, "", text_direction(text))
     if not text.strip():
-        view.message = EMPTY_MESSAGE
+        view.message = "\n\n".join(notes) or EMPTY_MESSAGE  # e.g. one "word" over the budget
         return view
     predictions = {}
     for side, slot in slots.items():
@@ -89,15 +123,59 @@ def compare_text(slots: dict[str, TaggerSlot], text) -> CompareView:
         comparison = compare_entities(text, {side: predictions[side].entities for side in SIDES})
         view.highlights = {side: as_value(segments) for side, segments in comparison.highlights.items()}
         view.disagreement = as_value(comparison.disagreement)
-        view.table = entity_frame(comparison.rows)
+        view.rows = comparison.rows
+        view.summary = comparison.summary().replace("**", "")
         notes.insert(0, comparison.summary())
     elif predictions:  # one model: its entities, nothing to compare with
         side, prediction = next(iter(predictions.items()))
         view.highlights = {side: as_value(highlight_segments(text, prediction.entities))}
-        view.table = entity_frame([EntityRow(side, e.text, e.label, round(float(e.score), 3), e.start,
-                                             e.end, only(side)) for e in prediction.entities])
+        view.rows = [EntityRow(side, e.text, e.label, round(float(e.score), 3), e.start, e.end, only(side))
+                     for e in prediction.entities]
+        view.summary = f"Only the {side} model is loaded; it found {len(view.rows)} entities."
+    view.table = entity_frame(view.rows)
     view.message = "\n\n".join(notes)
     return view
+
+
+def export_of(view: CompareView, titles: dict[str, str], colours: dict[str, str]) -> ComparisonExport:
+    """The comparison as the exports show it: each model's entities, then where they disagree."""
+    panels = [Panel(titles.get(side, side), tuple(Segment(t, label) for t, label in view.highlights[side]),
+                    colours) for side in SIDES if side in view.highlights]
+    if view.disagreement is not None:
+        panels.append(Panel(DISAGREEMENT_TITLE, tuple(Segment(t, label) for t, label in view.disagreement),
+                            AGREEMENT_COLOURS))
+    return ComparisonExport(view.text, view.direction, view.summary, tuple(panels), tuple(view.rows))
+
+
+def export_folder() -> Path:
+    return Path(tempfile.gettempdir()) / "lfe-exports"
+
+
+def write_files(view: CompareView, titles: dict[str, str], colours: dict[str, str]) -> ExportFiles | None:
+    """The HTML page, CSV and PNG of a comparison, or None when nothing was tagged."""
+    if not view.highlights:
+        return None
+    return write_exports(export_of(view, titles, colours), export_folder())
+
+
+def picked_entity(row_value, index=None, table: pd.DataFrame | None = None) -> EntityPick | None:
+    """The entity of a clicked table row (gr.SelectData's row_value, else its row index)."""
+    values = list(row_value) if row_value is not None else []
+    if len(values) != len(TABLE_COLUMNS) and table is not None and index is not None:
+        try:
+            values = list(table.iloc[int(index[0] if isinstance(index, (list, tuple)) else index)])
+        except (IndexError, TypeError, ValueError):
+            return None
+    if len(values) != len(TABLE_COLUMNS):
+        return None
+    row = dict(zip(TABLE_COLUMNS, values))
+    try:
+        start, end = float(row["start"]), float(row["end"])
+    except (TypeError, ValueError):
+        return None
+    if row["model"] not in SIDES or math.isnan(start) or math.isnan(end):
+        return None
+    return EntityPick(row["model"], str(row["entity"]), int(start), int(end))
 
 
 def build(slots: dict[str, TaggerSlot], examples: list[dict], titles: dict[str, str]) -> dict:
@@ -120,23 +198,36 @@ def build(slots: dict[str, TaggerSlot], examples: list[dict], titles: dict[str, 
                                                color_map=AGREEMENT_COLOURS, show_legend=True,
                                                elem_id="disagreement")
     gr.Markdown(DISAGREEMENT_HELP, elem_classes=["help"])
-    parts["table"] = gr.Dataframe(entity_frame(), label="Entities",
+    parts["table"] = gr.Dataframe(entity_frame(), label="Entities (click a row to see it inside the model)",
                                   interactive=False, elem_id="entity-table", wrap=True)
+    with gr.Column(elem_id="downloads", visible=False) as parts["downloads"]:
+        gr.Markdown(DOWNLOAD_HELP, elem_classes=["help"])
+        with gr.Row():
+            parts["html"] = gr.DownloadButton("Web page (HTML)", size="sm", elem_id="download-html")
+            parts["png"] = gr.DownloadButton("Picture (PNG)", size="sm", elem_id="download-png")
+            parts["csv"] = gr.DownloadButton("Entities (CSV)", size="sm", elem_id="download-csv")
     return parts
 
 
+# Browser-side: on a phone the result is a screen or two below the button; bring it into view.
+SHOW_RESULT_JS = ("() => { if (window.innerWidth <= 700) document.querySelector('#compare-status')"
+                  "?.scrollIntoView({behavior: 'smooth', block: 'start'}); return []; }")
+
+
 def outputs(parts: dict) -> list:
-    return [parts["status"], parts["baseline"], parts["fusion"], parts["disagreement"], parts["table"]]
+    return [parts["status"], parts["baseline"], parts["fusion"], parts["disagreement"], parts["table"],
+            parts["downloads"], parts["html"], parts["png"], parts["csv"]]
 
 
-def values(view: CompareView) -> list:
+def values(view: CompareView, files: ExportFiles | None = None) -> list:
     """The Compare tab's output values, in the order of `outputs`."""
     rtl = view.direction == "rtl"
     return [view.message,
             gr.HighlightedText(value=view.highlights.get("baseline"), rtl=rtl),
             gr.HighlightedText(value=view.highlights.get("fusion"), rtl=rtl),
-            gr.HighlightedText(value=view.disagreement, rtl=rtl), view.table]
+            gr.HighlightedText(value=view.disagreement, rtl=rtl), view.table,
+            gr.Column(visible=files is not None)] + ([files.html, files.png, files.csv] if files else [None] * 3)
 
 
 def fallback_values(message: str) -> list:
-    return [message, None, None, None, entity_frame()]
+    return [message, None, None, None, entity_frame(), gr.Column(visible=False), None, None, None]

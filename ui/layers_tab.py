@@ -69,6 +69,22 @@ def load_probe_slot(directory=PROBES_DIR) -> ProbeSlot:
     return ProbeSlot(str(directory), probes, encoder, tokenizer)
 
 
+class LazyProbes:
+    """The probe slot, loaded the first time the Layers tab asks for it (not at app start: the
+    app starts as fast as before, and a server nobody opens Layers on never builds the encoder)."""
+
+    def __init__(self, directory=PROBES_DIR):
+        self.directory = directory
+        self._slot: ProbeSlot | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> ProbeSlot:
+        with self._lock:
+            if self._slot is None:
+                self._slot = load_probe_slot(self.directory)
+            return self._slot
+
+
 class GridCache:
     """Least recently used grids, keyed by (text hash, sentence)."""
 

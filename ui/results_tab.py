@@ -21,7 +21,7 @@ from fusion.results import (LANGUAGE_COLUMNS, SOURCE_LANGUAGE, RunGroup, best_sw
                             summarise, sweep_table)
 from fusion.runs import load_runs
 
-from . import intermediate_section
+from . import intermediate_section, layers_section
 from .common import code, plain, relative
 
 TABLE_COLUMNS = LANGUAGE_COLUMNS + ["Δ 95% low", "Δ 95% high"]
@@ -193,10 +193,16 @@ def warm_up(runs_dir, records: list[dict], loaded_fusion: str | None) -> None:
                      args=(runs_dir, records, group_by_key(records, group_key), fusion_model)).start()
 
 
-def reload_values(runs_dir, loaded_fusion: str | None) -> tuple:
-    """(records, warning, group dropdown, fusion dropdown) after (re)reading the runs folder."""
+def reload_values(runs_dir, loaded_fusion: str | None, wanted_group: str | None = None,
+                  wanted_fusion: str | None = None) -> tuple:
+    """(records, warning, group dropdown, fusion dropdown) after (re)reading the runs folder;
+    the group and fusion model a link asks for are chosen when the runs have them."""
     records, warning = read_results(runs_dir)
     group_key, fusion_model = default_choice(records, loaded_fusion)
+    if group_by_key(records, wanted_group) is not None:
+        group_key = wanted_group
+        models = fusion_models(records, group_by_key(records, group_key))
+        fusion_model = wanted_fusion if wanted_fusion in models else next(iter(models), None)
     group = group_by_key(records, group_key)
     return (records, warning, gr.Dropdown(choices=group_choices(records), value=group_key),
             gr.Dropdown(choices=fusion_models(records, group) if group else [], value=fusion_model))
@@ -223,6 +229,7 @@ def build(records: list[dict], loaded_fusion: str | None) -> dict:
     parts["delta"] = gr.Plot(label="Δ F1", show_label=False)
     gr.Markdown(SWEEP_HELP, elem_classes=["help"])
     parts["sweep"] = gr.Plot(label="Layer sweep", show_label=False)
+    parts["layers"] = layers_section.build()
     parts["intermediate"] = intermediate_section.build(records)
     return parts
 

@@ -1,0 +1,53 @@
+"""How much of a text one request may tag: a budget in sub-word tokens, which bounds its CPU time.
+
+A request's cost grows with its tokens, not its characters: 5,000 Chinese characters are 10,000
+tokens (each character is a bare "▁" plus the character), 5,000 English characters about 1,200.
+`fit_to_budget` keeps the longest prefix of whole sentences (whole words when the first sentence
+alone is too long) whose tokens fit, so the caller can tag it and say exactly what was left out.
+`bench/request_cost.py` measures the cost per token that sets the app's budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .predict import clean_text, segment
+
+
+@dataclass(frozen=True)
+class Budgeted:
+    """The part of a text that fits a token budget."""
+
+    end: int  # characters of the original text that fit (a prefix: text[:end])
+    tokens: int  # tokens of that prefix
+    total_tokens: int  # tokens of the whole text
+
+    @property
+    def complete(self) -> bool:
+        return self.tokens == self.total_tokens
+
+
+def fit_to_budget(text: str, tokenizer, max_tokens: int, language: str = "en") -> Budgeted:
+    """The longest prefix of `text` cut after a sentence (after a word when the first sentence
+    alone is too long) whose words take at most `max_tokens` tokens."""
+    text = clean_text(text)
+    words, sentences = segment(text, tokenizer, language)
+    if not words:
+        return Budgeted(len(text), 0, 0)
+    counts = [len(ids) for ids in tokenizer([w.text for w in words], add_special_tokens=False)["input_ids"]]
+    total = sum(counts)
+    if total <= max_tokens:
+        return Budgeted(len(text), total, total)
+    used, end = 0, 0
+    for sentence in sentences:
+        cost = sum(counts[sentence.first_word:sentence.first_word + sentence.n_words])
+        if used + cost <= max_tokens:
+            used, end = used + cost, sentence.end
+            continue
+        if used == 0:  # the first sentence alone is too long: keep its words that fit
+            for index in range(sentence.first_word, sentence.first_word + sentence.n_words):
+                if used + counts[index] > max_tokens:
+                    break
+                used, end = used + counts[index], words[index].end
+        break
+    return Budgeted(end, used, total)
