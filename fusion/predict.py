@@ -103,7 +103,8 @@ def word_outputs(tokenizer, sentences: list[list[str]], forward, window_tokens: 
     """`forward(input_ids, attention_mask)` (B × T × ...) read at every word's label position.
 
     Per sentence: (words × ..., kept), where kept[w] is False for a word the tokenizer dropped
-    entirely (its row is zeros); None for an empty sentence. Sentences longer than
+    entirely (its row is zeros); None for a sentence without tokens (no words, or only words the
+    tokenizer drops). Sentences longer than
     `window_tokens` are covered by overlapping windows, and a word is read from the window where
     it sits farthest from an edge. Windows of all sentences are batched by length under
     `torch.inference_mode`; only the rows read are kept, so memory grows with the words, not
@@ -170,9 +171,9 @@ def tag_words(tagger: TokenTagger, sentences: list[list[str]], batch_size: int =
                            window_tokens or max_window_tokens(tagger), batch_size, max_batch_tokens,
                            progress, encodings)
     results: list[list[tuple[str, float]]] = []
-    for output in outputs:
-        if output is None:
-            results.append([])
+    for words, output in zip(sentences, outputs):
+        if output is None:  # nothing the encoder could read
+            results.append([("O", 1.0)] * len(words))
             continue
         rows, kept = output
         scores, best = rows.max(-1)

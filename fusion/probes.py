@@ -158,8 +158,10 @@ def layer_features(encoder: nn.Module | CountingEncoder, tokenizer, sentences: l
                            encodings=encodings)
     config = counting.encoder.config
     shape = (config.num_hidden_layers + 1, config.hidden_size)
-    rows = [o[0] for o in outputs if o is not None]
-    kept = [k for o in outputs if o is not None for k in o[1]]
+    # a sentence without tokens (only words the tokenizer drops) keeps zero rows, marked not kept
+    rows = [o[0] if o is not None else torch.zeros((len(words),) + shape, dtype=torch.float16)
+            for words, o in zip(sentences, outputs)]
+    kept = [k for words, o in zip(sentences, outputs) for k in (o[1] if o is not None else [False] * len(words))]
     features = torch.cat(rows) if rows else torch.zeros((0,) + shape, dtype=torch.float16)
     return WordFeatures(features, [len(s) for s in sentences], torch.tensor(kept, dtype=torch.bool))
 
