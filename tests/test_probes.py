@@ -183,3 +183,23 @@ def test_a_sentence_of_dropped_words_keeps_its_rows(tiny_bert, make_tagger):
     words = layer_features(encoder, tokenizer, [["Paris"], dropped])
     assert words.lengths == [1, 2] and words.kept.tolist() == [True, False, False]
     assert tag_words(make_tagger(tiny_bert), [["Paris"], dropped])[1] == [("O", 1.0), ("O", 1.0)]
+
+
+def test_the_stored_probe_runs_cite_the_shipped_probes_and_their_counts_give_their_f1():
+    from pathlib import Path
+
+    from fusion.layers import layer_rows
+    from fusion.probes import probes_hash
+
+    repo = Path(__file__).resolve().parents[1]
+    records, warnings = load_runs(repo / "assets" / "probe_runs")
+    assert not warnings and len(records) == 13 * 3
+    shipped = repo / "checkpoints" / "probes"
+    assert {r["checkpoint"]["sha256"] for r in records if r["seed"] == 13} == {probes_hash(shipped)}
+    assert load_probes(shipped).config.n_layers == 13
+    for record in records:
+        sidecar = read_sidecar(repo / "assets" / "probe_runs" / record["predictions"]["file"])
+        for language, item in sidecar.languages.items():
+            assert f1_from_counts(item.counts) == pytest.approx(record["scores"][language]["f1"], abs=1e-9)
+            assert item.sha256 == record["data"]["sha256"][language]
+    assert [row.targets.n for row in layer_rows(records)] == [3] * 13
