@@ -6,7 +6,8 @@ Times `predict` with both shipped taggers (what Compare runs) on English paragra
 length and on unpunctuated Chinese (one long sentence: overlapping 512-token windows), reports
 milliseconds per token (a least-squares line through each series) against a ~30-token sentence
 measured in the same run, and the time of the largest request the budget admits
-(`fusion.budget.fit_to_budget`, the app's COMPARE_TOKEN_BUDGET).
+(`fusion.budget.fit_to_budget` with the app's budget: ui/compare_tab.py TOKEN_BUDGET tokens, and
+one encoder window per sentence).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def seconds(function, repeats: int) -> float:
 def main() -> None:
     import numpy as np
 
+    from fusion.batching import max_window_tokens
     from fusion.budget import fit_to_budget
     from fusion.checkpoint import load_tagger
     from fusion.predict import predict
@@ -69,7 +71,7 @@ def main() -> None:
         print(f"{name}: {1000 * slope:.2f} ms per token (+ {1000 * intercept:.0f} ms); the budget of "
               f"{args.budget} tokens predicts {slope * args.budget + intercept:.2f} s")
         text = unit * 200
-        fitted = fit_to_budget(text, tokenizer, args.budget)
+        fitted = fit_to_budget(text, tokenizer, args.budget, max_window_tokens(taggers[0]))
         cost = seconds(both(text[:fitted.end]), args.repeats)
         print(f"{name}: the largest admitted request ({fitted.tokens} of {fitted.total_tokens} tokens, "
               f"{fitted.end} characters) takes {cost:.2f} s (target ≤ 2 s)")

@@ -27,27 +27,34 @@ class Budgeted:
         return self.tokens == self.total_tokens
 
 
-def fit_to_budget(text: str, tokenizer, max_tokens: int, language: str = "en") -> Budgeted:
-    """The longest prefix of `text` cut after a sentence (after a word when the first sentence
-    alone is too long) whose words take at most `max_tokens` tokens."""
+def fit_to_budget(text: str, tokenizer, max_tokens: int, max_sentence_tokens: int | None = None,
+                  language: str = "en") -> Budgeted:
+    """The longest prefix of `text` whose words take at most `max_tokens` tokens, cut after a
+    sentence, or inside a sentence that is too long on its own (the first sentence over the
+    budget, or any sentence over `max_sentence_tokens`: one encoder window, beyond which a
+    sentence needs overlapping windows and costs several times more per token)."""
     text = clean_text(text)
     words, sentences = segment(text, tokenizer, language)
     if not words:
         return Budgeted(len(text), 0, 0)
     counts = [len(ids) for ids in tokenizer([w.text for w in words], add_special_tokens=False)["input_ids"]]
     total = sum(counts)
-    if total <= max_tokens:
-        return Budgeted(len(text), total, total)
+    per_sentence = max_sentence_tokens or max_tokens + 1  # no limit of its own unless given
     used, end = 0, 0
     for sentence in sentences:
-        cost = sum(counts[sentence.first_word:sentence.first_word + sentence.n_words])
-        if used + cost <= max_tokens:
+        own = range(sentence.first_word, sentence.first_word + sentence.n_words)
+        cost = sum(counts[i] for i in own)
+        if used + cost <= max_tokens and cost <= per_sentence:
             used, end = used + cost, sentence.end
             continue
-        if used == 0:  # the first sentence alone is too long: keep its words that fit
-            for index in range(sentence.first_word, sentence.first_word + sentence.n_words):
-                if used + counts[index] > max_tokens:
+        if used == 0 or cost > per_sentence:  # too long on its own: keep its words that fit
+            room, taken = min(max_tokens - used, max_sentence_tokens or max_tokens), 0
+            for index in own:
+                if taken + counts[index] > room:
                     break
-                used, end = used + counts[index], words[index].end
+                taken, end = taken + counts[index], words[index].end
+            used += taken
         break
+    else:
+        end = len(text)  # everything fitted: keep trailing whitespace too
     return Budgeted(end, used, total)

@@ -362,7 +362,7 @@ def layer_transfer(layers: list[int], english, targets, ratio, english_sd=None, 
 
 def emergence_grid(words: list[str], tags: list[list[str]], scores, gate_share=None,
                    fusion_layer: int | None = None,
-                   title: str = "What each layer's probe reads, word by word") -> go.Figure:
+                   title: str = "Each layer's probe, word by word") -> go.Figure:
     """layers (rows) × words (columns): the colour is the probe's entity type, its strength the
     probability; "O" is white. Below, when given, the fusion gate's share of the last layer."""
     if not words or not tags:
@@ -409,8 +409,7 @@ def emergence_grid(words: list[str], tags: list[list[str]], scores, gate_share=N
     figure.update_xaxes(tickmode="array", tickvals=list(range(len(words))),
                         ticktext=[_escape(w) for w in words], tickangle=-45, row=rows, col=1)
     figure.update_layout(showlegend=False)
-    for kind, colour in ENTITY_COLOURS.items():  # a legend of the entity colours, as text
-        figure.add_annotation(text=f"<span style='color:{colour}'>■</span> {kind}", showarrow=False,
-                              x=1.0 - 0.08 * (len(ENTITY_COLOURS) - list(ENTITY_COLOURS).index(kind) - 1),
-                              y=1.06, xref="paper", yref="paper", xanchor="right", font=dict(size=11))
+    legend = "   ".join(f"<span style='color:{colour}'>■</span> {kind}" for kind, colour in ENTITY_COLOURS.items())
+    figure.add_annotation(text=legend, showarrow=False, x=1.0, y=1.0, xref="paper", yref="paper",
+                          xanchor="right", yanchor="bottom", font=dict(size=11))  # one line: no overlap
     return _layout(figure, title, height=max(420, 26 * len(tags) + (200 if rows == 2 else 120)))

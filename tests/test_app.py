@@ -112,7 +112,10 @@ def test_compare_never_raises_on_odd_text(models, text):
     view = compare_tab.compare_text(models, text)
     assert isinstance(view.message, str)
     shown = text[:compare_tab.TEXT_LIMIT].replace("\ud800", "\ufffd")  # cleaned at the boundary
-    fitted = fit_to_budget(shown, models["baseline"].tagger.tokenizer, compare_tab.TOKEN_BUDGET)
+    from fusion.batching import max_window_tokens
+
+    tagger = models["baseline"].tagger
+    fitted = fit_to_budget(shown, tagger.tokenizer, compare_tab.TOKEN_BUDGET, max_window_tokens(tagger))
     if not fitted.complete:  # over the token budget: a prefix is tagged, and the message says so
         assert f"{fitted.total_tokens:,} sub-word tokens" in view.message
         assert (f"first {fitted.end:,} characters were tagged" if fitted.end else

@@ -33,3 +33,13 @@ def test_a_sentence_alone_too_long_is_cut_between_words_and_cost_follows_tokens(
     assert fitted.tokens <= 100 and fitted.end == fitted.tokens // 2
     assert fitted.total_tokens == 2 * len(text)
     assert fit_to_budget("   ", TOKENIZER, 10).complete
+
+
+def test_a_sentence_longer_than_one_window_is_cut_at_the_window():
+    first = "Angela Merkel visited Paris."
+    long = " " + "北京是中国的首都" * 100  # one sentence of 1,600 tokens
+    fitted = fit_to_budget(first + long, TOKENIZER, 10_000, max_sentence_tokens=100)
+    assert fitted.tokens <= _tokens(first) + 100 and fitted.end > len(first)
+    assert not fitted.complete
+    whole = fit_to_budget(first, TOKENIZER, 10_000, max_sentence_tokens=100)
+    assert whole.complete and whole.end == len(first)

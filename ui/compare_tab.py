@@ -10,6 +10,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
+from fusion.batching import max_window_tokens
 from fusion.budget import fit_to_budget
 from fusion.compare import (BOUNDARY_DIFFERS, SAME, TYPE_DIFFERS, EntityRow, Segment,
                             compare_entities, highlight_segments, only)
@@ -97,13 +98,15 @@ def compare_text(slots: dict[str, TaggerSlot], text) -> CompareView:
         text = text[:TEXT_LIMIT]
     ready = [slot for slot in slots.values() if slot.ready]
     if ready and text.strip():
-        fitted = fit_to_budget(text, ready[0].tagger.tokenizer, TOKEN_BUDGET)
+        window = max_window_tokens(ready[0].tagger)
+        fitted = fit_to_budget(text, ready[0].tagger.tokenizer, TOKEN_BUDGET, window)
         if not fitted.complete:
             kept = (f"only its first {fitted.end:,} characters were tagged" if fitted.end else
                     "its first word alone is longer, so nothing was tagged")
             notes.append(f"The text is {fitted.total_tokens:,} sub-word tokens; one Compare tags up to "
-                         f"{TOKEN_BUDGET:,} (so that a whole class can use the app at once): {kept}. "
-                         "Compare the rest separately, or score a whole file in *Evaluate your data*.")
+                         f"{TOKEN_BUDGET:,}, and up to {window:,} in one sentence (so that a whole class "
+                         f"can use the app at once): {kept}. Compare the rest separately, or score a "
+                         "whole file in *Evaluate your data*.")
             text = text[:fitted.end]
     view = CompareView(text, "", text_direction(text))
     if not text.strip():

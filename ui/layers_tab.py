@@ -154,8 +154,9 @@ def layers_view(probe_slot: ProbeSlot, slots: dict[str, TaggerSlot], text, sente
     figure = plots.emergence_grid([w.text for w in grid.words], grid.tags, grid.scores,
                                   shares if fusion_layer is not None else None, fusion_layer)
     training = probe_slot.probes.info.get("training", {})
+    trained = training.get("train_sentences")
     note = (f"Sentence {grid.sentence + 1} of {grid.n_sentences}, {len(grid.words)} words; probes "
-            f"trained on {training.get('train_sentences', '?')} English sentences (seed "
+            f"trained on {f'{trained:,}' if isinstance(trained, int) else '?'} English sentences (seed "
             f"{plain(training.get('seed', '?'))}).")
     if fusion_layer is not None and missing:
         note += (f" The gate share of {missing} word(s) is not shown: the fusion model's explanation "
