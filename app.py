@@ -267,7 +267,8 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
             view = compare_tab.compare_text(slots, text)
             choices = inside_tab.sentence_choices(view.text, view.sentences)
             indices = [index for _, index in choices]
-            return compare_tab.values(view, compare_tab.write_files(view, titles, colours)) + [
+            compare_tab.RECENT.put(view)  # its downloads are drawn next, off Compare's path
+            return compare_tab.values(view) + [
                 view.text, gr.Dropdown(choices=choices, value=sentence if sentence in indices else
                                        (indices[0] if indices else None)), focus]
 
@@ -275,13 +276,23 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
             return compare_values(text)
 
         on_compare = safe(on_compare, lambda m: compare_tab.fallback_values(m) + ["", gr.skip(), None])
-        synced(gr.on([compare["button"].click, compare["text"].submit], on_compare,
-                     [compare["text"]], compare_outputs, api_name="compare")
-               ).then(None, None, None, js=compare_tab.SHOW_RESULT_JS)
+
+        def on_exports(text):
+            return compare_tab.export_values(slots, text, titles, colours)
+
+        def compared_then(event):
+            """After a Compare: its downloads (one slot of their own, so drawing a picture never
+            holds up a Compare), the link, and on a phone a scroll to the result."""
+            event.then(safe(on_exports, lambda m: [gr.Column(visible=False), None, None, None]),
+                       [compared], compare_tab.export_outputs(compare), api_visibility="private",
+                       concurrency_limit=1, concurrency_id="exports", show_progress="hidden")
+            synced(event).then(None, None, None, js=compare_tab.SHOW_RESULT_JS)
+
+        compared_then(gr.on([compare["button"].click, compare["text"].submit], on_compare,
+                            [compare["text"]], compare_outputs, api_name="compare"))
         if compare["examples"] is not None:  # an example click fills the box, then compares
-            synced(compare["examples"].load_input_event.then(on_compare, [compare["text"]],
-                                                             compare_outputs, api_visibility="private")
-                   ).then(None, None, None, js=compare_tab.SHOW_RESULT_JS)
+            compared_then(compare["examples"].load_input_event.then(
+                on_compare, [compare["text"]], compare_outputs, api_visibility="private"))
 
         def on_inside(text, sentence, side, layer, head, focus=None):
             return inside_tab.inside_values(slots, text, sentence, side, layer, head, focus,

@@ -380,7 +380,7 @@ def comparison_png(export: ComparisonExport) -> bytes:
     for panel in export.panels:
         canvas.panel(panel)
     buffer = io.BytesIO()
-    canvas.paint().save(buffer, format="PNG", optimize=True)
+    canvas.paint().save(buffer, format="PNG")  # optimize=True: 4 % smaller, 3.6 × slower
     return buffer.getvalue()
 
 

@@ -494,7 +494,7 @@ def served(models, tmp_path_factory):
     demo.close()
 
 
-def test_served_app(served, tmp_path):
+def test_served_app(served, models, tmp_path):
     from gradio_client import Client, handle_file
 
     client = Client(served, verbose=False)
@@ -507,6 +507,8 @@ def test_served_app(served, tmp_path):
     assert "".join(item["token"] for item in base["value"]) == "Angela Merkel visited Paris."
     assert fused["value"] and diff["value"] and table["headers"][0] == "model"
     assert compared == "Angela Merkel visited Paris." and focus is None
+    assert page is picture is csv is None  # the downloads are drawn after Compare, not by it
+    _, page, picture, csv = compare_tab.export_values(models, compared, {}, {})
     assert "visited" in Path(page).read_text(encoding="utf-8")  # the text, cut at the entities
     assert Path(picture).read_bytes().startswith(b"\x89PNG")
     assert Path(csv).read_text(encoding="utf-8").startswith("model,entity,type,score,start,end,agreement")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import tempfile
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,6 +154,43 @@ def export_of(view: CompareView, titles: dict[str, str], colours: dict[str, str]
 
 def export_folder() -> Path:
     return Path(tempfile.gettempdir()) / "lfe-exports"
+
+
+class RecentViews:
+    """The last comparisons, by their text: the downloads are drawn after Compare has answered,
+    from the view Compare made (drawing the PNG costs more CPU than tagging a sentence)."""
+
+    def __init__(self, entries: int = 32):
+        self.entries = entries
+        self._items: OrderedDict[str, CompareView] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, view: CompareView) -> None:
+        with self._lock:
+            self._items[view.text] = view
+            self._items.move_to_end(view.text)
+            while len(self._items) > self.entries:
+                self._items.popitem(last=False)
+
+    def get(self, text: str) -> CompareView | None:
+        with self._lock:
+            return self._items.get(text)
+
+
+RECENT = RecentViews()
+
+
+def export_values(slots: dict[str, TaggerSlot], text, titles: dict[str, str],
+                  colours: dict[str, str]) -> list:
+    """The download buttons' values for the text last compared (in the order of `export_outputs`)."""
+    text = "" if text is None else str(text)
+    view = RECENT.get(text) or compare_text(slots, text)
+    files = write_files(view, titles, colours)
+    return [gr.Column(visible=files is not None)] + ([files.html, files.png, files.csv] if files else [None] * 3)
+
+
+def export_outputs(parts: dict) -> list:
+    return [parts["downloads"], parts["html"], parts["png"], parts["csv"]]
 
 
 def write_files(view: CompareView, titles: dict[str, str], colours: dict[str, str]) -> ExportFiles | None:
