@@ -31,10 +31,15 @@ def frame_token_ids(tokenizer) -> tuple[int, int]:
 
 def max_window_tokens(tagger: TokenTagger) -> int:
     """Content tokens per window: the encoder's positions less two special tokens."""
-    positions = tagger.encoder.config.max_position_embeddings
-    if getattr(tagger.encoder.config, "model_type", "") in ("xlm-roberta", "roberta"):
+    return encoder_window_tokens(tagger.encoder, tagger.tokenizer)
+
+
+def encoder_window_tokens(encoder, tokenizer) -> int:
+    """The same for a bare encoder and its tokenizer (the layer probes read one)."""
+    positions = encoder.config.max_position_embeddings
+    if getattr(encoder.config, "model_type", "") in ("xlm-roberta", "roberta"):
         positions -= 2  # RoBERTa-style positions start after the padding index
-    limit = min(positions, tagger.tokenizer.model_max_length or positions)
+    limit = min(positions, tokenizer.model_max_length or positions)
     return limit - 2
 
 

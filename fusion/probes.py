@@ -139,21 +139,14 @@ class CountingEncoder:
         return torch.stack(out.hidden_states, dim=2).half()  # B × T × layers × d
 
 
-def max_encoder_tokens(encoder: nn.Module, tokenizer) -> int:
-    """Content tokens per window (as fusion.batching.max_window_tokens, for a bare encoder)."""
-    positions = encoder.config.max_position_embeddings
-    if getattr(encoder.config, "model_type", "") in ("xlm-roberta", "roberta"):
-        positions -= 2
-    return min(positions, tokenizer.model_max_length or positions) - 2
-
-
 def layer_features(encoder: nn.Module | CountingEncoder, tokenizer, sentences: list[list[str]],
                    batch_size: int = 64, progress=None, encodings=None) -> WordFeatures:
     """All layers' features of every word, from one encoder pass per batch of windows."""
+    from .batching import encoder_window_tokens
     from .predict import word_outputs
 
     counting = encoder if isinstance(encoder, CountingEncoder) else CountingEncoder(encoder)
-    size = max_encoder_tokens(counting.encoder, tokenizer)
+    size = encoder_window_tokens(counting.encoder, tokenizer)
     outputs = word_outputs(tokenizer, sentences, counting, size, batch_size, progress=progress,
                            encodings=encodings)
     config = counting.encoder.config
