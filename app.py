@@ -267,7 +267,7 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
             view = compare_tab.compare_text(slots, text)
             choices = inside_tab.sentence_choices(view.text, view.sentences)
             indices = [index for _, index in choices]
-            compare_tab.RECENT.put(view)  # its downloads are drawn next, off Compare's path
+            compare_tab.RECENT.store(view.text, view)  # its downloads are drawn next, off Compare's path
             return compare_tab.values(view) + [
                 view.text, gr.Dropdown(choices=choices, value=sentence if sentence in indices else
                                        (indices[0] if indices else None)), focus]

@@ -23,10 +23,14 @@ class EmergenceGrid:
     text: str
     words: list[Word]  # the sentence's words, offsets into `text` (as predict gives them)
     sentence: int  # which sentence of the text
-    n_sentences: int
+    sentence_spans: list[tuple[int, int]]  # (start, end) of every sentence of the text
     first_word: int = 0  # index of the sentence's first word among all the text's words
     tags: list[list[str]] = field(default_factory=list)  # layer × word
     scores: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # layer × word: P(tag)
+
+    @property
+    def n_sentences(self) -> int:
+        return len(self.sentence_spans)
 
     @property
     def n_layers(self) -> int:
@@ -52,7 +56,7 @@ def emergence(probes: LayerProbes, encoder, tokenizer, text: str, sentence: int 
     text = clean_text(text)
     words, sentences = segment(text, tokenizer, language)
     if not sentences:
-        return EmergenceGrid(text, [], 0, 0)
+        return EmergenceGrid(text, [], 0, [])
     index = min(max(int(sentence), 0), len(sentences) - 1)
     chosen = sentences[index]
     own = words[chosen.first_word:chosen.first_word + chosen.n_words]
@@ -60,7 +64,8 @@ def emergence(probes: LayerProbes, encoder, tokenizer, text: str, sentence: int 
     best, scores = probe_tags(probes, features)  # words × layers
     labels = probes.config.labels
     tags = [[labels[i] for i in best[:, layer]] for layer in range(best.shape[1])]
-    return EmergenceGrid(text, own, index, len(sentences), chosen.first_word, tags, scores.T.copy())
+    spans = [(s.start, s.end) for s in sentences]
+    return EmergenceGrid(text, own, index, spans, chosen.first_word, tags, scores.T.copy())
 
 
 def word_gate_share(explanation: Explanation, words: list[int]) -> list[float | None]:

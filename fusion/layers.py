@@ -20,7 +20,7 @@ from .probe_runs import PROBE_STUDY
 from .results import SOURCE_LANGUAGE, MeanSpread
 
 
-def probe_runs(records: list[dict]) -> list[dict]:
+def probe_records(records: list[dict]) -> list[dict]:
     return [r for r in records if r.get("study") == PROBE_STUDY
             and isinstance((r["checkpoint"].get("training") or {}).get("probe_layer"), int)]
 
@@ -43,7 +43,7 @@ class LayerRow:
 
 def layer_rows(records: list[dict], source: str = SOURCE_LANGUAGE) -> list[LayerRow]:
     by_layer: dict[int, list[dict]] = {}
-    for record in probe_runs(records):
+    for record in probe_records(records):
         by_layer.setdefault(_layer(record), []).append(record)
     rows = []
     for layer, runs in sorted(by_layer.items()):
@@ -93,7 +93,7 @@ class LayerGrid:
 
 def layer_grid(records: list[dict], source: str = SOURCE_LANGUAGE) -> LayerGrid:
     values: dict[tuple[int, str], list[float]] = {}
-    for record in probe_runs(records):
+    for record in probe_records(records):
         for lang, score in record["scores"].items():
             values.setdefault((_layer(record), lang), []).append(100 * score["f1"])
     layers = sorted({layer for layer, _ in values})

@@ -23,7 +23,8 @@ from .data import available_languages, load_split
 from .encoders import OFFLINE_ENCODER, build_encoder
 from .evaluate import build_run_record, dataset_hash
 from .probes import (CountingEncoder, LayerProbes, ProbeConfig, ProbeTraining, WordFeatures,
-                     layer_features, load_probes, probe_tags, probes_hash, save_probes, train_probes)
+                     layer_features, load_probes, probe_tags, probes_hash, save_probes, split_by_lengths,
+                     train_probes)
 
 PROBE_STUDY = "layer-probe"
 SOURCE_LANGUAGE = "en"
@@ -115,23 +116,21 @@ def run_probe_study(options: ProbeStudyOptions, log=print) -> list[dict]:
     train_set = load_split(options.data, SOURCE_LANGUAGE, "train", options.max_train_sentences)
     dev_set = load_split(options.data, SOURCE_LANGUAGE, "dev", options.max_dev_sentences)
 
-    probe_sets: dict[int, LayerProbes] = {}
-    for seed in seeds:
-        directory = work / f"seed-{seed}"
-        if (directory / "probes.safetensors").is_file():
-            probe_sets[seed] = load_probes(directory)
-            continue
+    to_train = [seed for seed in seeds if not (work / f"seed-{seed}" / "probes.safetensors").is_file()]
+    if to_train:  # the English features, computed (or read back) once for every seed to train
         train = cached_features(work / "features-en-train.safetensors", counting, tokenizer,
                                 train_set, options.batch_size, log)
         dev = cached_features(work / "features-en-dev.safetensors", counting, tokenizer, dev_set,
                               options.batch_size, log)
+    for seed in to_train:
         probes, _ = train_probes(config, train, train_set["ner_tags"], dev, dev_set["ner_tags"],
                                  ProbeTraining(seed=seed, epochs=options.epochs), log)
         probes.info["data"] = {"source": str(options.data),
                                "train_sha256": dataset_hash(train_set["tokens"], train_set["ner_tags"]),
                                "dev_sha256": dataset_hash(dev_set["tokens"], dev_set["ner_tags"])}
-        save_probes(probes, directory)
-        probe_sets[seed] = load_probes(directory)
+        save_probes(probes, work / f"seed-{seed}")
+    probe_sets = {seed: load_probes(work / f"seed-{seed}") for seed in seeds}
+    hashes = {seed: probes_hash(work / f"seed-{seed}") for seed in seeds}
 
     languages = (available_languages(options.data, "test") if options.languages == "all"
                  else [code.strip() for code in options.languages.split(",") if code.strip()])
@@ -140,8 +139,7 @@ def run_probe_study(options: ProbeStudyOptions, log=print) -> list[dict]:
     for language in languages:
         dataset = load_split(options.data, language, "test", options.max_test_sentences)
         gold[language] = dataset
-        sha256 = dataset_hash(dataset["tokens"], dataset["ner_tags"]) + json.dumps(
-            {s: probes_hash(work / f"seed-{s}") for s in seeds})
+        sha256 = dataset_hash(dataset["tokens"], dataset["ner_tags"]) + json.dumps(hashes)
         path = work / "test" / f"{language}.safetensors"
         stored = _load_tensors(path, sha256)
         if stored is None:
@@ -156,11 +154,7 @@ def run_probe_study(options: ProbeStudyOptions, log=print) -> list[dict]:
             best = stored[f"seed-{seed}"].long()
             for layer in range(config.n_layers):
                 tags = [labels[i] for i in best[:, layer].tolist()]
-                out, start = [], 0
-                for n in lengths:
-                    out.append(tags[start:start + n])
-                    start += n
-                predicted.setdefault((seed, layer), {})[language] = out
+                predicted.setdefault((seed, layer), {})[language] = split_by_lengths(tags, lengths)
     seconds = time.time() - started
 
     records = []
@@ -168,7 +162,7 @@ def run_probe_study(options: ProbeStudyOptions, log=print) -> list[dict]:
         directory = work / f"seed-{seed}"
         for layer in range(config.n_layers):
             name = f"probe-l{layer}-s{seed}"
-            checkpoint = {"path": str(directory), "sha256": probes_hash(directory),
+            checkpoint = {"path": str(directory), "sha256": hashes[seed],
                           "encoder": options.encoder, "fusion_layer": None, "model": f"probe-l{layer}",
                           "probe_layer": layer, "training": probe_record_training(probe_sets[seed], layer)}
             records.append(build_run_record(

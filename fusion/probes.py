@@ -118,11 +118,16 @@ class WordFeatures:
 
     def sentences(self, per_word: list) -> list[list]:
         """Cut a flat per-word list back into sentences."""
-        out, start = [], 0
-        for n in self.lengths:
-            out.append(per_word[start:start + n])
-            start += n
-        return out
+        return split_by_lengths(per_word, self.lengths)
+
+
+def split_by_lengths(flat: list, lengths: list[int]) -> list[list]:
+    """A flat list cut into consecutive pieces of the given lengths."""
+    out, start = [], 0
+    for n in lengths:
+        out.append(flat[start:start + n])
+        start += n
+    return out
 
 
 class CountingEncoder:

@@ -166,7 +166,7 @@ def test_the_emergence_grid_has_predicts_words_and_offsets(tiny_bert, make_tagge
 def test_where_an_entity_emerges():
     from fusion.emergence import EmergenceGrid
 
-    grid = EmergenceGrid("", [], 0, 1, tags=[["O", "O"], ["B-LOC", "O"], ["B-ORG", "O"], ["B-LOC", "O"],
+    grid = EmergenceGrid("", [], 0, [(0, 0)], tags=[["O", "O"], ["B-LOC", "O"], ["B-ORG", "O"], ["B-LOC", "O"],
                                              ["B-LOC", "B-PER"]], scores=np.ones((5, 2)))
     assert grid.first_layer(0) == 3  # LOC from layer 3 on (layer 1's LOC did not last)
     assert grid.first_layer(1) == 4

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 import tempfile
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from fusion.export import ComparisonExport, ExportFiles, Panel, write_exports
 from fusion.languages import language_info, text_direction
 from fusion.predict import clean_text, predict
 
-from .common import SIDES, TaggerSlot, plain
+from .common import SIDES, BoundedCache, TaggerSlot, plain
 
 TEXT_LIMIT = 5_000  # characters tagged per request
 # Sub-word tokens tagged per request: what bounds its CPU time (5,000 Chinese characters are
@@ -156,35 +154,16 @@ def export_folder() -> Path:
     return Path(tempfile.gettempdir()) / "lfe-exports"
 
 
-class RecentViews:
-    """The last comparisons, by their text: the downloads are drawn after Compare has answered,
-    from the view Compare made (drawing the PNG costs more CPU than tagging a sentence)."""
-
-    def __init__(self, entries: int = 32):
-        self.entries = entries
-        self._items: OrderedDict[str, CompareView] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def put(self, view: CompareView) -> None:
-        with self._lock:
-            self._items[view.text] = view
-            self._items.move_to_end(view.text)
-            while len(self._items) > self.entries:
-                self._items.popitem(last=False)
-
-    def get(self, text: str) -> CompareView | None:
-        with self._lock:
-            return self._items.get(text)
-
-
-RECENT = RecentViews()
+# The last comparisons, by their text: the downloads are drawn after Compare has answered, from
+# the view Compare made (drawing the PNG costs more CPU than tagging a sentence).
+RECENT = BoundedCache(32)
 
 
 def export_values(slots: dict[str, TaggerSlot], text, titles: dict[str, str],
                   colours: dict[str, str]) -> list:
     """The download buttons' values for the text last compared (in the order of `export_outputs`)."""
     text = "" if text is None else str(text)
-    view = RECENT.get(text) or compare_text(slots, text)
+    view = RECENT.find(text) or compare_text(slots, text)
     files = write_files(view, titles, colours)
     return [gr.Column(visible=files is not None)] + ([files.html, files.png, files.csv] if files else [None] * 3)
 

@@ -8,10 +8,6 @@ between the same examples costs one forward pass each, and memory stays bounded.
 
 from __future__ import annotations
 
-import hashlib
-import math
-import threading
-from collections import OrderedDict
 
 import gradio as gr
 
@@ -19,7 +15,7 @@ from fusion import plots
 from fusion.alignment import word_label_positions
 from fusion.predict import Explanation, clean_text, predict, segment
 
-from .common import SIDES, TaggerSlot, code, plain
+from .common import SIDES, BoundedCache, TaggerSlot, code, plain, text_key, whole_number
 
 TOKEN_LIMIT = 96  # sub-word tokens explained (a T × T map per head: 12 × 12 × 96² floats = 5 MB)
 CACHE_ENTRIES = 24  # explanations kept: ≤ ~130 MB at the token limit
@@ -57,37 +53,20 @@ GATE_HELP = (
 
 def clamp(value, upper: int, lowest: int = 1) -> int:
     """A layer, head or sentence number from any input (None, NaN, text, out of range)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return lowest
-    return lowest if math.isnan(number) else min(max(int(number), lowest), upper)
+    number = whole_number(value, lowest, upper)
+    return lowest if number is None else number
 
 
-class ExplanationCache:
+class ExplanationCache(BoundedCache):
     """Least recently used explanations, keyed by (model side, text hash, sentence)."""
 
     def __init__(self, entries: int = CACHE_ENTRIES):
-        self.entries = entries
-        self._items: OrderedDict[tuple, Explanation | None] = OrderedDict()
-        self._lock = threading.Lock()
-        self.computed = 0  # forward passes made (tests and benches read it)
+        super().__init__(entries)
 
     def get(self, slot: TaggerSlot, text: str, sentence: int) -> Explanation | None:
-        key = (slot.side, slot.directory, hashlib.sha256(text.encode("utf-8", "replace")).hexdigest(),
-               sentence)
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        result = predict(slot.tagger, text, explain=True, explain_max_tokens=TOKEN_LIMIT,
-                         explain_sentence=sentence)[0].explanation
-        with self._lock:
-            self.computed += 1
-            self._items[key] = result
-            while len(self._items) > self.entries:
-                self._items.popitem(last=False)
-        return result
+        return self.fetch((slot.side, slot.directory, text_key(text), sentence), lambda: predict(
+            slot.tagger, text, explain=True, explain_max_tokens=TOKEN_LIMIT,
+            explain_sentence=sentence)[0].explanation)
 
 
 CACHE = ExplanationCache()

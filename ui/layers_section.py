@@ -42,11 +42,13 @@ _lock = threading.Lock()
 def view(probe_runs_dir, records: list[dict]) -> tuple:
     """(summary, heat map, transfer chart, table) from the probe runs and the main runs' sweep."""
     folder = Path(probe_runs_dir)
-    probe_records, warnings = load_runs(folder) if folder.is_dir() else ([], [])
-    key = (str(folder),) + tuple(sorted((r["name"], r["checkpoint"]["sha256"]) for r in probe_records))
+    # keyed by the files' names, sizes and times: a section opened again reads no run file
+    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    key = (str(folder),) + tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files)
     with _lock:
         if key in _cache:
             return _cache[key]
+    probe_records, warnings = load_runs(folder) if folder.is_dir() else ([], [])
     rows = layer_rows(probe_records)
     if not rows:
         return fallback_values(f"No layer-probe runs in {code(relative(folder))} "

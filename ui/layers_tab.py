@@ -8,9 +8,7 @@ so opening both views costs one explanation.
 
 from __future__ import annotations
 
-import hashlib
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import gradio as gr
@@ -21,7 +19,7 @@ from fusion.emergence import EmergenceGrid, emergence, word_gate_share
 from fusion.predict import clean_text
 
 from . import inside_tab
-from .common import ROOT, TaggerSlot, code, plain, relative
+from .common import ROOT, BoundedCache, TaggerSlot, code, plain, relative, text_key
 
 PROBES_DIR = ROOT / "checkpoints" / "probes"
 CACHE_ENTRIES = 64  # a grid is 13 × words small values
@@ -85,38 +83,22 @@ class LazyProbes:
             return self._slot
 
 
-class GridCache:
-    """Least recently used grids, keyed by (text hash, sentence)."""
+class GridCache(BoundedCache):
+    """Least recently used grids, keyed by (probe set, text hash, sentence)."""
 
     def __init__(self, entries: int = CACHE_ENTRIES):
-        self.entries = entries
-        self._items: OrderedDict[tuple, EmergenceGrid] = OrderedDict()
-        self._lock = threading.Lock()
-        self.computed = 0
+        super().__init__(entries)
 
     def get(self, slot: ProbeSlot, text: str, sentence: int) -> EmergenceGrid:
-        key = (slot.directory, hashlib.sha256(text.encode("utf-8", "replace")).hexdigest(), sentence)
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        grid = emergence(slot.probes, slot.encoder, slot.tokenizer, text, sentence)
-        with self._lock:
-            self.computed += 1
-            self._items[key] = grid
-            while len(self._items) > self.entries:
-                self._items.popitem(last=False)
-        return grid
+        return self.fetch((slot.directory, text_key(text), sentence), lambda: emergence(
+            slot.probes, slot.encoder, slot.tokenizer, text, sentence))
 
 
 CACHE = GridCache()
 
 
-def sentence_dropdown(text: str, grid: EmergenceGrid, slot: ProbeSlot) -> gr.Dropdown:
-    from fusion.predict import segment
-
-    _, sentences = segment(text, slot.tokenizer)
-    choices = inside_tab.sentence_choices(text, [(s.start, s.end) for s in sentences])
+def sentence_dropdown(grid: EmergenceGrid) -> gr.Dropdown:
+    choices = inside_tab.sentence_choices(grid.text, grid.sentence_spans)
     return gr.Dropdown(choices=choices, value=grid.sentence if choices else None)
 
 
@@ -161,7 +143,7 @@ def layers_view(probe_slot: ProbeSlot, slots: dict[str, TaggerSlot], text, sente
     if fusion_layer is not None and missing:
         note += (f" The gate share of {missing} word(s) is not shown: the fusion model's explanation "
                  f"covers the first {inside_tab.TOKEN_LIMIT} sub-word tokens of a sentence.")
-    return note, figure, word_table(grid, shares), sentence_dropdown(text, grid, probe_slot)
+    return note, figure, word_table(grid, shares), sentence_dropdown(grid)
 
 
 def fallback_values(message: str) -> tuple:
