@@ -171,7 +171,41 @@ def compare_pos(baseline: tuple[dict, dict], fusion: tuple[dict, dict], resample
         words = b[index, 1].sum(1)
         draws[language] = 100 * (f[index, 0].sum(1) - b[index, 0].sum(1)) / np.maximum(words, 1)
         rows.append((language, 100 * accuracy(b.tolist()), 100 * accuracy(f.tolist())))
-    result = [PosDelta(k, bv, fv, fv - bv, *np.percentile(draws[k], [2.5, 97.5])) for k, bv, fv in rows]
+    return _with_average([PosDelta(k, bv, fv, fv - bv, *np.percentile(draws[k], [2.5, 97.5]))
+                          for k, bv, fv in rows], draws)
+
+
+def compare_pos_seeds(pairs: list[tuple[tuple[dict, dict], tuple[dict, dict]]], resamples: int = 1000,
+                      seed: int = 0) -> list[PosDelta]:
+    """`compare_pos` pooled over seeds: each pair is one seed's (baseline, fusion) runs. Accuracies
+    and Δ are means over the seeds; the interval resamples seeds and sentences together (seed
+    noise included). Only languages every run scored on the same sentences are compared."""
+    languages = None
+    for (b_record, b_counts), (f_record, f_counts) in pairs:
+        same = {k for k in set(b_counts) & set(f_counts)
+                if b_record["data"]["sha256"][k] == f_record["data"]["sha256"][k]}
+        languages = same if languages is None else languages & same
+    hashes = [{k: run[0]["data"]["sha256"][k] for k in languages} for pair in pairs for run in pair]
+    languages = sorted(k for k in languages or () if len({h[k] for h in hashes}) == 1)
+    rng = np.random.default_rng(seed)
+    n_seeds = len(pairs)
+    seed_draws = rng.integers(0, n_seeds, size=(resamples, n_seeds))
+    rows, draws = [], {}
+    for language in languages:
+        b = np.stack([pair[0][1][language] for pair in pairs])  # seeds × sentences × (correct, words)
+        f = np.stack([pair[1][1][language] for pair in pairs])
+        index = rng.integers(0, b.shape[1], size=(resamples, b.shape[1]))
+        words = b[0][index, 1].sum(1)  # the same sentences in every run
+        gained = (f[:, :, 0] - b[:, :, 0])[:, index].sum(2)  # seeds × resamples
+        draws[language] = 100 * np.take_along_axis(gained.T, seed_draws, 1).mean(1) / np.maximum(words, 1)
+        rows.append((language, float(np.mean([100 * accuracy(x.tolist()) for x in b])),
+                     float(np.mean([100 * accuracy(x.tolist()) for x in f]))))
+    return _with_average([PosDelta(k, bv, fv, fv - bv, *np.percentile(draws[k], [2.5, 97.5]))
+                          for k, bv, fv in rows], draws)
+
+
+def _with_average(result: list[PosDelta], draws: dict[str, np.ndarray]) -> list[PosDelta]:
+    """`result` and the target languages' average, its interval from the same draws."""
     targets = [r for r in result if r.language != SOURCE_LANGUAGE]
     if targets:
         average = np.mean([draws[r.language] for r in targets], axis=0)
@@ -218,6 +252,13 @@ class PosResults:
     dev_accuracy: dict[str, float]  # model -> English dev accuracy of every fusion tagger tried
     deltas: list[PosDelta]
     sentences: int | None  # the per-language cap of the test runs
+    runs: tuple = field(default=(), repr=False, compare=False)  # (baseline, fusion) as load_pos_run reads them
+
+
+def pooled_pos(found: list[PosResults]) -> list[PosDelta]:
+    """Δ over every seed of `found` (`compare_pos_seeds`); each seed's fusion tagger is the one
+    its own English dev accuracy chose."""
+    return compare_pos_seeds([result.runs for result in found])
 
 
 def pos_results(folder: str | Path) -> list[PosResults]:
@@ -233,5 +274,5 @@ def pos_results(folder: str | Path) -> list[PosResults]:
         baseline, fusion = (load_pos_run(path) for path in paths)
         found.append(PosResults(seed, chosen, choice["english_dev_accuracy"],
                                 compare_pos(baseline, fusion),
-                                baseline[0]["data"]["max_sentences_per_language"]))
+                                baseline[0]["data"]["max_sentences_per_language"], (baseline, fusion)))
     return found

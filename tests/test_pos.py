@@ -11,8 +11,8 @@ import torch
 from fusion.checkpoint import load_tagger
 from fusion.data import DataFormatError
 from fusion.modeling import TaggerConfig, TokenTagger
-from fusion.pos import (UPOS_TAGS, PosEvaluateOptions, accuracy, compare_pos, evaluate_pos, load_pos_run,
-                        pos_results, pos_table, read_upos, sentence_counts)
+from fusion.pos import (UPOS_TAGS, PosEvaluateOptions, accuracy, compare_pos, compare_pos_seeds, evaluate_pos,
+                        load_pos_run, pos_results, pos_table, read_upos, sentence_counts)
 from fusion.report import pos_section
 from fusion.train import TrainOptions, train
 
@@ -92,10 +92,17 @@ def test_a_tiny_pos_tagger_learns_and_is_scored_zero_shot(tmp_path, tiny_bert):
     (found,) = pos_results(folder)
     assert found.chosen == "fusion-l1" and found.deltas[-1].language == "average"
     text = "\n".join(pos_section(folder))
-    assert "| fusion-l1 |" in text and "**average of targets**" in text and "k: 1: 95.00" in text
+    assert "| fusion-l1 |" in text and "**average of targets**" in text and "k: seed 5: 1: 95.00" in text
     from ui.intermediate_section import pos_view
 
     note, table = pos_view(folder)  # the Results tab's table
+    for name in ("pos-baseline-s6", "pos-fusion-l1-s6"):  # a second seed: one table over both
+        (folder / f"{name}.json").write_text((folder / f"{name[:-1]}5.json").read_text())
+    (folder / "pos-dev-s6.json").write_text(json.dumps(
+        {"chosen": "fusion-l1", "english_dev_accuracy": {"fusion-l1": 0.9}, "seed": 6}))
+    text = "\n".join(pos_section(folder))
+    assert "seeds 5, 6" in text and text.count("**average of targets**") == 1
+    assert "Target-average Δ per seed: seed 5 +0.00" in text and "seed 6: 1: 90.00" in text
     assert "fusion\\-l1: 95\\.0" in note and "all test sentences" in note and list(table["language"]) == ["en", "xx", "average"]
 
 
@@ -125,3 +132,14 @@ def test_the_paired_comparison_finds_a_real_difference_and_only_on_shared_senten
     assert deltas["average"].delta == pytest.approx(deltas["de"].delta)  # de is the only target
     table = pos_table(list(deltas.values()))
     assert list(table["language"]) == ["en", "de", "average"]
+
+    # pooled over seeds: the means, with seed noise inside the interval
+    noisy = [(run(0.6, {"en": "e", "de": "d", "zh": "z"}), run(share, {"en": "e", "de": "d", "zh": "z"}))
+             for share in (0.6, 0.7, 0.8)]
+    pooled = {d.language: d for d in compare_pos_seeds(noisy)}
+    one_seed = {d.language: d for d in compare_pos(*noisy[1])}
+    assert set(pooled) == {"en", "de", "zh", "average"}
+    means = [np.mean([100 * accuracy(pair[i][1]["de"].tolist()) for pair in noisy]) for i in (0, 1)]
+    assert pooled["de"].baseline == pytest.approx(means[0]) and pooled["de"].fusion == pytest.approx(means[1])
+    assert pooled["de"].high - pooled["de"].low > 2 * (one_seed["de"].high - one_seed["de"].low)
+    assert pooled["de"].low < pooled["de"].delta < pooled["de"].high

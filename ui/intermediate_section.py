@@ -13,7 +13,7 @@ import pandas as pd
 from fusion import plots
 from fusion.intermediate_results import (FULL_DIRECT_STUDY, FULL_STUDY, INTERMEDIATE_STUDY,
                                          domain_table, effects_table, heatmap, task_effects)
-from fusion.pos import pos_results, pos_table
+from fusion.pos import pooled_pos, pos_results, pos_table
 
 from .common import plain
 
@@ -59,12 +59,18 @@ def pos_view(pos_dir) -> tuple[str, pd.DataFrame]:
     found = pos_results(pos_dir) if Path(pos_dir).is_dir() else []
     if not found:
         return "No POS runs (`scripts/pos_runs.sh`) in this folder.", EMPTY_TABLE
-    latest = found[-1]
-    tried = ", ".join(f"{model}: {100 * value:.1f}" for model, value in latest.dev_accuracy.items())
-    scope = (f"the first ≤ {latest.sentences} test sentences" if latest.sentences else "all test sentences")
-    note = (f"Seed {latest.seed}; UPOS accuracy in percent on {scope} per language; Δ = {plain(latest.chosen)} − baseline with its 95 % interval. "
-            f"English dev accuracy of the fusion layers tried: {plain(tried)}.")
-    return note, pos_table(latest.deltas)
+    first = found[0]
+    tried = "; ".join(f"seed {r.seed}: " + ", ".join(f"{model}: {100 * value:.1f}"
+                                                     for model, value in r.dev_accuracy.items()) for r in found)
+    scope = (f"the first ≤ {first.sentences} test sentences" if first.sentences else "all test sentences")
+    chosen = ", ".join(sorted({r.chosen for r in found}))
+    seeds = ", ".join(str(r.seed) for r in found)
+    pooled = len(found) > 1
+    note = (f"Seed{'s' if pooled else ''} {seeds}; UPOS accuracy in percent on {scope} per language"
+            f"{' (means over the seeds)' if pooled else ''}; Δ = {plain(chosen)} − baseline with its 95 % "
+            f"interval ({'seeds and sentences' if pooled else 'sentences'} resampled). English dev "
+            f"accuracy of the fusion layers tried: {plain(tried)}.")
+    return note, pos_table(pooled_pos(found) if pooled else first.deltas)
 
 
 def view(runs_dir, records: list[dict], model: str | None) -> tuple:
