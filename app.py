@@ -26,7 +26,8 @@ from fusion.encoders import ENCODER_DESCRIPTIONS, OFFLINE_ENCODER
 from ui import (compare_tab, errors_tab, evaluate_tab, inside_tab, intermediate_section, layers_section,
                 layers_tab, results_tab, tour)
 from ui.common import (COPY_LINK_JS, LINK_KEYS, SIDES, PageState, TaggerSlot, code, opened_note, page_query,
-                       plain, read_page, relative, replace_url_js, safe, state_of)
+                       plain, read_page, relative, replace_url_js, safe, safe_batch, state_of)
+from ui.foreground import CancelFlags, Cancelled, Foreground
 
 ROOT = Path(__file__).resolve().parent
 CHECKPOINTS = ROOT / "checkpoints"
@@ -39,6 +40,12 @@ PAPER_URL = "https://arxiv.org/abs/2205.08497"
 PAPER = ("Chen et al. 2022, *Feature Aggregation in Zero-Shot Cross-Lingual Transfer Using "
          "Multilingual BERT*")
 CONCURRENCY = 2  # requests run at once (2 CPU cores); the rest wait in the queue
+# Sessions whose page settings the server keeps; past it the oldest are dropped (a browser's
+# session also ends when its tab closes, a script client's never does). Gradio copies every
+# component's settings into each session, ~0.9 MB for this page (bench/load.py: +440 MiB after
+# 500 sessions), so this bounds the server's memory at about 1.2 × idle.
+SESSION_CAPACITY = 300
+COMPARE_BATCH = 8  # Compare requests waiting together are answered by one call (bench/load.py)
 QUEUE_SIZE = 64
 
 CSS = """
@@ -184,7 +191,7 @@ def header_markdown(slots: dict[str, TaggerSlot]) -> str:
 
 def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[dict] | None = None,
                data_dir=None, samples_dir=SAMPLES_DIR, probes_dir=layers_tab.PROBES_DIR,
-               probe_runs_dir=PROBE_RUNS_DIR) -> gr.Blocks:
+               probe_runs_dir=PROBE_RUNS_DIR, compare_batch: int = COMPARE_BATCH) -> gr.Blocks:
     examples = load_examples() if examples is None else examples
     probes = layers_tab.LazyProbes(probes_dir)  # loaded when the Layers tab first asks
     reference = next((s.tagger for s in slots.values() if s.ready), None)
@@ -193,7 +200,10 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
     loaded_fusion = fusion.model if fusion is not None and fusion.ready else None
     chosen_layer = fusion.tagger.config.fusion_layer if loaded_fusion else None
     records, _ = results_tab.read_results(runs_dir)
-    results_tab.warm_up(runs_dir, records, loaded_fusion)
+    # Background work steps aside while anyone compares (ui/foreground.py): the Results tab's
+    # start-up bootstrap (up to 5 s per language), and the scoring of uploads.
+    foreground, cancel_flags = Foreground(), CancelFlags()
+    results_tab.warm_up(runs_dir, records, loaded_fusion, between=lambda: foreground.wait_until_quiet(limit=5.0))
     titles = {side: slot_title(slots[side]) if side in slots else side for side in SIDES}
     default_group, default_fusion = results_tab.default_choice(records, loaded_fusion)
     defaults = PageState(layer=n_layers, group=default_group, fusion=default_fusion)
@@ -259,40 +269,56 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
 
         synced(tabs.select(on_tab, None, page_tab, api_visibility="private"))
 
-        # Compare tags; the Inside tab computes attentions only when it is looked at.
+        # Compare tags; the Inside tab computes attentions only when it is looked at. Requests
+        # that arrive together are answered by one batched call (each model runs once over all
+        # of them); what differs per page (reading direction, Inside's sentence picker) is set
+        # next by a cheap call of that page's own.
         inside_inputs = inside_tab.inputs(inside, compared)
-        compare_outputs = compare_tab.outputs(compare) + [compared, inside["sentence"], inside["focus"]]
+        compare_outputs = compare_tab.outputs(compare) + [compared]
+        layout_outputs = compare_tab.layout_outputs(compare) + [inside["sentence"], inside["focus"]]
 
-        def compare_values(text, sentence=0, focus=None):
-            view = compare_tab.compare_text(slots, text)
+        def compare_rows(requests):
+            with foreground.request():  # a file being scored waits meanwhile
+                views = compare_tab.compare_texts(slots, [text for text, in requests])
+            for view in views:
+                compare_tab.RECENT.store(view.text, view)  # its downloads are drawn next, off Compare's path
+            return [compare_tab.values(view) + [view.text] for view in views]
+
+        on_compare = safe_batch(compare_rows, lambda m: compare_tab.fallback_values(m) + [""])
+        batched = {"batch": True, "max_batch_size": max(1, compare_batch), "concurrency_limit": 1,
+                   "concurrency_id": "compare"}  # one batch at a time: it keeps both cores busy
+
+        def on_layout(text, sentence=0, focus=None):
+            view = compare_tab.laid_out(slots, text)
             choices = inside_tab.sentence_choices(view.text, view.sentences)
             indices = [index for _, index in choices]
-            compare_tab.RECENT.store(view.text, view)  # its downloads are drawn next, off Compare's path
-            return compare_tab.values(view) + [
-                view.text, gr.Dropdown(choices=choices, value=sentence if sentence in indices else
-                                       (indices[0] if indices else None)), focus]
+            picked = sentence if sentence in indices else (indices[0] if indices else None)
+            return compare_tab.layout_values(view) + [gr.Dropdown(choices=choices, value=picked), focus]
 
-        def on_compare(text):
-            return compare_values(text)
-
-        on_compare = safe(on_compare, lambda m: compare_tab.fallback_values(m) + ["", gr.skip(), None])
+        on_layout = safe(on_layout, lambda m: [gr.skip()] * len(layout_outputs))
 
         def on_exports(text):
             return compare_tab.export_values(slots, text, titles, colours)
 
-        def compared_then(event):
-            """After a Compare: its downloads (one slot of their own, so drawing a picture never
-            holds up a Compare), the link, and on a phone a scroll to the result."""
+        def exports_then(event):
             event.then(safe(on_exports, lambda m: [gr.Column(visible=False), None, None, None]),
                        [compared], compare_tab.export_outputs(compare), api_visibility="private",
                        concurrency_limit=1, concurrency_id="exports", show_progress="hidden")
-            synced(event).then(None, None, None, js=compare_tab.SHOW_RESULT_JS)
 
-        compared_then(gr.on([compare["button"].click, compare["text"].submit], on_compare,
-                            [compare["text"]], compare_outputs, api_name="compare"))
+        def compared_then(event, scroll_js=compare_tab.SHOW_RESULT_JS):
+            """After a Compare: this page's layout, its downloads (one slot of their own, so
+            drawing a picture never holds up a Compare), the link, and a scroll (by default, on
+            a phone, to the result)."""
+            event = event.then(on_layout, [compared], layout_outputs, api_visibility="private", queue=False,
+                               show_progress="hidden")
+            exports_then(event)
+            synced(event).then(None, None, None, js=scroll_js)
+
+        compared_then(gr.on([compare["button"].click, compare["text"].submit], on_compare, [compare["text"]],
+                            compare_outputs, api_name="compare", **batched))
         if compare["examples"] is not None:  # an example click fills the box, then compares
             compared_then(compare["examples"].load_input_event.then(
-                on_compare, [compare["text"]], compare_outputs, api_visibility="private"))
+                on_compare, [compare["text"]], compare_outputs, api_visibility="private", **batched))
 
         def on_inside(text, sentence, side, layer, head, focus=None):
             return inside_tab.inside_values(slots, text, sentence, side, layer, head, focus,
@@ -325,10 +351,11 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
         for step, button in guide["steps"]:
             event = button.click(open_tab(step.tab), None, [tabs, page_tab], api_visibility="private")
             if step.example and examples:
-                event = event.then(lambda: examples[0]["text"], None, compare["text"],
-                                   api_visibility="private").then(on_compare, [compare["text"]], compare_outputs,
-                                                                  api_visibility="private")
-            elif step.tab == "inside":
+                event = event.then(lambda: examples[0]["text"], None, compare["text"], api_visibility="private")
+                compared_then(event.then(on_compare, [compare["text"]], compare_outputs, api_visibility="private",
+                                         **batched), tour.scroll_js(step.anchor))
+                continue
+            if step.tab == "inside":
                 event = event.then(on_inside, inside_inputs, inside_tab.outputs(inside), api_visibility="private")
             synced(event).then(None, None, None, js=tour.scroll_js(step.anchor))
 
@@ -353,15 +380,18 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
 
         # Opening a link restores its view: the text is compared, the tab, Inside's settings and
         # the Results group are set; then the address bar is written back in its short form.
-        n_open_outputs = 1 + len(compare_outputs) + 6
+        n_compared = 1 + len(compare_outputs) + len(layout_outputs)
+        n_open_outputs = n_compared + 6
 
         def on_open(request: gr.Request = None):
             params = dict(request.query_params) if request else {}
             if not set(params) & set(LINK_KEYS):  # a plain visit: leave alone what the user clicked
                 return [gr.skip()] * n_open_outputs
             state = read_page(params, defaults, tab_ids.values())
-            compared_part = ([state.text] + compare_values(state.text, state.sentence, state.word)
-                             if state.text.strip() else [gr.skip()] * (1 + len(compare_outputs)))
+            compared_part = [gr.skip()] * n_compared
+            if state.text.strip():
+                row = compare_rows([(state.text,)])[0]  # its last value: the text as compared
+                compared_part = [state.text] + row + on_layout(row[-1], state.sentence, state.word)
             return compared_part + [gr.Tabs(selected=state.tab), state.tab, state.side,
                                     gr.Slider(value=min(state.layer, n_layers)),
                                     gr.Slider(value=min(state.head, n_heads)), opened_note(state)]
@@ -370,9 +400,10 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
             return on_inside(*values) if tab == "inside" else [gr.skip()] * len(inside_tab.outputs(inside))
 
         opened = demo.load(safe(on_open, lambda m: [gr.skip()] * (n_open_outputs - 1) + [m]), None,
-                           [compare["text"]] + compare_outputs + [tabs, page_tab, inside["side"], inside["layer"],
-                                                                  inside["head"], link_note],
+                           [compare["text"]] + compare_outputs + layout_outputs
+                           + [tabs, page_tab, inside["side"], inside["layer"], inside["head"], link_note],
                            api_visibility="private")
+        exports_then(opened)
         opened = opened.then(on_open_inside, [page_tab] + inside_inputs, inside_tab.outputs(inside),
                              api_visibility="private")
         opened = opened.then(on_reload, None, reload_outputs, api_visibility="private").then(
@@ -400,20 +431,42 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
               safe(on_intermediate, intermediate_section.fallback_values), [intermediate["model"]],
               intermediate_section.outputs(intermediate), api_name="intermediate_tasks")
 
-        def on_evaluate(path, language, progress=gr.Progress()):
-            return evaluate_tab.score_upload(slots, path, language, runs["records"],
-                                             progress=lambda fraction, text: progress(fraction, desc=text))
+        # Scoring a file is slow: it gets its own single slot, and between its batches it steps
+        # aside while anyone compares (ui/foreground.py); Cancel stops it within one batch.
+        def on_evaluate(path, language, request: gr.Request = None, progress=gr.Progress()):
+            session = request.session_hash if request is not None else ""
+            flag = cancel_flags.start(session)
 
-        # Scoring a file is slow: it gets its own single slot so Compare requests keep flowing.
-        evaluate["button"].click(safe(on_evaluate, evaluate_tab.fallback_values),
-                                 [evaluate["upload"], evaluate["language"]],
-                                 [evaluate["status"], evaluate["scores"], evaluate["plot"], upload_errors["views"]],
-                                 api_name="evaluate", concurrency_limit=1, concurrency_id="evaluate",
-                                 ).then(lambda views, kinds, types: errors_tab.show_views(
-                                     upload_errors, views, "Sentences of your file where the models differ.",
-                                     kinds, types), [upload_errors["views"], upload_errors["kinds"],
-                                                     upload_errors["types"]],
-                                     errors_tab.browser_outputs(upload_errors), api_visibility="private")
+            def report(fraction, text):
+                if foreground.wait_until_quiet(flag.is_set) > 0.05:
+                    text += " (paused while others compared)"
+                progress(fraction, desc=text)
+
+            try:
+                return evaluate_tab.score_upload(slots, path, language, runs["records"], progress=report)
+            except Cancelled:
+                return evaluate_tab.fallback_values(evaluate_tab.CANCELLED)
+            finally:
+                cancel_flags.finish(session, flag)
+
+        evaluate["upload"].change(safe(lambda path: evaluate_tab.describe_upload(slots, path), lambda m: m),
+                                  [evaluate["upload"]], [evaluate["estimate"]], api_visibility="private",
+                                  concurrency_limit=1, concurrency_id="evaluate-estimate")
+        scoring = evaluate["button"].click(
+            safe(on_evaluate, evaluate_tab.fallback_values), [evaluate["upload"], evaluate["language"]],
+            [evaluate["status"], evaluate["scores"], evaluate["plot"], upload_errors["views"]],
+            api_name="evaluate", concurrency_limit=1, concurrency_id="evaluate")
+        scoring.then(lambda views, kinds, types: errors_tab.show_views(
+            upload_errors, views, "Sentences of your file where the models differ.", kinds, types),
+            [upload_errors["views"], upload_errors["kinds"], upload_errors["types"]],
+            errors_tab.browser_outputs(upload_errors), api_visibility="private")
+
+        def on_cancel(request: gr.Request = None):
+            running = cancel_flags.cancel(request.session_hash if request is not None else "")
+            return evaluate_tab.CANCELLED if running else gr.skip()
+
+        evaluate["cancel"].click(on_cancel, None, [evaluate["status"]], cancels=[scoring], queue=False,
+                                 api_name="cancel_evaluate")
 
         # Errors: stored runs' sentences where the models differ
         def on_errors(group_key, seed, language, kinds, types):
@@ -428,16 +481,17 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
               errors_tab.browser_outputs(errors), api_name="errors")
         for browser in (errors, upload_errors):
             errors_tab.wire_browser(browser)
-            synced(browser["send"].click(lambda text: (text, gr.Tabs(selected="compare"), "compare"),
-                                         [browser["text"]], [compare["text"], tabs, page_tab],
-                                         api_visibility="private").then(
-                on_compare, [compare["text"]], compare_outputs, api_visibility="private"))
+            compared_then(browser["send"].click(lambda text: (text, gr.Tabs(selected="compare"), "compare"),
+                                                [browser["text"]], [compare["text"], tabs, page_tab],
+                                                api_visibility="private").then(
+                on_compare, [compare["text"]], compare_outputs, api_visibility="private", **batched))
     return demo
 
 
 def launch_options() -> dict:
     """Settings `launch()` takes in Gradio 6 (theme and CSS moved there from Blocks)."""
-    return {"theme": gr.themes.Soft(), "css": CSS, "max_file_size": 4 * evaluate_tab.UPLOAD_BYTES_LIMIT}
+    return {"theme": gr.themes.Soft(), "css": CSS, "max_file_size": 4 * evaluate_tab.UPLOAD_BYTES_LIMIT,
+            "state_session_capacity": SESSION_CAPACITY}
 
 
 # --------------------------------------------------------------------------------------------
@@ -447,6 +501,10 @@ def launch_options() -> dict:
 
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def default_threads() -> int:
+    return max(1, (os.cpu_count() or 2) // 2)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -466,6 +524,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="address to listen on (env LFE_HOST)")
     parser.add_argument("--port", type=int, default=int(environ("LFE_PORT", environ("GRADIO_SERVER_PORT", 7860))),
                         help="port (env LFE_PORT)")
+    parser.add_argument("--threads", type=int, default=int(environ("LFE_THREADS", 0)) or default_threads(),
+                        help="torch threads per model (env LFE_THREADS; default: half the CPU cores, so "
+                             "the two models of a Compare run at once, one core each)")
+    parser.add_argument("--compare-batch", type=int, default=int(environ("LFE_COMPARE_BATCH", COMPARE_BATCH)),
+                        help="Compare requests answered by one call at most (env LFE_COMPARE_BATCH; 1: "
+                             "one at a time)")
     parser.add_argument("--share", action="store_true", default=_env_flag("LFE_SHARE"),
                         help="also serve through a public gradio.live link (env LFE_SHARE=1)")
     return parser.parse_args(argv)
@@ -473,8 +537,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    import torch
+
+    torch.set_num_threads(max(1, args.threads))  # Compare runs the two models at once (predict_each)
     slots = load_slots(args.baseline, args.fusion or find_fusion_checkpoint())
-    demo = build_demo(slots, runs_dir=args.runs, data_dir=args.data)
+    demo = build_demo(slots, runs_dir=args.runs, data_dir=args.data, compare_batch=args.compare_batch)
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options())
 

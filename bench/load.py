@@ -1,32 +1,46 @@
 """A classroom at once: start `python app.py`, drive N concurrent users (gradio_client, loopback
-only, bounded in count and time), and print what they waited, against one user alone measured in
-the same run, plus the server's memory before, under load and after many new sessions.
+only, bounded in count and time), and print what they waited, against the app run the old way
+(one Compare at a time, both models one after the other on two threads) in the same run, plus the
+server's memory after many new sessions and what a file being scored does to Compare.
 
-    python bench/load.py [--clients 30] [--requests 5] [--sessions 500] [--timeout 600]
+    python bench/load.py [--clients 30] [--requests 5] [--sessions 500] [--upload-sentences 2000]
+                         [--light-client] [--timeout 600]
 
-Prints: one user's Compare p50 (the reference), then for N users × M requests each the p50 / p95
-wait, errors, requests/s and their ratios to the reference; the server's RSS idle, after the
-load, and after S new sessions (each a fresh client making one request), as a ratio to idle.
-Targets (issue 11): p95 ≤ 3 s with 30 users, 0 errors, RSS after 500 sessions ≤ 1.3 × idle.
+Per server (the old way first, then the app as it ships): one user's Compare p50 over 10
+requests, then N users × M requests at once: p50 / p95 wait, errors, requests/s. Then, for the
+app as it ships: the same load while one more user scores an upload of S sentences (Compare's
+p95 with the upload against without; target ≤ 1.2 ×), the upload's seconds per sub-word token
+alone (what the Evaluate tab's estimate starts from), and the RSS idle, after the load and after
+`--sessions` new sessions (each a fresh client making one request; target ≤ 1.3 × idle).
+Targets (issue 11): one user p50 ≤ 120 ms, p95 ≤ 3 s with 30 users and 0 errors.
+
+The simulated users run on the same 2 cores as the server they measure (a real class brings its
+own machines), so the load figures are an upper bound. `--light-client` takes the client's own
+cost out (no TLS set-up, no file downloads: ~60 ms of CPU per call otherwise).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from app_start import ROOT, TEXT, connect, free_port  # noqa: E402
+from app_start import ROOT, TEXT, free_port  # noqa: E402
 
 TEXTS = [TEXT, "Angela Merkel besuchte am Montag Paris und traf Emmanuel Macron.",
          "Владимир Путин прилетел в Пекин на встречу с Си Цзиньпином.",
          "زار محمد علي مدينة القاهرة لحضور مؤتمر الأمم المتحدة.",
          "東京大学の山田太郎教授は大阪で講演した。"]
+OLD_WAY = ["--compare-batch", "1", "--threads", "2"]
+CLIENT_OPTIONS: dict = {}  # --light-client: options that take the client's own cost out
 
 
 def rss_mib(pid: int) -> float:
@@ -41,14 +55,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
 
 
-CLIENT_OPTIONS: dict = {}  # --light-client: options that take the client's own cost out
+def new_client(url: str):
+    from gradio_client import Client
+
+    return Client(url, verbose=False, **CLIENT_OPTIONS)
 
 
 def one_user(url: str, requests: int, waits: list, errors: list, deadline: float, offset: int) -> None:
-    from gradio_client import Client
-
     try:
-        client = Client(url, verbose=False, **CLIENT_OPTIONS)
+        client = new_client(url)
     except Exception as error:  # noqa: BLE001 — counted, the bench goes on
         errors.append(f"connect: {type(error).__name__}")
         return
@@ -64,77 +79,172 @@ def one_user(url: str, requests: int, waits: list, errors: list, deadline: float
             errors.append(type(error).__name__)
 
 
-def main() -> int:
-    import os
-    import subprocess
+def cpu_seconds(pid: int, children: bool = True) -> float:
+    """User + system CPU time of a process (and its children) so far."""
+    import psutil
 
+    process = psutil.Process(pid)
+    return sum(sum(p.cpu_times()[:2]) for p in [process, *(process.children(True) if children else [])])
+
+
+def class_load(url: str, clients: int, requests: int, timeout: float, server_pid: int) -> dict:
+    """`clients` users at once, each sending `requests` Compare requests one after the other."""
+    waits, errors = [], []
+    cpu_before = {"server": cpu_seconds(server_pid), "clients": cpu_seconds(os.getpid(), children=False)}
+    deadline = time.time() + timeout
+    threads = [threading.Thread(target=one_user, args=(url, requests, waits, errors, deadline, i))
+               for i in range(clients)]
+    started = time.time()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(1.0, deadline - time.time()))
+    elapsed = time.time() - started
+    answered = max(1, len(waits))
+    return {"answered": len(waits), "errors": errors, "p50": percentile(waits, 0.5),
+            "p95": percentile(waits, 0.95), "per_second": len(waits) / elapsed,
+            "server_cpu": (cpu_seconds(server_pid) - cpu_before["server"]) / answered,
+            "client_cpu": (cpu_seconds(os.getpid(), children=False) - cpu_before["clients"]) / answered}
+
+
+def alone(client, requests: int = 10) -> float:
+    times = []
+    for index in range(requests):
+        started = time.perf_counter()
+        client.predict(TEXTS[index % len(TEXTS)], api_name="/compare")
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def settle(pid: int, timeout: float = 120) -> float:
+    """Wait until the server is idle (its start-up work, such as the Results tab's bootstrap,
+    done: under 5 % of a core over a second); returns the seconds waited."""
+    started = time.time()
+    while time.time() - started < timeout:
+        before = cpu_seconds(pid)
+        time.sleep(1.0)
+        if cpu_seconds(pid) - before < 0.05:
+            break
+    return time.time() - started
+
+
+def start_server(flags: list[str]):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port),
+                               *flags], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
+    while time.time() < deadline and server.poll() is None:
+        try:
+            client = new_client(url)
+            client.predict(TEXT, api_name="/compare")  # warm
+            return server, url, client
+        except Exception:  # noqa: BLE001 — not listening yet
+            time.sleep(0.5)
+    server.terminate()
+    raise SystemExit(f"the app did not start with {flags}")
+
+
+def write_upload(sentences: int) -> Path:
+    """A CoNLL file of the bench's sentences, words split on spaces, every tag O (its scores do
+    not matter here; its cost does)."""
+    lines = []
+    for index in range(sentences):
+        lines += [f"{word}\tO" for word in TEXTS[index % 3].split()] + [""]
+    path = Path(tempfile.mkdtemp()) / "upload.conll"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def score(url: str, path: Path, result: dict) -> None:
+    from gradio_client import handle_file
+
+    started = time.perf_counter()
+    try:
+        result["message"] = new_client(url).predict(handle_file(str(path)), "en", api_name="/evaluate")[0]
+    except Exception as error:  # noqa: BLE001
+        result["message"] = f"failed: {type(error).__name__}: {error}"
+    result["seconds"] = time.perf_counter() - started
+
+
+def upload_tokens(path: Path) -> int:
+    sys.path.insert(0, str(ROOT))
+    from fusion.encoders import offline_tokenizer  # the shipped taggers' tokenizer
+
+    tokenizer = offline_tokenizer()
+    words = [[line.split("\t")[0] for line in block.splitlines()] for block in path.read_text().split("\n\n")]
+    return sum(len(ids) for ids in tokenizer([w for w in words if w], is_split_into_words=True,
+                                             add_special_tokens=False)["input_ids"])
+
+
+def report(name: str, reference: float, load: dict, args) -> None:
+    errors = load["errors"]
+    print(f"{name}: one user alone p50 {1000 * reference:.0f} ms; {args.clients} users × {args.requests}: "
+          f"{load['answered']} answered, {len(errors)} errors {sorted(set(errors)) if errors else ''}, "
+          f"{load['per_second']:.1f} requests/s, wait p50 {load['p50']:.2f} s, p95 {load['p95']:.2f} s; CPU per "
+          f"request: server {1000 * load['server_cpu']:.0f} ms, simulated clients {1000 * load['client_cpu']:.0f} ms")
+
+
+def main() -> int:
     os.environ.update(GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")  # inherited by the app
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=30)
     parser.add_argument("--requests", type=int, default=5, help="Compare requests per client")
     parser.add_argument("--sessions", type=int, default=500, help="new sessions after the load")
-    parser.add_argument("--timeout", type=float, default=600, help="seconds for the whole load phase")
+    parser.add_argument("--upload-sentences", type=int, default=2000, help="sentences of the scored upload (0: skip)")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds for each load phase")
     parser.add_argument("--light-client", action="store_true", help=(
         "gradio_client without TLS set-up and file downloads (ssl_verify=False, download_files=False "
-        "on the http loopback URL): by default each call builds TLS contexts, ~60 ms of this "
-        "machine's CPU, which the 30 simulated users take from the server they measure"))
+        "on the http loopback URL)"))
     args = parser.parse_args()
     if args.light_client:
         CLIENT_OPTIONS.update(ssl_verify=False, download_files=False)
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1",
-                               "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    try:
-        client = connect(url, server)
-        if client is None:
-            print("the app did not start")
-            return 1
-        if CLIENT_OPTIONS:  # the reference user measures with the same client as the class
-            from gradio_client import Client
-
-            client = Client(url, verbose=False, **CLIENT_OPTIONS)
-        client.predict(TEXT, api_name="/compare")  # warm
-        time.sleep(2)
-        idle = rss_mib(server.pid)
-        alone = []
-        for index in range(10):
-            started = time.perf_counter()
-            client.predict(TEXTS[index % len(TEXTS)], api_name="/compare")
-            alone.append(time.perf_counter() - started)
-        reference = statistics.median(alone)
-        print(f"one user alone: Compare p50 {1000 * reference:.0f} ms (reference)")
-
-        waits, errors = [], []
-        deadline = time.time() + args.timeout
-        threads = [threading.Thread(target=one_user, args=(url, args.requests, waits, errors, deadline, i))
-                   for i in range(args.clients)]
-        started = time.time()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(max(1.0, deadline - time.time()))
-        elapsed = time.time() - started
-        p50, p95 = percentile(waits, 0.5), percentile(waits, 0.95)
-        print(f"{args.clients} users × {args.requests} Compare: {len(waits)} answered, {len(errors)} errors "
-              f"{sorted(set(errors)) if errors else ''}, {len(waits) / elapsed:.1f} requests/s")
-        print(f"  wait p50 {p50:.2f} s ({p50 / reference:.1f} × alone), p95 {p95:.2f} s "
-              f"({p95 / reference:.1f} × alone; target ≤ 3 s)")
-        loaded = rss_mib(server.pid)
-
-        from gradio_client import Client
-
-        for index in range(args.sessions):
-            Client(url, verbose=False, **CLIENT_OPTIONS).predict(TEXTS[index % len(TEXTS)], api_name="/compare")
-        time.sleep(2)
-        after = rss_mib(server.pid)
-        print(f"RSS: idle {idle:.0f} MiB, after the load {loaded:.0f} MiB ({loaded / idle:.2f} ×), "
-              f"after {args.sessions} new sessions {after:.0f} MiB ({after / idle:.2f} ×; target ≤ 1.3 ×)")
-    finally:
-        server.terminate()
-        server.wait(30)
+    figures = {}
+    for name, flags in (("old way (one Compare at a time, models in turn, 2 threads)", OLD_WAY),
+                        ("as shipped (batched Compare, models at once, 1 thread each)", [])):
+        server, url, client = start_server(flags)
+        try:
+            print(f"{name}: idle after {settle(server.pid):.0f} s of start-up work")
+            idle = rss_mib(server.pid)
+            reference = alone(client)
+            load = class_load(url, args.clients, args.requests, args.timeout, server.pid)
+            report(name, reference, load, args)
+            figures[bool(flags)] = (reference, load)
+            if flags:
+                continue
+            loaded = rss_mib(server.pid)
+            if args.upload_sentences:
+                path = write_upload(args.upload_sentences)
+                quiet = {}
+                score(url, path, quiet)
+                tokens = upload_tokens(path)
+                print(f"upload of {args.upload_sentences:,} sentences ({tokens:,} tokens) alone: "
+                      f"{quiet['seconds']:.1f} s, {1000 * quiet['seconds'] / tokens:.2f} ms per token "
+                      f"({quiet['message'][:40]}...)")
+                scoring = {}
+                scorer = threading.Thread(target=score, args=(url, path, scoring))
+                scorer.start()
+                time.sleep(1.0)  # the scoring is under way
+                during = class_load(url, args.clients, args.requests, args.timeout, server.pid)
+                report("  the same load while an upload is scored", reference, during, args)
+                scorer.join(args.timeout)
+                print(f"  Compare p95 with the upload / without: {during['p95'] / load['p95']:.2f} "
+                      f"(target ≤ 1.2); the upload took {scoring.get('seconds', float('nan')):.1f} s "
+                      f"({scoring.get('message', '')[:40]}...)")
+            for index in range(args.sessions):
+                new_client(url).predict(TEXTS[index % len(TEXTS)], api_name="/compare")
+            time.sleep(2)
+            after = rss_mib(server.pid)
+            print(f"RSS: idle {idle:.0f} MiB, after the load {loaded:.0f} MiB ({loaded / idle:.2f} ×), after "
+                  f"{args.sessions} new sessions {after:.0f} MiB ({after / idle:.2f} ×; target ≤ 1.3 ×)")
+        finally:
+            server.terminate()
+            server.wait(30)
+    (old_alone, old_load), (new_alone, new_load) = figures[True], figures[False]
+    print(f"as shipped / old way: one user p50 {new_alone / old_alone:.2f}, class p50 "
+          f"{new_load['p50'] / old_load['p50']:.2f}, p95 {new_load['p95'] / old_load['p95']:.2f}, "
+          f"requests/s {new_load['per_second'] / old_load['per_second']:.2f}")
     return 0
 
 

@@ -64,12 +64,15 @@ def replicate_f1(counts_by_seed: list[np.ndarray], weights: np.ndarray,
 
 def paired_bootstrap(baseline: dict[str, list[np.ndarray]], fusion: dict[str, list[np.ndarray]],
                      source: str = "en", resamples: int = RESAMPLES,
-                     seed: int = SEED) -> list[DeltaInterval]:
+                     seed: int = SEED, between=None) -> list[DeltaInterval]:
     """Per language (sorted) and for the average over the target languages (last, "average").
-    `baseline` / `fusion`: language -> per-seed count arrays over the same sentences."""
+    `baseline` / `fusion`: language -> per-seed count arrays over the same sentences.
+    `between()`, if given, is called before each language (a server lets other work go first)."""
     rng = np.random.default_rng(seed)
     intervals, replicates = [], {}
     for language in sorted(set(baseline) & set(fusion)):
+        if between is not None:
+            between()
         n = baseline[language][0].shape[0]
         if any(c.shape[0] != n for c in baseline[language] + fusion[language]):
             raise ValueError(f"{language}: the runs did not score the same sentences")
@@ -111,9 +114,9 @@ def load_counts(records: list[dict], folder: str | Path, model: str) -> dict[str
 
 
 def run_intervals(records: list[dict], folder: str | Path, fusion_model: str,
-                  source: str = "en") -> dict[str, DeltaInterval]:
+                  source: str = "en", between=None) -> dict[str, DeltaInterval]:
     """language (and "average") -> interval of Δ for the baseline and `fusion_model` runs among
     `records` (one group), from their sidecars under `folder`."""
     intervals = paired_bootstrap(load_counts(records, folder, "baseline"),
-                                 load_counts(records, folder, fusion_model), source)
+                                 load_counts(records, folder, fusion_model), source, between=between)
     return {interval.language: interval for interval in intervals}

@@ -74,9 +74,11 @@ def dataset_hash(tokens: list[list[str]], tags: list[list[str]]) -> str:
     return digest.hexdigest()
 
 
-def predict_dataset(tagger, dataset, batch_size: int = 64, progress=None) -> list[list[str]]:
+def predict_dataset(tagger, dataset, batch_size: int = 64, progress=None,
+                    max_batch_tokens: int = 8192) -> list[list[str]]:
     """The predicted tag of every word of a Dataset(tokens, ner_tags)."""
-    predicted = tag_words(tagger, dataset["tokens"], batch_size=batch_size, progress=progress)
+    predicted = tag_words(tagger, dataset["tokens"], batch_size=batch_size, progress=progress,
+                          max_batch_tokens=max_batch_tokens)
     return [[tag for tag, _ in sentence] for sentence in predicted]
 
 

@@ -8,6 +8,7 @@ import urllib.parse
 from pathlib import Path
 from types import SimpleNamespace
 
+import gradio as gr
 import pandas as pd
 import pytest
 
@@ -240,10 +241,12 @@ def test_compare_writes_the_three_exports(models, tmp_path, monkeypatch):
     assert list(table.columns) == compare_tab.TABLE_COLUMNS and len(table) == len(view.table)
     assert Path(files.png).read_bytes().startswith(b"\x89PNG")
     assert "**" not in view.summary and view.summary.startswith("Baseline found")
-    values = compare_tab.values(view, files)
-    assert len(values) == len(compare_tab.outputs({k: k for k in (
-        "status", "baseline", "fusion", "disagreement", "table", "downloads", "html", "png", "csv")}))
-    assert values[5].visible is True and values[6:] == [files.html, files.png, files.csv]
+    parts = {k: k for k in ("status", "baseline", "fusion", "disagreement", "table", "downloads")}
+    values = compare_tab.values(view)
+    assert len(values) == len(compare_tab.outputs(parts)) and values[1] == view.highlights["baseline"]
+    assert not any(isinstance(value, gr.components.Component) for value in values)  # plain: batchable
+    layout = compare_tab.layout_values(view)
+    assert len(layout) == len(compare_tab.layout_outputs(parts)) and layout[0].rtl is False
     assert compare_tab.write_files(compare_tab.compare_text(models, "  "), {}, {}) is None
 
 
@@ -501,13 +504,11 @@ def test_served_app(served, models, tmp_path):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert {"/compare", "/results", "/evaluate"} <= set(endpoints)
 
-    status, base, fused, diff, table, page, picture, csv, compared, sentence, focus = client.predict(
-        "Angela Merkel visited Paris.", api_name="/compare")
+    status, base, fused, diff, table, compared = client.predict("Angela Merkel visited Paris.", api_name="/compare")
     assert "Baseline found" in status
-    assert "".join(item["token"] for item in base["value"]) == "Angela Merkel visited Paris."
-    assert fused["value"] and diff["value"] and table["headers"][0] == "model"
-    assert compared == "Angela Merkel visited Paris." and focus is None
-    assert page is picture is csv is None  # the downloads are drawn after Compare, not by it
+    assert "".join(item["token"] for item in base) == "Angela Merkel visited Paris."
+    assert fused and diff and table["headers"][0] == "model"
+    assert compared == "Angela Merkel visited Paris."  # the downloads are drawn after Compare, not by it
     _, page, picture, csv = compare_tab.export_values(models, compared, {}, {})
     assert "visited" in Path(page).read_text(encoding="utf-8")  # the text, cut at the entities
     assert Path(picture).read_bytes().startswith(b"\x89PNG")
@@ -518,11 +519,9 @@ def test_served_app(served, models, tmp_path):
     assert len(figures) == 4 and (layer, head) == (3, 1)
 
     status, base, *_ = client.predict("", api_name="/compare")
-    assert "Type a sentence" in status and base["value"] is None
+    assert "Type a sentence" in status and base is None
     status, base, *_ = client.predict("😀 \x00 " + "Paris " * 9000, api_name="/compare")
-    assert "5,000" in status and base["value"]
-    status, base, *_ = client.predict("زار محمد علي مدينة القاهرة", api_name="/compare")
-    assert base["rtl"] is True
+    assert "5,000" in status and base
 
     key = results_tab.group_choices([make_record("baseline-s1", "baseline", None, "test", {"en": 0.8})])[0][1]
     summary, frame, csv, delta, sweep = client.predict(key, "fusion-l1", "family", api_name="/results")
@@ -535,6 +534,99 @@ def test_served_app(served, models, tmp_path):
     assert "Scored **2** sentences" in message and scores["data"]
     message, *_ = client.predict(None, "de", api_name="/evaluate")
     assert "Upload a CoNLL-style file" in message
+
+
+def test_compare_requests_that_wait_together_are_answered_together(served, monkeypatch):
+    """Compare is batched: requests queued while one runs go through the models in one call,
+    and each page still gets its own text's answer."""
+    import threading
+    import time
+
+    from gradio_client import Client
+
+    sizes, release = [], threading.Event()
+    real = compare_tab.compare_texts
+
+    def recorded(slots, texts):
+        sizes.append(len(texts))
+        if len(sizes) == 1:
+            release.wait(10)  # hold the first call so that the others queue up behind it
+        return real(slots, texts)
+
+    monkeypatch.setattr(compare_tab, "compare_texts", recorded)
+    client = Client(served, verbose=False)
+    texts = [f"Angela Merkel visited city number {index}." for index in range(6)]
+    jobs = [client.submit(texts[0], api_name="/compare")]
+    deadline = time.time() + 10
+    while not sizes and time.time() < deadline:
+        time.sleep(0.02)
+    jobs += [client.submit(text, api_name="/compare") for text in texts[1:]]
+    time.sleep(1.0)  # the five are in the queue now
+    release.set()
+    answers = [job.result(timeout=60) for job in jobs]
+    assert [answer[-1] for answer in answers] == texts  # each its own text ...
+    assert all(str(index) in "".join(item["token"] for item in answer[1])
+               for index, answer in enumerate(answers))  # ... and its own entities
+    assert sizes[0] == 1 and max(sizes) > 1 and sum(sizes) == len(texts)
+
+
+def test_an_upload_waits_while_anyone_compares_and_can_be_cancelled(served, monkeypatch, tmp_path):
+    import threading
+    import time
+
+    from gradio_client import Client, handle_file
+
+    comparing, release, scored = threading.Event(), threading.Event(), []
+    real_compare, real_score = compare_tab.compare_texts, evaluate_tab.predict_dataset
+
+    def held(slots, texts):
+        comparing.set()
+        release.wait(10)
+        return real_compare(slots, texts)
+
+    monkeypatch.setattr(compare_tab, "compare_texts", held)
+    monkeypatch.setattr(evaluate_tab, "predict_dataset", lambda *a, **k: scored.append(1) or real_score(*a, **k))
+    upload = tmp_path / "mine.tsv"
+    upload.write_text(CONLL, encoding="utf-8")
+    client = Client(served, verbose=False)
+    compare_job = client.submit("Paris", api_name="/compare")
+    assert comparing.wait(10)
+    scoring = client.submit(handle_file(str(upload)), "de", api_name="/evaluate")
+    time.sleep(1.5)
+    assert not scored  # the file waits while the Compare runs
+    assert client.predict(api_name="/cancel_evaluate") == evaluate_tab.CANCELLED
+    release.set()
+    assert compare_job.result(timeout=30)[-1] == "Paris"
+    deadline = time.time() + 30
+    while not scoring.done() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert scoring.done() and not scored  # cancelled before any model ran
+    monkeypatch.setattr(compare_tab, "compare_texts", real_compare)
+    message = client.predict(handle_file(str(upload)), "de", api_name="/evaluate")[0]
+    assert "Scored **2** sentences" in message and scored  # the next upload is scored
+
+
+def test_a_failing_request_fails_alone_in_its_batch():
+    def tag(requests):
+        if any(text == "bad" for text, in requests):
+            raise RuntimeError("this text breaks the model")
+        return [[text.upper()] for text, in requests]
+
+    batched = common.safe_batch(tag, lambda message: [message])
+    assert batched(["a", "b"]) == (["A", "B"],)
+    (answers,) = batched(["a", "bad", "c"])
+    assert answers[0] == "A" and answers[2] == "C" and "this text breaks the model" in answers[1]
+
+
+def test_the_page_layout_follows_the_text(models):
+    arabic = compare_tab.compare_text(models, "زار محمد علي مدينة القاهرة. ثم عاد.")
+    assert all(update.rtl for update in compare_tab.layout_values(arabic)[:3])
+    assert compare_tab.layout_values(arabic)[3].visible is False  # stale downloads hidden
+    compare_tab.RECENT.store(arabic.text, arabic)
+    assert compare_tab.laid_out(models, arabic.text) is arabic  # the view Compare made, when cached
+    uncached = compare_tab.laid_out(models, "Paris is big. Rome is old. " + "x" * 7)  # never compared
+    assert uncached.sentences == [(0, 13), (14, 26), (27, 34)] and not uncached.highlights
 
 
 def test_the_sample_upload_file_is_scored(models):

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from fusion.predict import Word, entities_from_words, predict, tag_words
+from fusion.predict import Word, entities_from_words, predict, predict_each, tag_words
 
 
 def test_entities_follow_strict_iob2_as_the_scores_do():
@@ -68,6 +68,19 @@ def test_batch_order_does_not_change_results(tiny_bert, make_tagger):
     for a, b in zip(together, alone):
         assert [w.tag for w in a.words] == [w.tag for w in b.words]
         assert [w.score for w in a.words] == pytest.approx([w.score for w in b.words], abs=1e-3)
+
+
+def test_taggers_run_at_once_give_what_each_gives_alone(tiny_bert, make_tagger):
+    taggers = {"baseline": make_tagger(tiny_bert), "fusion": make_tagger(tiny_bert, fusion_layer=1)}
+    texts = ["Angela Merkel visited Paris. Rome is old.", "", "Berlin"]
+    together = predict_each(taggers, texts)
+    assert set(together) == set(taggers)
+    for name, tagger in taggers.items():
+        alone = predict(tagger, texts)
+        assert [[(w.text, w.tag, w.score) for w in p.words] for p in together[name]] == \
+            [[(w.text, w.tag, w.score) for w in p.words] for p in alone]
+    with pytest.raises(TypeError):  # errors come out as predict raises them
+        predict_each(taggers, [3])
 
 
 def test_explained_and_plain_predictions_agree(tiny_bert, make_tagger):

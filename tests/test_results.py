@@ -107,6 +107,9 @@ def test_bootstrap_of_a_better_model_is_above_zero():
     assert intervals["average"].delta == pytest.approx(np.mean([intervals[c].delta for c in ("de", "sw")]))
     again = {i.language: i for i in paired_bootstrap(base, better)}
     assert again == intervals  # a fixed seed: the same intervals every time
+    paused = []  # a server's pause between languages changes nothing but the timing
+    assert {i.language: i for i in paired_bootstrap(base, better, between=lambda: paused.append(1))} == intervals
+    assert len(paused) == 3
 
 
 def test_groups_never_mix_sentence_counts():

@@ -118,6 +118,21 @@ def safe(function, fallback):
     return wrapper
 
 
+def safe_batch(function, fallback):
+    """`safe` for a batched event (Gradio passes one list per input and takes one list per
+    output). `function` maps a list of requests (tuples of inputs) to a list of rows (lists of
+    outputs). When the batch fails, each request is run alone, so one bad request fails alone."""
+    def wrapper(*columns):
+        requests = list(zip(*columns))
+        try:
+            rows = function(requests)
+        except Exception:  # noqa: BLE001 — logged; each request is then tried on its own
+            traceback.print_exc()
+            rows = [safe(lambda request=request: function([request])[0], fallback)() for request in requests]
+        return tuple(list(column) for column in zip(*rows))
+    return wrapper
+
+
 # --------------------------------------------------------------------------------------------
 # Links: the page state in the URL's query string
 # --------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from fusion.compare import (BOUNDARY_DIFFERS, SAME, TYPE_DIFFERS, EntityRow, Seg
                             compare_entities, highlight_segments, only)
 from fusion.export import ComparisonExport, ExportFiles, Panel, write_exports
 from fusion.languages import language_info, text_direction
-from fusion.predict import clean_text, predict
+from fusion.predict import clean_text, predict_each, segment
 
 from .common import SIDES, BoundedCache, TaggerSlot, plain
 
@@ -88,8 +88,9 @@ def entity_frame(rows: list[EntityRow] | None = None) -> pd.DataFrame:
                          for row in rows or []], columns=TABLE_COLUMNS)
 
 
-def compare_text(slots: dict[str, TaggerSlot], text) -> CompareView:
-    """Tag `text` with every loaded model and compare; never raises on odd text."""
+def fit_text(slots: dict[str, TaggerSlot], text) -> tuple[str, list[str]]:
+    """The part of `text` one Compare tags (the character limit, then the token budget), and
+    notes saying what was left out."""
     text = clean_text("" if text is None else str(text))
     notes = []
     if len(text) > TEXT_LIMIT:
@@ -108,16 +109,36 @@ def compare_text(slots: dict[str, TaggerSlot], text) -> CompareView:
                          f"can use the app at once): {kept}. Compare the rest separately, or score a "
                          "whole file in *Evaluate your data*.")
             text = text[:fitted.end]
+    return text, notes
+
+
+def compare_texts(slots: dict[str, TaggerSlot], texts: list) -> list[CompareView]:
+    """Tag each text with every loaded model and compare; never raises on odd text. All texts
+    go through each model together (their sentences batched by length), and the two models run
+    at once (`predict_each`): many people's Compare requests cost little more than one."""
+    fitted = [fit_text(slots, text) for text in texts]
+    to_tag = [index for index, (text, _) in enumerate(fitted) if text.strip()]
+    ready = {side: slot.tagger for side, slot in slots.items() if slot.ready}
+    tagged = predict_each(ready, [fitted[index][0] for index in to_tag]) if ready and to_tag else {}
+    position = {index: k for k, index in enumerate(to_tag)}
+    return [view_of(slots, text, notes, {side: tagged[side][position[index]] for side in tagged}
+                    if index in position else {})
+            for index, (text, notes) in enumerate(fitted)]
+
+
+def compare_text(slots: dict[str, TaggerSlot], text) -> CompareView:
+    """`compare_texts` of one text."""
+    return compare_texts(slots, [text])[0]
+
+
+def view_of(slots: dict[str, TaggerSlot], text: str, notes: list[str], predictions: dict) -> CompareView:
+    """What Compare shows for `text`, from each loaded model's Prediction of it."""
     view = CompareView(text, "", text_direction(text))
     if not text.strip():
         view.message = "\n\n".join(notes) or EMPTY_MESSAGE  # e.g. one "word" over the budget
         return view
-    predictions = {}
-    for side, slot in slots.items():
-        if not slot.ready:
-            notes.append(f"The {side} model is not loaded: {plain(slot.error)}")
-            continue
-        predictions[side] = predict(slot.tagger, text)[0]
+    notes += [f"The {side} model is not loaded: {plain(slot.error)}" for side, slot in slots.items()
+              if not slot.ready]
     if predictions:
         first = next(iter(predictions.values()))  # both models cut text the same way
         view.sentences = [(sentence.start, sentence.end) for sentence in first.sentences]
@@ -236,19 +257,42 @@ SHOW_RESULT_JS = ("() => { if (window.innerWidth <= 700) document.querySelector(
 
 
 def outputs(parts: dict) -> list:
-    return [parts["status"], parts["baseline"], parts["fusion"], parts["disagreement"], parts["table"],
-            parts["downloads"], parts["html"], parts["png"], parts["csv"]]
+    """What Compare answers with: plain values, the same for every caller, so that many
+    people's requests can be answered by one batched call (see `layout_values`)."""
+    return [parts["status"], parts["baseline"], parts["fusion"], parts["disagreement"], parts["table"]]
 
 
-def values(view: CompareView, files: ExportFiles | None = None) -> list:
+def values(view: CompareView) -> list:
     """The Compare tab's output values, in the order of `outputs`."""
-    rtl = view.direction == "rtl"
-    return [view.message,
-            gr.HighlightedText(value=view.highlights.get("baseline"), rtl=rtl),
-            gr.HighlightedText(value=view.highlights.get("fusion"), rtl=rtl),
-            gr.HighlightedText(value=view.disagreement, rtl=rtl), view.table,
-            gr.Column(visible=files is not None)] + ([files.html, files.png, files.csv] if files else [None] * 3)
+    return [view.message, view.highlights.get("baseline"), view.highlights.get("fusion"),
+            view.disagreement, view.table]
 
 
 def fallback_values(message: str) -> list:
-    return [message, None, None, None, entity_frame(), gr.Column(visible=False), None, None, None]
+    return [message, None, None, None, entity_frame()]
+
+
+def layout_outputs(parts: dict) -> list:
+    return [parts["baseline"], parts["fusion"], parts["disagreement"], parts["downloads"]]
+
+
+def laid_out(slots: dict[str, TaggerSlot], text) -> CompareView:
+    """The view Compare made of `text` when it is still cached, else one without tags (its
+    direction and sentences, which `layout_values` and Inside's sentence picker need)."""
+    text = "" if text is None else str(text)
+    view = RECENT.find(text)
+    if view is not None:
+        return view
+    view = CompareView(text, "", text_direction(text))
+    ready = next((slot for slot in slots.values() if slot.ready), None)
+    if ready is not None and text.strip():
+        view.sentences = [(s.start, s.end) for s in segment(text, ready.tagger.tokenizer)[1]]
+    return view
+
+
+def layout_values(view: CompareView) -> list:
+    """The settings of one page that follow its text (in the order of `layout_outputs`): the
+    reading direction, and the previous text's downloads hidden until this one's are drawn.
+    They are set after the batched Compare, per page: a batched call can set values only."""
+    rtl = view.direction == "rtl"
+    return [gr.HighlightedText(rtl=rtl) for _ in range(3)] + [gr.Column(visible=False)]

@@ -4,6 +4,9 @@ that language (one row set per group of runs, never mixed)."""
 from __future__ import annotations
 
 import os
+import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -15,13 +18,17 @@ from fusion.errors import differing_sentences
 from fusion.evaluate import predict_dataset, score_tags
 from fusion.languages import LANGUAGES, language_info
 from fusion.results import stored_scores
-from fusion.upload import UploadError, decode_upload
+from fusion.upload import DecodedText, UploadError, decode_upload
 
 from .common import TaggerSlot, plain
 
 SAMPLE_FILE = Path(__file__).resolve().parents[1] / "assets" / "sample_upload.conll"  # hand-written
 UPLOAD_BYTES_LIMIT = 2_000_000  # 2 MB ...
 UPLOAD_SENTENCE_LIMIT = 5_000  # ... and 5,000 sentences per file
+# Sub-word tokens per batch while scoring an upload: small batches, so that the scoring can step
+# aside for a Compare after a fraction of a second (ui/foreground.py).
+UPLOAD_BATCH_TOKENS = 512
+CANCELLED = "Scoring cancelled: nothing was scored. Press *Score both models* to start again."
 SCORE_COLUMNS = ["source", "model", "type", "precision", "recall", "F1", "support"]
 INTRO = (
     "Upload a CoNLL-style file — token in the first column, IOB tag (PER/ORG/LOC) in the last, a "
@@ -74,14 +81,22 @@ def stored_rows(records: list[dict], language: str) -> tuple[list[dict], list[pl
     return rows, list(series.values())
 
 
-def score_upload(slots: dict[str, TaggerSlot], path, language, records: list[dict], progress=None):
-    """Score both models on an uploaded file. Returns (message, score table, per-type figure,
-    the sentences where the models differ). `progress(fraction, description)` is called as
-    sentences are tagged."""
-    empty = pd.DataFrame(columns=SCORE_COLUMNS)
+@dataclass(frozen=True)
+class ReadUpload:
+    """An upload read and checked: its sentences, or the message saying why it cannot be scored."""
+
+    name: str  # the file's name, escaped for Markdown
+    dataset: object = None  # Dataset(tokens, ner_tags)
+    decoded: DecodedText | None = None
+    problem: str | None = None
+    short_problem: str = ""  # for the figure
+
+
+def read_upload(path) -> ReadUpload:
+    """Read an uploaded CoNLL file within the limits, or say why not."""
     problem = check_upload(path)
     if problem:
-        return problem, empty, plots.message_figure(problem), []
+        return ReadUpload("", problem=problem, short_problem=problem)
     file_name = Path(path).name
     name = plain(file_name)
     try:
@@ -89,30 +104,111 @@ def score_upload(slots: dict[str, TaggerSlot], path, language, records: list[dic
         sentences = parse_conll_lines(decoded.text.split("\n"), file_name)
         dataset = conll_dataset(sentences, file_name, max_sentences=UPLOAD_SENTENCE_LIMIT + 1)
     except (UploadError, DataFormatError) as error:
-        message = f"Could not read {name}: {plain(error)}"
-        return message, empty, plots.message_figure("the file could not be read"), []
+        return ReadUpload(name, problem=f"Could not read {name}: {plain(error)}",
+                          short_problem="the file could not be read")
     if len(dataset) == 0:
-        return f"{name} holds no sentences.", empty, plots.message_figure("no sentences"), []
+        return ReadUpload(name, problem=f"{name} holds no sentences.", short_problem="no sentences")
     if len(dataset) > UPLOAD_SENTENCE_LIMIT:
         message = (f"{name} has more than {UPLOAD_SENTENCE_LIMIT:,} sentences, the limit per upload. "
                    "Split it, or score it offline with `python -m fusion evaluate`.")
-        return message, empty, plots.message_figure(message), []
+        return ReadUpload(name, problem=message, short_problem=message)
+    return ReadUpload(name, dataset, decoded)
+
+
+class ScoringRate:
+    """Seconds per sub-word token for scoring an upload with every loaded model, as measured on
+    this server by the last scorings (before the first one: this project's 2-core machine)."""
+
+    MEASURED_HERE = 0.0021  # bench/load.py: 2,000 sentences alone, 2.08 ms per token, 2-core machine
+
+    def __init__(self, seconds_per_token: float = MEASURED_HERE):
+        self.seconds_per_token = seconds_per_token
+        self.measured = False
+        self._lock = threading.Lock()
+
+    def observe(self, tokens: int, seconds: float) -> None:
+        if tokens <= 0 or seconds <= 0:
+            return
+        with self._lock:  # the newest scoring counts for half: the server's load changes
+            rate = seconds / tokens
+            self.seconds_per_token = rate if not self.measured else (self.seconds_per_token + rate) / 2
+            self.measured = True
+
+    def estimate(self, tokens: int) -> float:
+        return tokens * self.seconds_per_token
+
+
+RATE = ScoringRate()
+
+
+def upload_tokens(slots: dict[str, TaggerSlot], dataset) -> int:
+    """Sub-word tokens of the upload's sentences, as the models read them."""
+    slot = next((s for s in slots.values() if s.ready), None)
+    if slot is None:
+        return 0
+    sentences = [words for words in dataset["tokens"] if words]
+    if not sentences:
+        return 0
+    encoded = slot.tagger.tokenizer(sentences, is_split_into_words=True, add_special_tokens=False)
+    return sum(len(ids) for ids in encoded["input_ids"])
+
+
+def describe_upload(slots: dict[str, TaggerSlot], path, rate: ScoringRate = RATE) -> str:
+    """What scoring the file will take, said before it starts (or why it cannot be scored)."""
+    if not path:
+        return ""
+    upload = read_upload(path)
+    if upload.problem:
+        return upload.problem
+    ready = [slot for slot in slots.values() if slot.ready]
+    tokens = upload_tokens(slots, upload.dataset)
+    seconds = rate.estimate(tokens) * len(ready) / max(1, len(slots))
+    source = "measured on this server" if rate.measured else "measured on a 2-core machine"
+    return (f"{upload.name}: **{len(upload.dataset):,}** sentences, {tokens:,} sub-word tokens. Scoring "
+            f"{'both models' if len(ready) == 2 else 'the loaded model'} takes about "
+            f"**{_duration(seconds)}** when no one is comparing ({source}); it pauses while others "
+            "compare, and *Cancel* stops it.")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return "under 1 s"
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def score_upload(slots: dict[str, TaggerSlot], path, language, records: list[dict], progress=None,
+                 rate: ScoringRate = RATE):
+    """Score both models on an uploaded file. Returns (message, score table, per-type figure,
+    the sentences where the models differ). `progress(fraction, description)` is called before
+    the first batch and after each one; it may block (to let a Compare go first) or raise (to
+    cancel)."""
+    empty = pd.DataFrame(columns=SCORE_COLUMNS)
+    upload = read_upload(path)
+    if upload.problem:
+        return upload.problem, empty, plots.message_figure(upload.short_problem), []
+    name, dataset, decoded = upload.name, upload.dataset, upload.decoded
     ready = [slot for slot in slots.values() if slot.ready]
     if not ready:
         return "No model is loaded, so nothing can be scored.", empty, plots.message_figure("no model"), []
 
     rows, series, predicted = [], [], {}
     total = len(ready) * len(dataset)
+    if progress is not None:
+        progress(0.0, "starting")
+    started = time.perf_counter()
     for index, slot in enumerate(ready):
         def report(done, offset=index * len(dataset), side=slot.side):
             if progress is not None:
                 progress((offset + done) / total, f"{side}: {done:,} / {len(dataset):,} sentences")
-        predicted[slot.side] = predict_dataset(slot.tagger, dataset, progress=report)
+        predicted[slot.side] = predict_dataset(slot.tagger, dataset, batch_size=16, progress=report,
+                                               max_batch_tokens=UPLOAD_BATCH_TOKENS)
         scores = score_tags(dataset["ner_tags"], predicted[slot.side])
         mine = _score_rows("your file", slot.model, scores)
         rows += mine
         series.append(plots.BarSeries(f"{slot.model} · your file", slot.side, False,
                                       {row["type"]: row["F1"] for row in mine}))
+    if len(ready) == len(slots):  # the rate is for every model of the app
+        rate.observe(upload_tokens(slots, dataset), time.perf_counter() - started)
     code = str(language or "").strip()
     stored, stored_series = stored_rows(records, code) if code else ([], [])
     table = pd.DataFrame(rows + stored, columns=SCORE_COLUMNS).round(1)
@@ -140,9 +236,12 @@ def build() -> dict:
             parts["language"] = gr.Dropdown([(f"{lang.name} ({lang.code})", lang.code) for lang in by_name],
                                             value=None, allow_custom_value=True,
                                             label="Language of the file")
-            parts["button"] = gr.Button("Score both models", variant="primary")
+            with gr.Row():
+                parts["button"] = gr.Button("Score both models", variant="primary")
+                parts["cancel"] = gr.Button("Cancel", variant="stop", elem_id="cancel-upload")
             parts["sample"] = gr.DownloadButton("Download a sample file", value=str(SAMPLE_FILE),
                                                 size="sm")
+    parts["estimate"] = gr.Markdown(elem_id="upload-estimate")
     parts["status"] = gr.Markdown(elem_id="upload-status")
     parts["scores"] = gr.Dataframe(pd.DataFrame(columns=SCORE_COLUMNS), interactive=False,
                                    label="Precision / recall / F1 (percent)")

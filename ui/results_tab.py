@@ -67,7 +67,7 @@ _INTERVALS: dict[tuple, dict[str, DeltaInterval]] = {}  # (folder, its files' ti
 
 
 def bootstrap_intervals(runs_dir, records: list[dict], group: RunGroup | None,
-                        fusion_model: str | None) -> tuple[dict[str, DeltaInterval], str]:
+                        fusion_model: str | None, between=None) -> tuple[dict[str, DeltaInterval], str]:
     """language -> interval (and "average"), or {} and why there are none. Cached until a file
     in the runs folder changes; a second caller waits for the first one's result."""
     if group is None or fusion_model is None:
@@ -81,7 +81,7 @@ def bootstrap_intervals(runs_dir, records: list[dict], group: RunGroup | None,
                 if len(_INTERVALS) > 16:  # a few groups × models; old folder states go
                     _INTERVALS.clear()
                 _INTERVALS[key] = run_intervals(group_records(records, group), folder, fusion_model,
-                                                SOURCE_LANGUAGE)
+                                                SOURCE_LANGUAGE, between)
     except (PredictionsError, ValueError) as error:
         return {}, f"No bootstrap intervals: {plain(error)}"
     return _INTERVALS[key], ""
@@ -185,12 +185,13 @@ def default_choice(records: list[dict], loaded_fusion: str | None) -> tuple[str 
     return found[0].key, loaded_fusion if loaded_fusion in models else next(iter(models), None)
 
 
-def warm_up(runs_dir, records: list[dict], loaded_fusion: str | None) -> None:
+def warm_up(runs_dir, records: list[dict], loaded_fusion: str | None, between=None) -> None:
     """Compute the default view's bootstrap in the background at start-up, so the first visitor
-    of the Results tab does not wait for it (seconds for full test sets)."""
+    of the Results tab does not wait for it (seconds for full test sets). `between()` is called
+    before each language: the app lets Compare requests go first."""
     group_key, fusion_model = default_choice(records, loaded_fusion)
     threading.Thread(target=bootstrap_intervals, daemon=True,
-                     args=(runs_dir, records, group_by_key(records, group_key), fusion_model)).start()
+                     args=(runs_dir, records, group_by_key(records, group_key), fusion_model, between)).start()
 
 
 def reload_values(runs_dir, loaded_fusion: str | None, wanted_group: str | None = None,
