@@ -8,6 +8,10 @@ gold ones (exact start, end and type). Three F1 columns per language and model:
 * raw sentence: each sentence's raw text on its own;
 * raw paragraph: 10 consecutive sentences pasted as one text (a fragment without final
   punctuation gets a line break after it), so sentence splitting is part of what is measured.
+Each row also counts, from sentence splitting alone, the test lines cut into several sentences
+and the places where a paragraph was cut differently from its sentences one by one (a sentence's
+end merged with the next, or a cut inside a sentence): since each sentence is tagged on its own,
+those are the only way raw paragraph can score below raw sentence.
 Targets: raw sentence ≥ pre-split − 1.0 and raw paragraph ≥ raw sentence − 1.0, every language.
 
 It also prints how often re-splitting a detokenised sentence gives back the gold tokens inside
@@ -32,8 +36,8 @@ from fusion.checkpoint import load_tagger  # noqa: E402
 from fusion.data import load_split  # noqa: E402
 from fusion.evaluate import predict_dataset, score_tags  # noqa: E402
 from fusion.predict import predict, tag_words  # noqa: E402
-from fusion.rawtext import detokenise, is_markup_quote, paragraph, span_scores  # noqa: E402
-from fusion.segmentation import split_words  # noqa: E402
+from fusion.rawtext import cut_differences, detokenise, is_markup_quote, paragraph, span_scores  # noqa: E402
+from fusion.segmentation import split_sentences, split_words  # noqa: E402
 
 LANGUAGES = "en,de,es,ru,ar,hi,zh,ja,ko,sw,tr,vi"
 WORD_RATE_LANGUAGES = "en,de,fr,es,ru"
@@ -51,6 +55,19 @@ def word_rate(dataset, language: str) -> tuple[int, int]:
                 total += 1
                 kept += span in spans
     return kept, total
+
+
+def segmentation_report(sentences, paragraphs, language: str) -> dict:
+    """Sentence splitting alone, no model: WikiANN lines cut into several sentences, and
+    paragraph boundaries merged or cut differently from the sentences split one by one."""
+    alone = [split_sentences(s.text, language) for s in sentences]
+    merged = different = 0
+    for i, joined in enumerate(paragraphs):
+        m, d = cut_differences(joined, split_sentences(joined.text, language),
+                               alone[i * PARAGRAPH:(i + 1) * PARAGRAPH])
+        merged, different = merged + len(m), different + len(d)
+    return {"lines cut": sum(len(spans) > 1 for spans in alone), "merged": merged,
+            "cut differently": different}
 
 
 def entity_spans(predictions) -> list[list[tuple[int, int, str]]]:
@@ -75,7 +92,7 @@ def measure(tagger, dataset, language: str) -> dict:
     raw_paragraph = span_scores([p.entities for p in paragraphs], entity_spans(predicted))["f1"]
     return {"pre": 100 * pre_split, "sentence": 100 * raw_sentence, "paragraph": 100 * raw_paragraph,
             "evaluate_seconds": evaluate_seconds, "paragraph_seconds": paragraph_seconds,
-            "n": len(sentences)}
+            "n": len(sentences), **segmentation_report(sentences, paragraphs, language)}
 
 
 def single_sentence_latency(tagger, repeats: int = 30) -> tuple[float, float]:
@@ -121,7 +138,9 @@ def main() -> int:
             paragraph_seconds += result["paragraph_seconds"]
             rows.append((tagger.config.model, language, result))
             print(f"  {language}: pre-split {result['pre']:.1f}  raw sentence {result['sentence']:.1f}  "
-                  f"raw paragraph {result['paragraph']:.1f}  ({result['n']} sentences)", flush=True)
+                  f"raw paragraph {result['paragraph']:.1f}  ({result['n']} sentences; "
+                  f"{result['lines cut']} cut into several, paragraphs: {result['merged']} ends merged, "
+                  f"{result['cut differently']} cut differently)", flush=True)
 
     print(f"\nthroughput: raw paragraphs / evaluate on the same sentences = "
           f"{evaluate_seconds / paragraph_seconds:.2f} × (target ≥ 0.8)")

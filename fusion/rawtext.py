@@ -4,8 +4,10 @@
 closing punctuation or after opening brackets, none at all in Chinese and Japanese, and records
 where every gold entity lands in the resulting string. `paragraph` joins consecutive sentences as
 a person would: after final punctuation a space, after a fragment without it (WikiANN holds many
-titles and list items) a line break. `span_scores` compares predicted entity character spans with
-gold ones (exact start, end and type).
+titles and list items) a line break; `cut_differences` says where sentence splitting cut it
+differently from its sentences one by one (the only way a paragraph can score below its
+sentences, since each sentence is tagged on its own). `span_scores` compares predicted entity
+character spans with gold ones (exact start, end and type).
 
 Only whitespace changes: every token's characters stay as the data has them (WikiANN's wiki-markup
 quotes '' and ``, and the "#" that zh / ja write for a space, included), so a difference between
@@ -29,6 +31,7 @@ class RawSentence:
     text: str
     entities: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end, type), gold
     tokens: list[tuple[int, int]] = field(default_factory=list)  # where each gold token landed
+    parts: list[tuple[int, int]] = field(default_factory=list)  # a paragraph's sentences (start, end)
 
 
 def gold_spans(tags: list[str]) -> list[tuple[int, int, str]]:
@@ -57,14 +60,31 @@ def detokenise(tokens: list[str], tags: list[str], language: str) -> RawSentence
 
 def paragraph(sentences: list[RawSentence], language: str) -> RawSentence:
     """Sentences joined into one text as a person would write them; entity spans shifted."""
-    text, entities = "", []
+    text, entities, parts = "", [], []
     for sentence in sentences:
         if text:
             ends_sentence = text[-1] in _FINAL
             text += ("" if language in NO_SPACE_LANGUAGES else " ") if ends_sentence else "\n"
         entities += [(start + len(text), end + len(text), kind) for start, end, kind in sentence.entities]
+        parts.append((len(text), len(text) + len(sentence.text)))
         text += sentence.text
-    return RawSentence(text, entities)
+    return RawSentence(text, entities, parts=parts)
+
+
+def cut_differences(joined: RawSentence, found: list[tuple[int, int]],
+                    alone: list[list[tuple[int, int]]]) -> tuple[list[int], list[int]]:
+    """Where sentence splitting cut a paragraph differently from its sentences split one by one:
+    (ends of sentences merged with the next, cuts inside a sentence made or missed only in the
+    paragraph), as offsets into the paragraph. `found`: the paragraph's sentence spans; `alone`:
+    each sentence's spans when split alone (offsets into that sentence)."""
+    found_ends = {end for _, end in found[:-1]}
+    merged = [end for _, end in joined.parts[:-1] if end not in found_ends]
+    different = []
+    for (start, end), spans in zip(joined.parts, alone):
+        inside_alone = {start + e for _, e in spans[:-1]}
+        inside_found = {e for e in found_ends if start < e < end}
+        different += sorted(inside_alone ^ inside_found)
+    return merged, different
 
 
 def span_scores(gold: list[list[tuple[int, int, str]]],

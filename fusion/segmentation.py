@@ -8,9 +8,14 @@ and into words the way WikiANN has them. bench/raw_text.py measures both against
 Sentences: `sentencex` (Wikimedia's rule-based segmenter, with abbreviation lists per language;
 chosen by measurement, see docs/METHOD.md), after cutting at every line break (pasted headings
 and list items have no final punctuation), and in Thai at a space between Thai letters (Thai
-marks a sentence end with a space; sentencex does not split it). A break with nothing between
-the sentences ("101.º") or after an initial or abbreviation ("R. S. Thomas", "Vol. I") is undone, except after 。！？ (Chinese
-and Japanese write on without a space). sentencex never breaks inside quotes or brackets, so a
+marks a sentence end with a space; sentencex does not split it), not before ๆ or ฯ. A break
+with nothing between the sentences ("101.º") is undone, except after 。！？ (Chinese and Japanese
+write on without a space), and so is one after an initial or abbreviation ("R. S. Thomas",
+"Vol. I"; not after a word of the language that is only spelled like one: Turkish "var", Dutch
+"op") and, in Turkish, after an ordinal ("1. Lig", "19. yüzyıl", "II. Mahmud"). A regnal number
+I, V or X after a ruler's title and a name is a numeral, not an initial: a sentence may end
+there ("Papa Leo X. Baraza ...", "Pope Leo X. He ..."), though not in languages that write
+ordinals with a period ("Karl V. der Große"). sentencex never breaks inside quotes or brackets, so a
 segment longer than SENTENCE_CHARS is cut again after any sentence-final mark. A run longer still
 (no breaks at all) is left whole: the tagger covers it with overlapping windows.
 
@@ -20,7 +25,8 @@ de, fr, es and ru ≥ 99.6 % of the gold tokens inside entities come back as the
 * letters, marks and digits join across one internal hyphen, period, apostrophe, middle dot, plus
   or degree sign (Санкт-Петербург, U.S, 3.5, O'Brien, UTC+2), and across , or : between digits;
 * edge punctuation is a word of its own, except: inside a sentence, the period of an initial
-  ("J."), of a word with an internal period ("U.S.") or of a word in ABBREVIATIONS ("St."), but
+  ("J."), of a word with an internal period ("U.S.") or of a word in ABBREVIATIONS ("St."), in
+  Turkish of an ordinal ("1.", "II.", as WikiANN tr has them), but
   never a sentence's final period (WikiANN splits it off: "Washington, D.C ."); "..." as one word, a leading apostrophe on letters ("'s"), a trailing hyphen
   ("Felsen-"), and typographic quotes and Arabic or Myanmar commas, which WikiANN keeps on the
   word they touch («Динамо», غرناطة،);
@@ -39,7 +45,9 @@ import regex
 SENTENCE_CHARS = 1_000  # a longer segment is cut again after sentence-final marks
 _LINE = regex.compile(r"[^\n\r\u2028\u2029\x0b\x0c\x85]+")
 _SENTENCE_END = regex.compile(r"[.!?\u3002\uff01\uff1f\u0964\u1362\u061f\u06d4][\"'\u201d\u00bb)\]]*\s")
-_THAI_SPACE = regex.compile(r"(?<=\p{Thai})\s+(?=\p{Thai})")  # Thai ends a sentence with a space
+# Thai ends a sentence with a space, but not the space before ๆ (repetition mark, written after a
+# space: "เด็ก ๆ") or ฯ (abbreviation mark: "กรุงเทพ ฯ", "ฯลฯ"), which belong to the word before
+_THAI_SPACE = regex.compile(r"(?<=\p{Thai})\s+(?=\p{Thai})(?![\u0e2f\u0e46])")
 _GLUED_ENDS = set("\u3002\uff01\uff1f\uff61")  # 。！？｡: the next sentence follows with no space
 _LONG_LINE = 10_000  # sentencex slows down sharply on one long line holding quotes
 
@@ -74,7 +82,49 @@ ABBREVIATIONS = {
     "avda", "gral", "ing", "lic", "cia",
     "им", "св", "ст", "г", "гг", "ул", "пр", "пл", "д", "проф", "акад", "р", "оз", "пос", "обл",
     "см", "т", "н", "ок", "тыс", "млн", "млрд", "дж",
+    # Swahili titles (sentencex has no Swahili list): Daktari, Bwana, Bibi, Mheshimiwa
+    "dk", "bw", "bi", "mh", "mhe",
 }
+# Abbreviations that are also a common sentence-final word of a language, so a period after them
+# is not taken as an abbreviation's there: Turkish "var" ("there is": "... sorun var. Ama"), Dutch
+# "op" (a separable verb's particle: "Hij gaf niet op."). In WikiANN tr / nl test+dev, "var ." and
+# "op ." end 5 and 40 lines, "var." and "op." never stand as an abbreviation.
+NOT_ABBREVIATIONS = {"tr": {"var"}, "nl": {"op"}}
+
+# Languages that write an ordinal as a number or Roman numeral with a period ("19. yüzyıl",
+# "1. Lig", "II. Mahmud", "Karl V. der Große"): there a period after a numeral need not end a
+# sentence, so the regnal-numeral break below ("Pope Leo X. He ...") is not made.
+ORDINAL_PERIOD_LANGUAGES = {"bs", "cs", "da", "de", "et", "fi", "fo", "hr", "hu", "is", "lv", "nb",
+                            "nn", "no", "sk", "sl", "sr", "tr"}
+# ... and of those, languages where it (almost) never does: Turkish puts its ordinal before the
+# noun ("2. Dünya Savaşı", "III. Selim") and ends its sentences on a verb or copula, a number
+# taking a suffix ("1990'da", "5.000'dir"); sentencex (English rules for tr) breaks after every
+# "1." followed by a space. Inside a sentence the period stays on the numeral ("1." as WikiANN tr
+# has it: 594 such tokens mid-line, 3 numerals with the period split off).
+ORDINAL_NEVER_ENDS = {"tr"}
+_ROMAN = r"(?=[IVXLCDM])M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})"
+_NUMERAL = regex.compile(r"\p{Nd}+|" + _ROMAN)
+_ORDINAL = regex.compile(r"(?<![\p{L}\p{M}\p{N}])(?:\p{Nd}+|" + _ROMAN + r")\.$")
+
+# A king's or pope's regnal number I, V or X looks like an initial ("Joseph I. Lieberman"), so
+# sentencex never breaks after it unless an English function word follows ("Leo X. He"), and the
+# initial rule below would undo that break. After a ruler's title and a name it is a numeral, and
+# a period after it ends the sentence when the next word is not lowercase: "Papa Leo X. Baraza la
+# ...", "Queen Elizabeth I. Her reign ...". Titles are matched in any case ("el papa León X.").
+REGNAL_TITLES = (
+    "pope antipope king queen emperor empress tsar czar tsarina kaiser sultan shah pharaoh "
+    "patriarch caliph prince princess duke duchess "  # en
+    "papa mfalme malkia sultani kaisari farao "  # sw
+    "rey reina emperador emperatriz faraón rei rainha imperador faraó re regina imperatore "
+    "faraone pape roi reine empereur impératrice pharaon "  # es, pt, it, fr
+    "paus koning koningin keizer keizerin raja ratu kaisar firaun vua"  # nl, id, ms, vi
+).split()
+_NAME = r"\p{Lu}[\p{L}\p{M}'\u2019-]*"
+_REGNAL_END = regex.compile(
+    r"(?<![\p{L}\p{M}])(?i:" + "|".join(REGNAL_TITLES) + r")\s+(?:" + _NAME + r"\s+){1,2}[IVX]\.$")
+_REGNAL_BREAK = regex.compile(
+    r"(?<![\p{L}\p{M}])(?i:" + "|".join(REGNAL_TITLES) + r")\s+(?:" + _NAME + r"\s+){1,2}[IVX]\."
+    r"(?=\s+[^\s\p{Ll}\p{P}]|\s+[\"'\u201c\u2018\u00ab\u201e(\[])")
 
 Span = tuple[int, int]  # [start, end) character offsets into the original text
 
@@ -122,13 +172,25 @@ def split_sentences(text: str, language: str = "en") -> list[Span]:
             for found in sentencex.get_sentence_boundaries(language or "en", text[base:stop]):
                 start, end = _trimmed(text, base + found["start_index"], base + found["end_index"])
                 for piece in _thai_pieces(text, start, end, SENTENCE_CHARS):
-                    start, end = _trimmed(text, *_on_clusters(boundaries, *piece))
-                    if spans and (start < spans[-1][1] or _glued(text, spans[-1][1], start)
-                                  or _after_initial(text, *spans[-1])):
-                        start = spans.pop()[0]  # overlapping after snapping, or no real break
-                    if end > start:
-                        spans.append((start, end))
+                    for piece in _regnal_pieces(text, *piece, language):
+                        start, end = _trimmed(text, *_on_clusters(boundaries, *piece))
+                        if spans and (start < spans[-1][1] or _glued(text, spans[-1][1], start)
+                                      or _after_initial(text, *spans[-1], language)
+                                      or _after_ordinal(text, *spans[-1], language)):
+                            start = spans.pop()[0]  # overlapping after snapping, or no real break
+                        if end > start:
+                            spans.append((start, end))
     return spans
+
+
+def _regnal_pieces(text: str, start: int, end: int, language: str = "en"):
+    """A piece cut after a regnal number I, V or X that ends a sentence ("Papa Leo X. Baraza"),
+    which sentencex takes for an initial (see REGNAL_TITLES)."""
+    if language not in ORDINAL_PERIOD_LANGUAGES:
+        for found in _REGNAL_BREAK.finditer(text, start, end):
+            yield start, found.end()
+            start = found.end()
+    yield start, end
 
 
 def _glued(text: str, previous_end: int, start: int) -> bool:
@@ -140,14 +202,28 @@ def _glued(text: str, previous_end: int, start: int) -> bool:
 _LAST_WORD = regex.compile(r"(\w+)\.$")
 
 
-def _after_initial(text: str, start: int, end: int) -> bool:
+def _after_initial(text: str, start: int, end: int, language: str = "en") -> bool:
     """A "sentence" ending in an initial ("R. S.") or an abbreviation ("Vol.") goes on: "R. S.
-    Thomas", "Vol. I" (sentencex knows abbreviations only for some languages)."""
+    Thomas", "Vol. I" (sentencex knows abbreviations only for some languages); not after a
+    regnal number ("Pope Leo X.", see REGNAL_TITLES)."""
     if end - start >= 2 and text[end - 1] == "." and text[end - 2].isupper() \
             and (end - 3 < start or not text[end - 3].isalnum()):
-        return True
+        return not (language not in ORDINAL_PERIOD_LANGUAGES
+                    and _REGNAL_END.search(text, max(start, end - 80), end))
     last = _LAST_WORD.search(text, max(start, end - 12), end)
-    return bool(last) and last.group(1).lower() in ABBREVIATIONS
+    return bool(last) and is_abbreviation(last.group(1), language)
+
+
+def is_abbreviation(word: str, language: str | None = None) -> bool:
+    """`word` (without its period) is in ABBREVIATIONS and not a common word of `language`."""
+    word = word.lower()
+    return word in ABBREVIATIONS and word not in NOT_ABBREVIATIONS.get(language or "", ())
+
+
+def _after_ordinal(text: str, start: int, end: int, language: str = "en") -> bool:
+    """In Turkish a "sentence" ending in "19." or "II." is an ordinal before its noun: "19.
+    yüzyıl", "1. Lig", "II. Mahmud" (see ORDINAL_NEVER_ENDS)."""
+    return language in ORDINAL_NEVER_ENDS and bool(_ORDINAL.search(text, max(start, end - 12), end))
 
 
 def _on_clusters(boundaries: list[int], start: int, end: int) -> Span:
@@ -166,17 +242,19 @@ def _kind(cluster: str) -> str:
     return "W" if _WORD_CHAR.match(cluster[0]) else "P"
 
 
-def _abbreviation_like(word: str, ends_sentence: bool = False) -> bool:
+def _abbreviation_like(word: str, ends_sentence: bool = False, language: str | None = None) -> bool:
     """Whether a period after `word` belongs to it. WikiANN splits a sentence's final period off
     whatever precedes it ("Washington, D.C ."), and keeps it inside a sentence on initials and
-    abbreviations ("J.", "U.S.", "St.")."""
+    abbreviations ("J.", "U.S.", "St."), and in Turkish on ordinals ("19.", "II.")."""
     if ends_sentence:
         return False
     last = _LAST_PART.split(word)[-1]
-    return ("." in word or len(_CLUSTER.findall(last)) == 1 or last.lower() in ABBREVIATIONS)
+    return ("." in word or len(_CLUSTER.findall(last)) == 1 or is_abbreviation(last, language)
+            or language in ORDINAL_NEVER_ENDS and bool(_NUMERAL.fullmatch(word)))
 
 
-def _split_run(run: str, base: int, out: list[Span], last: bool = False) -> None:
+def _split_run(run: str, base: int, out: list[Span], last: bool = False,
+               language: str | None = None) -> None:
     """Words of one run without whitespace (the rules in the module docstring); `last`: the run
     ends its sentence, so a final period is the sentence's, not an abbreviation's."""
     clusters = [(m.start() + base, m.end() + base, m.group()) for m in _CLUSTER.finditer(run)]
@@ -232,7 +310,8 @@ def _split_run(run: str, base: int, out: list[Span], last: bool = False) -> None
         word = "".join(c[2] for c in clusters[i:j + 1])
         following = char(j + 1)
         if (following in ABBREVIATION_MARKS and (j + 2 == n or kinds[j + 2] == "P" and char(j + 2) != ".")
-                and (following != "." or _abbreviation_like(word, last and only_punctuation_after(j + 1)))):
+                and (following != "." or _abbreviation_like(word, last and only_punctuation_after(j + 1),
+                                                             language))):
             j += 1  # U.S.  J.  St.
         elif following in SCRIPT_COMMAS:
             j += 1  # غرناطة، as WikiANN ar / fa / ur / my keep it
@@ -269,7 +348,7 @@ def split_words(text: str, start: int = 0, end: int | None = None, tokenizer=Non
         elif _PLAIN.fullmatch(run.group()):  # the common case: letters and digits only
             spans.append(run.span())
         else:
-            _split_run(run.group(), run.start(), spans, last=run.end() == end)
+            _split_run(run.group(), run.start(), spans, last=run.end() == end, language=language)
     if tokenizer is not None:
         spans = [piece for span in spans for piece in _split_no_space_run(text, span, tokenizer)]
     return spans

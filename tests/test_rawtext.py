@@ -1,6 +1,7 @@
 """Pre-split sentences back to raw text, with gold character spans (bench/raw_text.py)."""
 
-from fusion.rawtext import detokenise, gold_spans, paragraph, span_scores
+from fusion.rawtext import cut_differences, detokenise, gold_spans, paragraph, span_scores
+from fusion.segmentation import split_sentences
 
 
 def test_detokenise_attaches_punctuation_and_keeps_entity_spans():
@@ -26,6 +27,20 @@ def test_paragraph_joins_fragments_with_line_breaks_and_shifts_spans():
     joined = paragraph([first, title, last], "en")
     assert joined.text == "Paris is big. Hotel Ritz\nRome too."
     assert [joined.text[a:b] for a, b, _ in joined.entities] == ["Paris", "Hotel Ritz", "Rome"]
+    assert [joined.text[a:b] for a, b in joined.parts] == ["Paris is big.", "Hotel Ritz", "Rome too."]
+
+
+def test_cut_differences_name_merged_ends_and_cuts_inside_a_sentence():
+    sentences = [detokenise(["He", "met", "Pope", "Leo", "X", "."], ["O"] * 6, "sw"),
+                 detokenise(["Baraza", "la", "Usalama", "."], ["O"] * 4, "sw"),
+                 detokenise(["Dk", ".", "Juma", "alikuja", "."], ["O"] * 5, "sw")]
+    joined = paragraph(sentences, "sw")
+    alone = [split_sentences(s.text, "sw") for s in sentences]
+    assert cut_differences(joined, split_sentences(joined.text, "sw"), alone) == ([], [])
+    # a splitter that merged the first two sentences and cut after "Dk."
+    first, second, third = joined.parts
+    found = [(first[0], second[1]), (third[0], third[0] + 3), (third[0] + 4, third[1])]
+    assert cut_differences(joined, found, alone) == ([first[1]], [third[0] + 3])
 
 
 def test_gold_spans_are_strict_and_span_scores_count_exact_matches():

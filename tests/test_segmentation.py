@@ -98,3 +98,71 @@ def test_offsets_of_right_to_left_text_are_logical():
     for a, b in split_sentences(text):
         for start, end in split_words(text, a, b):
             assert text[start:end].strip() == text[start:end] != ""
+
+
+def _spans_index_the_original(text, language):
+    """Sentence and word spans of `text`, checked to be trimmed slices of the original string."""
+    sentences = split_sentences(text, language)
+    for a, b in sentences:
+        assert text[a:b] == text[a:b].strip() != ""
+        for start, end in split_words(text, a, b, language=language):
+            assert a <= start < end <= b and text[start:end].strip() == text[start:end]
+    return [text[a:b] for a, b in sentences]
+
+
+@pytest.mark.parametrize("text,language,expected", [
+    # a regnal number I, V or X after a ruler's title and a name ends the sentence
+    ("Alimfuata Papa Anastasio III akafuatwa na Papa Yohane X. Eneo lake ni 15.5 km².", "sw",
+     ["Alimfuata Papa Anastasio III akafuatwa na Papa Yohane X.", "Eneo lake ni 15.5 km²."]),
+    ("Alimfuata Papa Fabian akafuatwa na Papa Lucius I. '' Pakistan ''", "sw",
+     ["Alimfuata Papa Fabian akafuatwa na Papa Lucius I.", "'' Pakistan ''"]),
+    ("Alitawala baada ya Mfalme Yohane Paulo I. Baadaye alikufa.", "sw",
+     ["Alitawala baada ya Mfalme Yohane Paulo I.", "Baadaye alikufa."]),
+    ("It was built for Pope Leo X. He paid for it.", "en",
+     ["It was built for Pope Leo X.", "He paid for it."]),
+    ("She outlived Queen Elizabeth I. Her brother did not.", "en",
+     ["She outlived Queen Elizabeth I.", "Her brother did not."]),
+    ("Lo coronó el papa León X. Fue en Roma.", "es", ["Lo coronó el papa León X.", "Fue en Roma."]),
+    # ... but an initial stays an initial, lowercase goes on, and German writes ordinals "V."
+    ("Senator Joseph I. Lieberman won. R. S. Thomas wrote.", "en",
+     ["Senator Joseph I. Lieberman won.", "R. S. Thomas wrote."]),
+    ("Under King Henry V. and his son it grew.", "en", ["Under King Henry V. and his son it grew."]),
+    ("Kaiser Karl V. Herzog von Burgund starb.", "de", ["Kaiser Karl V. Herzog von Burgund starb."]),
+    # Swahili titles are abbreviations
+    ("Dk. Omar Ali Juma alikuja. Bw. Juma pia.", "sw", ["Dk. Omar Ali Juma alikuja.", "Bw. Juma pia."]),
+    # Turkish ordinals ("1. Lig", "19. yüzyıl", "II. Mahmud") do not end a sentence
+    ("Daha sonra birçok 3. Lig ve 2. Lig ekiplerinde görev aldı. II. Mahmud 19. yüzyılda yaşadı.",
+     "tr", ["Daha sonra birçok 3. Lig ve 2. Lig ekiplerinde görev aldı.",
+            "II. Mahmud 19. yüzyılda yaşadı."]),
+    ("Türkiye 1. Futbol Ligi", "tr", ["Türkiye 1. Futbol Ligi"]),
+    ("He came 2. Then he left.", "en", ["He came 2.", "Then he left."]),  # only in Turkish
+    # an abbreviation that is a common sentence-final word of the language is that word there
+    ("Burada bir sorun var. Ama çözüldü.", "tr", ["Burada bir sorun var.", "Ama çözüldü."]),
+    ("Hij gaf niet op. Toen ging hij weg.", "nl", ["Hij gaf niet op.", "Toen ging hij weg."]),
+    ("Pinus nigra var. Corsicana grows here.", "en", ["Pinus nigra var. Corsicana grows here."]),
+    # Thai: the space before ๆ or ฯ is no sentence end (the one after may be)
+    ("เด็ก ๆ ชอบกรุงเทพ ฯ ประเทศไทยมีประชากรมาก", "th",
+     ["เด็ก ๆ", "ชอบกรุงเทพ ฯ", "ประเทศไทยมีประชากรมาก"]),
+])
+def test_sentences_per_language(text, language, expected):
+    assert _spans_index_the_original(text, language) == expected
+
+
+def test_new_rules_keep_offsets_into_the_original_string():
+    text = "\n  Papa Pius X.\u00a0 Baraza la Usalama\r\nTürkiye 1.  Lig\t"
+    assert _spans_index_the_original(text, "sw") == ["Papa Pius X.", "Baraza la Usalama",
+                                                     "Türkiye 1.", "Lig"]
+    assert _spans_index_the_original(text, "tr") == ["Papa Pius X.\u00a0 Baraza la Usalama",
+                                                     "Türkiye 1.  Lig"]
+
+
+@pytest.mark.parametrize("text,language,expected", [
+    # Turkish ordinals keep their period inside a sentence, as WikiANN tr has them ...
+    ("Birçok 3. Lig ve II. Selim ile 2.", "tr", ["Birçok", "3.", "Lig", "ve", "II.", "Selim", "ile", "2", "."]),
+    # ... not elsewhere (WikiANN splits "II ." in other languages)
+    ("Birçok 3. Lig ve II. Selim ile 2.", "en", ["Birçok", "3.", "Lig", "ve", "II", ".", "Selim", "ile", "2", "."]),
+    ("Dk. Juma na Bw. Ali walikuja.", "sw", ["Dk.", "Juma", "na", "Bw.", "Ali", "walikuja", "."]),
+])
+def test_words_per_language(text, language, expected):
+    spans = split_words(text, language=language)
+    assert [text[a:b] for a, b in spans] == expected
