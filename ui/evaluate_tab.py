@@ -195,11 +195,13 @@ def score_upload(slots: dict[str, TaggerSlot], path, language, records: list[dic
     total = len(ready) * len(dataset)
     if progress is not None:
         progress(0.0, "starting")
-    started = time.perf_counter()
+    started, waited = time.perf_counter(), [0.0]  # the time spent in `progress` (pauses) is not the rate's
     for index, slot in enumerate(ready):
         def report(done, offset=index * len(dataset), side=slot.side):
             if progress is not None:
+                asked = time.perf_counter()
                 progress((offset + done) / total, f"{side}: {done:,} / {len(dataset):,} sentences")
+                waited[0] += time.perf_counter() - asked
         predicted[slot.side] = predict_dataset(slot.tagger, dataset, batch_size=16, progress=report,
                                                max_batch_tokens=UPLOAD_BATCH_TOKENS)
         scores = score_tags(dataset["ner_tags"], predicted[slot.side])
@@ -208,7 +210,7 @@ def score_upload(slots: dict[str, TaggerSlot], path, language, records: list[dic
         series.append(plots.BarSeries(f"{slot.model} · your file", slot.side, False,
                                       {row["type"]: row["F1"] for row in mine}))
     if len(ready) == len(slots):  # the rate is for every model of the app
-        rate.observe(upload_tokens(slots, dataset), time.perf_counter() - started)
+        rate.observe(upload_tokens(slots, dataset), time.perf_counter() - started - waited[0])
     code = str(language or "").strip()
     stored, stored_series = stored_rows(records, code) if code else ([], [])
     table = pd.DataFrame(rows + stored, columns=SCORE_COLUMNS).round(1)
