@@ -4,10 +4,13 @@ only, bounded in count and time), and print what they waited, against the app ru
 server's memory after many new sessions and what a file being scored does to Compare.
 
     python bench/load.py [--clients 30] [--requests 5] [--sessions 500] [--upload-sentences 2000]
-                         [--light-client] [--timeout 600]
+                         [--repeats 3] [--light-client] [--timeout 600]
 
 Per server (the old way first, then the app as it ships): one user's Compare p50 over 10
-requests, then N users × M requests at once: p50 / p95 wait, errors, requests/s. Then, for the
+requests, then a class: N users open the page at once (connect; timed apart, with the server's
+CPU per connection), and when all have it open each clicks Compare M times, one after the other:
+p50 / p95 wait, errors, requests/s. The class is run `--repeats` times per server and the run with
+the median p95 is kept, since this shared machine's noise moves a single p95 by ±0.5 s. Then, for the
 app as it ships: the same load while one more user scores an upload of S sentences (Compare's
 p95 with the upload against without; target ≤ 1.2 ×), the upload's seconds per sub-word token
 alone (what the Evaluate tab's estimate starts from), and the RSS idle, after the load and after
@@ -61,13 +64,21 @@ def new_client(url: str):
     return Client(url, verbose=False, **CLIENT_OPTIONS)
 
 
-def one_user(url: str, requests: int, waits: list, errors: list, deadline: float, offset: int) -> None:
+def one_user(url: str, requests: int, waits: list, errors: list, deadline: float, offset: int,
+             opened: threading.Barrier) -> None:
+    """One student: opens the page (connects), waits for the whole class to have it open, then
+    clicks Compare `requests` times, one after the other."""
     try:
         client = new_client(url)
     except Exception as error:  # noqa: BLE001 — counted, the bench goes on
         errors.append(f"connect: {type(error).__name__}")
+        client = None
+    try:
+        opened.wait(max(1.0, deadline - time.time()))
+    except threading.BrokenBarrierError:
+        errors.append("connect: deadline")
         return
-    for index in range(requests):
+    for index in range(requests if client else 0):
         if time.time() > deadline:
             errors.append("deadline")
             return
@@ -88,23 +99,32 @@ def cpu_seconds(pid: int, children: bool = True) -> float:
 
 
 def class_load(url: str, clients: int, requests: int, timeout: float, server_pid: int) -> dict:
-    """`clients` users at once, each sending `requests` Compare requests one after the other."""
+    """`clients` users open the page at once; when all have it open, each sends `requests`
+    Compare requests one after the other. Opening (connecting) is timed apart from Compare."""
     waits, errors = [], []
-    cpu_before = {"server": cpu_seconds(server_pid), "clients": cpu_seconds(os.getpid(), children=False)}
+    marks = {}
+
+    def mark(name: str) -> None:
+        marks[name] = (time.time(), cpu_seconds(server_pid), cpu_seconds(os.getpid(), children=False))
+
+    opened = threading.Barrier(clients, action=lambda: mark("opened"))
     deadline = time.time() + timeout
-    threads = [threading.Thread(target=one_user, args=(url, requests, waits, errors, deadline, i))
+    threads = [threading.Thread(target=one_user, args=(url, requests, waits, errors, deadline, i, opened))
                for i in range(clients)]
-    started = time.time()
+    mark("start")
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(max(1.0, deadline - time.time()))
-    elapsed = time.time() - started
+    mark("end")
+    opened_at = marks.get("opened", marks["end"])
     answered = max(1, len(waits))
     return {"answered": len(waits), "errors": errors, "p50": percentile(waits, 0.5),
-            "p95": percentile(waits, 0.95), "per_second": len(waits) / elapsed,
-            "server_cpu": (cpu_seconds(server_pid) - cpu_before["server"]) / answered,
-            "client_cpu": (cpu_seconds(os.getpid(), children=False) - cpu_before["clients"]) / answered}
+            "p95": percentile(waits, 0.95), "per_second": len(waits) / max(1e-9, marks["end"][0] - opened_at[0]),
+            "open_seconds": opened_at[0] - marks["start"][0],
+            "open_cpu": (opened_at[1] - marks["start"][1]) / clients,
+            "server_cpu": (marks["end"][1] - opened_at[1]) / answered,
+            "client_cpu": (marks["end"][2] - opened_at[2]) / answered}
 
 
 def alone(client, requests: int = 10) -> float:
@@ -118,12 +138,13 @@ def alone(client, requests: int = 10) -> float:
 
 def settle(pid: int, timeout: float = 120) -> float:
     """Wait until the server is idle (its start-up work, such as the Results tab's bootstrap,
-    done: under 5 % of a core over a second); returns the seconds waited."""
+    done: under 15 % of a core over a second; Gradio's queue polls every millisecond, which
+    costs an idle server ~8 % of a core); returns the seconds waited."""
     started = time.time()
     while time.time() - started < timeout:
         before = cpu_seconds(pid)
         time.sleep(1.0)
-        if cpu_seconds(pid) - before < 0.05:
+        if cpu_seconds(pid) - before < 0.15:
             break
     return time.time() - started
 
@@ -177,12 +198,28 @@ def upload_tokens(path: Path) -> int:
                                              add_special_tokens=False)["input_ids"])
 
 
-def report(name: str, reference: float, load: dict, args) -> None:
+def report(name: str, reference: float | None, load: dict, args) -> None:
     errors = load["errors"]
-    print(f"{name}: one user alone p50 {1000 * reference:.0f} ms; {args.clients} users × {args.requests}: "
+    alone = f"one user alone p50 {1000 * reference:.0f} ms; " if reference is not None else ""
+    print(f"{name}: {alone}{args.clients} users open the page in {load['open_seconds']:.1f} s "
+          f"(server CPU {1000 * load['open_cpu']:.0f} ms each), then × {args.requests} Compare: "
           f"{load['answered']} answered, {len(errors)} errors {sorted(set(errors)) if errors else ''}, "
           f"{load['per_second']:.1f} requests/s, wait p50 {load['p50']:.2f} s, p95 {load['p95']:.2f} s; CPU per "
           f"request: server {1000 * load['server_cpu']:.0f} ms, simulated clients {1000 * load['client_cpu']:.0f} ms")
+
+
+def repeated_load(name: str, reference: float, url: str, args, server_pid: int) -> dict:
+    """The class load `--repeats` times on one server (this machine is shared and noisy); each
+    is printed, and the one with the median p95 is returned."""
+    loads = []
+    for repeat in range(args.repeats):
+        loads.append(class_load(url, args.clients, args.requests, args.timeout, server_pid))
+        report(f"{name}, run {repeat + 1}/{args.repeats}", reference if repeat == 0 else None, loads[-1], args)
+        time.sleep(2.0)  # the sessions' last messages go out
+    median = sorted(loads, key=lambda load: load["p95"])[len(loads) // 2]
+    each = ", ".join(f"{load['p95']:.2f}" for load in loads)
+    print(f"  median over {len(loads)} runs: p95 {median['p95']:.2f} s (each: {each}); target ≤ 3 s")
+    return median
 
 
 def main() -> int:
@@ -193,6 +230,7 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=500, help="new sessions after the load")
     parser.add_argument("--upload-sentences", type=int, default=2000, help="sentences of the scored upload (0: skip)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds for each load phase")
+    parser.add_argument("--repeats", type=int, default=3, help="class loads per server (the median p95 is kept)")
     parser.add_argument("--light-client", action="store_true", help=(
         "gradio_client without TLS set-up and file downloads (ssl_verify=False, download_files=False "
         "on the http loopback URL)"))
@@ -208,8 +246,7 @@ def main() -> int:
             print(f"{name}: idle after {settle(server.pid):.0f} s of start-up work")
             idle = rss_mib(server.pid)
             reference = alone(client)
-            load = class_load(url, args.clients, args.requests, args.timeout, server.pid)
-            report(name, reference, load, args)
+            load = repeated_load(name, reference, url, args, server.pid)
             figures[bool(flags)] = (reference, load)
             if flags:
                 continue
@@ -227,7 +264,7 @@ def main() -> int:
                 scorer.start()
                 time.sleep(1.0)  # the scoring is under way
                 during = class_load(url, args.clients, args.requests, args.timeout, server.pid)
-                report("  the same load while an upload is scored", reference, during, args)
+                report("  the same load while an upload is scored", None, during, args)
                 scorer.join(args.timeout)
                 print(f"  Compare p95 with the upload / without: {during['p95'] / load['p95']:.2f} "
                       f"(target ≤ 1.2); the upload took {scoring.get('seconds', float('nan')):.1f} s "

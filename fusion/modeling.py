@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .encoders import OFFLINE_ENCODER, build_encoder
+from .packing import PackedBatch, encode_packed
 
 PANX_LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
 TUNING_MODES = ("lora", "full", "frozen")
@@ -139,13 +140,22 @@ class AIF(nn.Module):
         self.global_branch = nn.Sequential(  # W3, Norm, act, W4: on the sentence mean
             nn.Linear(hidden, inner), nn.LayerNorm(inner), nn.ReLU(), nn.Linear(inner, hidden))
 
-    def forward(self, last: torch.Tensor, lower: torch.Tensor, mask: torch.Tensor):
-        """last, lower: B × T × d; mask: B × T (1 = real token). Returns (Z, M), both B × T × d."""
+    def forward(self, last: torch.Tensor, lower: torch.Tensor, mask: torch.Tensor,
+                segments: torch.Tensor | None = None):
+        """last, lower: B × T × d; mask: B × T (1 = real token). Returns (Z, M), both B × T × d.
+        `segments` (B × T, -1 on padding) marks several sequences packed in one row
+        (fusion/packing.py): each then has its own mean, as it would alone."""
         summed = last + lower  # S
         local = self.local_branch(summed)  # Lo
-        weights = mask.unsqueeze(-1).to(summed.dtype)
-        sentence = (summed * weights).sum(1) / weights.sum(1).clamp(min=1.0)  # masked mean of S
-        global_ = self.global_branch(sentence).unsqueeze(1)  # Gl, broadcast over tokens
+        if segments is None:
+            weights = mask.unsqueeze(-1).to(summed.dtype)
+            sentence = (summed * weights).sum(1) / weights.sum(1).clamp(min=1.0)  # masked mean of S
+            global_ = self.global_branch(sentence).unsqueeze(1)  # Gl, broadcast over tokens
+        else:
+            n = int(segments.max()) + 1
+            members = (segments.unsqueeze(-1) == torch.arange(n, device=segments.device)).to(summed.dtype)
+            sentences = members.transpose(1, 2) @ summed / members.sum(1).unsqueeze(-1).clamp(min=1.0)
+            global_ = members @ self.global_branch(sentences)  # each token gets its own sequence's Gl
         gate = torch.sigmoid(local + global_)  # M
         fused = gate * last + (1.0 - gate) * lower  # Z
         return fused, gate
@@ -243,6 +253,16 @@ class TokenTagger(nn.Module):
             logits=logits, loss=loss, gates=gates,
             attentions=out.attentions if output_attentions else None,
             hidden_states=out.hidden_states if output_hidden_states else None)
+
+    def packed_logits(self, batch: PackedBatch) -> torch.Tensor:
+        """rows × T × n_labels for a packed batch (fusion/packing.py): the logits each sequence
+        gets alone, for prediction."""
+        out = encode_packed(self.encoder, batch, output_hidden_states=self.fusion is not None)
+        features = out.last_hidden_state
+        if self.fusion is not None:
+            features, _ = self.fusion(features, out.hidden_states[self.config.fusion_layer],
+                                      batch.attention_mask, batch.segments)
+        return self.classifier(self.dropout(features))
 
     def merge_adapters(self) -> None:
         """For inference: fold each LoRA adapter into a private copy of its dense layer.

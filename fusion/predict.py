@@ -22,8 +22,9 @@ import torch
 
 from .alignment import word_label_positions
 from .batching import (WINDOW_OVERLAP, batches_by_length, best_window, frame_token_ids,
-                       max_window_tokens, pad_batch, window_spans)
+                       max_window_tokens, window_spans)
 from .modeling import TokenTagger
+from .packing import pack_batch
 from .predictions import entity_spans
 from .segmentation import split_sentences, split_words
 
@@ -101,14 +102,16 @@ class _Window:
 
 def word_outputs(tokenizer, sentences: list[list[str]], forward, window_tokens: int,
                  batch_size: int = 32, max_batch_tokens: int = 8192, progress=None,
-                 encodings=None) -> list[tuple[torch.Tensor, list[bool]] | None]:
-    """`forward(input_ids, attention_mask)` (B × T × ...) read at every word's label position.
+                 encodings=None, pack: bool = True) -> list[tuple[torch.Tensor, list[bool]] | None]:
+    """`forward(packed_batch)` (rows × T × ...) read at every word's label position.
 
     Per sentence: (words × ..., kept), where kept[w] is False for a word the tokenizer dropped
     entirely (its row is zeros); None for a sentence without tokens (no words, or only words the
     tokenizer drops). Sentences longer than
     `window_tokens` are covered by overlapping windows, and a word is read from the window where
-    it sits farthest from an edge. Windows of all sentences are batched by length under
+    it sits farthest from an edge. Windows of all sentences are batched by length, and packed
+    within each batch (fusion/packing.py: several short windows in one row; pack=False: one
+    window per row, the reference bench/packing.py measures against), under
     `torch.inference_mode`; only the rows read are kept, so memory grows with the words, not
     with the tokens. `progress(sentences_done)` is called after each batch.
     """
@@ -138,15 +141,15 @@ def word_outputs(tokenizer, sentences: list[list[str]], forward, window_tokens: 
     done = 0
     with torch.inference_mode():
         for batch in batches_by_length([len(w.input_ids) for w in windows], batch_size, max_batch_tokens):
-            padded = pad_batch([windows[w].input_ids for w in batch], pad)
-            out = forward(padded["input_ids"], padded["attention_mask"]).cpu()  # forward picks the device
-            for row, w in enumerate(batch):
+            packed = pack_batch([windows[w].input_ids for w in batch], pad, pack)
+            out = forward(packed).cpu()  # forward picks the device
+            for (row, column), w in zip(packed.places, batch):
                 window = windows[w]
                 s = window.sentence
                 if results[s] is None:
                     results[s] = out.new_zeros((len(sentences[s]),) + tuple(out.shape[2:]))
                 if window.words:
-                    results[s][window.words] = out[row, window.offsets]
+                    results[s][window.words] = out[row, [column + offset for offset in window.offsets]]
                 remaining[s] -= 1
                 done += remaining[s] == 0
             if progress is not None:
@@ -156,7 +159,7 @@ def word_outputs(tokenizer, sentences: list[list[str]], forward, window_tokens: 
 
 def tag_words(tagger: TokenTagger, sentences: list[list[str]], batch_size: int = 32,
               window_tokens: int | None = None, progress=None,
-              max_batch_tokens: int = 8192, encodings=None) -> list[list[tuple[str, float]]]:
+              max_batch_tokens: int = 8192, encodings=None, pack: bool = True) -> list[list[tuple[str, float]]]:
     """(tag, probability) for every word of every sentence (lists of words, never empty words).
 
     `progress`, if given, is called with the number of sentences finished so far after each
@@ -166,12 +169,12 @@ def tag_words(tagger: TokenTagger, sentences: list[list[str]], batch_size: int =
     labels = tagger.config.labels
     device = next(tagger.parameters()).device
 
-    def probabilities(ids, mask):
-        return tagger(ids.to(device), mask.to(device)).logits.float().softmax(-1)
+    def probabilities(batch):
+        return tagger.packed_logits(batch.to(device)).float().softmax(-1)
 
     outputs = word_outputs(tagger.tokenizer, sentences, probabilities,
                            window_tokens or max_window_tokens(tagger), batch_size, max_batch_tokens,
-                           progress, encodings)
+                           progress, encodings, pack)
     results: list[list[tuple[str, float]]] = []
     for words, output in zip(sentences, outputs):
         if output is None:  # nothing the encoder could read

@@ -25,6 +25,7 @@ from torch import nn
 
 from .encoders import OFFLINE_ENCODER
 from .modeling import PANX_LABELS, check_labels
+from .packing import PackedBatch, encode_packed
 from .predictions import f1_from_counts, sentence_counts
 
 CONFIG_FILE = "probe_config.json"
@@ -137,11 +138,10 @@ class CountingEncoder:
     def __init__(self, encoder: nn.Module, device: str | torch.device = "cpu"):
         self.encoder, self.device, self.calls = encoder, torch.device(device), 0
 
-    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def __call__(self, batch: PackedBatch) -> torch.Tensor:
         self.calls += 1
-        out = self.encoder(input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device),
-                           output_hidden_states=True, return_dict=True)
-        return torch.stack(out.hidden_states, dim=2).half()  # B × T × layers × d
+        out = encode_packed(self.encoder, batch.to(self.device), output_hidden_states=True)
+        return torch.stack(out.hidden_states, dim=2).half()  # rows × T × layers × d
 
 
 def layer_features(encoder: nn.Module | CountingEncoder, tokenizer, sentences: list[list[str]],
