@@ -40,6 +40,8 @@ def test_a_word_gets_the_same_outputs_packed_as_alone(encoder, request, make_tag
         sentences = [["Maria", "Lopez", "flew", "to", "Nairobi", "with", "the", "World", "Bank", "."],
                      ["Paris"], ["Hi", "there"], ["Siemens", "and", "Ford"]]
         together = word_outputs(tagger.tokenizer, sentences, lambda b: tagger.packed_logits(b), 510)
+        padded_rows = word_outputs(tagger.tokenizer, sentences, lambda b: tagger.packed_logits(b), 510, pack=False)
+        assert all(torch.allclose(a[0], b[0], atol=1e-5) for a, b in zip(together, padded_rows))
         for sentence, packed in zip(sentences, together):
             alone = word_outputs(tagger.tokenizer, [sentence], lambda b: tagger.packed_logits(b), 510)[0]
             assert torch.allclose(packed[0], alone[0], atol=1e-5)
