@@ -2,7 +2,8 @@
 
 A sequence longer than the encoder's positions is covered by overlapping windows, each framed by
 the tokenizer's special tokens; a token takes its prediction from the window in which it sits
-farthest from an edge. Batches group sequences of similar length, so little of them is padding.
+farthest from an edge. Batches group sequences of similar length, so little of them is padding;
+prediction and evaluation also pack short ones together within a batch (fusion/packing.py).
 """
 
 from __future__ import annotations
