@@ -1,0 +1,88 @@
+"""One person in a real browser: seconds from clicking Compare to both models' entities on the
+page, against the same request through gradio_client, measured in one run.
+
+    python bench/browser_latency.py [--requests 10]
+
+Starts `python app.py` (the shipped checkpoints) on loopback, opens it in Debian's chromium
+(Playwright, headless), and for each of N texts types it, clicks Compare and waits until both
+entity panes show it; then the same N texts through gradio_client's `/compare`. A browser's
+click also runs what follows Compare on the page (each page's layout step, the downloads), so
+its p50 is the figure a user feels. Target (issue 11): round trip p50 ≤ 120 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from load import TEXTS, new_client, settle, start_server  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# Timed inside the page: from the click event to the first animation frame in which both panes
+# show the new text (Playwright's own click and polling overheads stay out of the figure).
+CLICK_CLOCK = ("() => document.querySelector('#compare-button').addEventListener('click', "
+               "() => { window.__clicked = performance.now(); }, {capture: true})")
+SHOWN = ("() => ['#baseline-entities', '#fusion-entities'].every(id => "
+         "document.querySelector(id)?.innerText.includes(window.__expected)) "
+         "&& (window.__shown = performance.now() - window.__clicked)")
+
+
+def browser_times(url: str, texts: list[str]) -> list[float]:
+    from playwright.sync_api import sync_playwright
+
+    times = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(20_000)
+        page.goto(url)
+        page.wait_for_selector("#compare-button")
+        page.evaluate(CLICK_CLOCK)
+        for text in texts:
+            page.locator("#text textarea").fill(text)
+            page.evaluate("(text) => { window.__expected = text.split(' ').pop(); }", text)
+            time.sleep(0.3)  # a person's click comes after the box took the text (not timed)
+            page.locator("#compare-button").click()
+            page.wait_for_function(SHOWN, polling="raf")
+            times.append(page.evaluate("() => window.__shown") / 1000)
+        browser.close()
+    return times
+
+
+def main() -> int:
+    os.environ.update(GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=10)
+    args = parser.parse_args()
+    # each text ends in its own number, so the page visibly changes every time
+    texts = [f"{TEXTS[i % len(TEXTS)]} {i + 1}" for i in range(args.requests + 2)]
+    server, url, _ = start_server([])
+    try:
+        settle(server.pid)
+        clicked = browser_times(url, texts)[2:]  # the first two warm the page up
+        client = new_client(url)
+        called = []
+        for text in texts:
+            started = time.perf_counter()
+            client.predict(text, api_name="/compare")
+            called.append(time.perf_counter() - started)
+        called = called[2:]
+    finally:
+        server.terminate()
+        server.wait(30)
+    click, api = statistics.median(clicked), statistics.median(called)
+    print(f"browser, click to both panes: p50 {1000 * click:.0f} ms (max {1000 * max(clicked):.0f}); "
+          f"gradio_client /compare: p50 {1000 * api:.0f} ms; browser / client {click / api:.2f} ×; "
+          f"target p50 ≤ 120 ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
