@@ -131,11 +131,12 @@ def class_load(url: str, clients: int, requests: int, timeout: float, server_pid
             "client_cpu": (marks["end"][2] - opened_at[2]) / answered}
 
 
-def alone(client, requests: int = 10) -> float:
+def alone(client, requests: int = 10, texts: list[str] = TEXTS) -> float:
+    """One user's Compare p50 over `requests` calls, one after the other, cycling `texts`."""
     times = []
     for index in range(requests):
         started = time.perf_counter()
-        client.predict(TEXTS[index % len(TEXTS)], api_name="/compare")
+        client.predict(texts[index % len(texts)], api_name="/compare")
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 

@@ -13,6 +13,7 @@ import random
 import torch
 
 from .modeling import IGNORE_INDEX, TokenTagger
+from .packing import first_position
 
 WINDOW_OVERLAP = 128  # tokens shared by neighbouring windows of a long text
 
@@ -37,9 +38,7 @@ def max_window_tokens(tagger: TokenTagger) -> int:
 
 def encoder_window_tokens(encoder, tokenizer) -> int:
     """The same for a bare encoder and its tokenizer (the layer probes read one)."""
-    positions = encoder.config.max_position_embeddings
-    if getattr(encoder.config, "model_type", "") in ("xlm-roberta", "roberta"):
-        positions -= 2  # RoBERTa-style positions start after the padding index
+    positions = encoder.config.max_position_embeddings - first_position(encoder)  # RoBERTa: after the pad index
     limit = min(positions, tokenizer.model_max_length or positions)
     return limit - 2
 
