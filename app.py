@@ -25,8 +25,9 @@ from fusion.checkpoint import CheckpointError, load_tagger
 from fusion.encoders import ENCODER_DESCRIPTIONS, OFFLINE_ENCODER
 from ui import (compare_tab, errors_tab, evaluate_tab, inside_tab, intermediate_section, layers_section,
                 layers_tab, results_tab, tour)
-from ui.common import (COPY_LINK_JS, LINK_KEYS, SIDES, PageState, TaggerSlot, code, opened_note, page_query,
-                       plain, read_page, relative, replace_url_js, safe, safe_batch, state_of)
+from ui.common import (COPY_LINK_JS, LINK_KEYS, SIDES, PageState, TaggerSlot, code, linked_tab_js, opened_note,
+                       page_query, plain, read_page, relative, replace_url_js, safe, safe_batch, select_tab_js,
+                       state_of)
 from ui.foreground import CancelFlags, Cancelled, Foreground
 
 ROOT = Path(__file__).resolve().parent
@@ -228,7 +229,9 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
         # so the /inside endpoint takes a text too.
         compared = gr.Textbox(visible=False)
         link = gr.Textbox(visible=False)  # the page state as a query string, for the address bar
-        page_tab = gr.State("compare")  # the selected tab's id, for the link
+        # the selected tab's id, for the link; a hidden box, not a gr.State, because the
+        # browser-side tab switch (select_tab_js) reads it
+        page_tab = gr.Textbox("compare", visible="hidden", elem_id="page-tab")
         # Run records are server-wide, not per-session state: a gr.State is copied into every
         # session, and ~40 records per session made memory grow with each new visitor.
         runs = {"records": records}
@@ -260,7 +263,8 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
 
         def synced(event):
             return event.then(safe(on_link, lambda m: (gr.skip(), m)), link_inputs, [link, link_note],
-                              api_visibility="private").then(None, [link], None, js=replace_url_js())
+                              api_visibility="private", show_progress="hidden",
+                              ).then(None, [link], None, js=replace_url_js())
 
         copy_link.click(None, None, [copy_status], js=COPY_LINK_JS)
 
@@ -285,8 +289,12 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
             return [compare_tab.values(view) + [view.text] for view in views]
 
         on_compare = safe_batch(compare_rows, lambda m: compare_tab.fallback_values(m) + [""])
+        # One batch at a time: it keeps both cores busy. Progress shows as a timer on the two
+        # panes: a full loader on each of the five outputs animates every frame while the request
+        # waits, which took the browser's main thread (and a core) from the request itself.
         batched = {"batch": True, "max_batch_size": max(1, compare_batch), "concurrency_limit": 1,
-                   "concurrency_id": "compare"}  # one batch at a time: it keeps both cores busy
+                   "concurrency_id": "compare", "show_progress": "minimal",
+                   "show_progress_on": [compare["baseline"], compare["fusion"]]}
 
         def on_layout(text, sentence=0, focus=None):
             view = compare_tab.laid_out(slots, text)
@@ -334,30 +342,25 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
         def on_entity(text, table, evt: gr.SelectData):
             pick = compare_tab.picked_entity(evt.row_value, evt.index, table)
             if pick is None:
-                return [gr.skip()] * 5
-            return (gr.Tabs(selected="inside"), "inside", pick.side,
-                    inside_tab.sentence_of(slots, text, pick.start), pick.start)
+                return [gr.skip()] * 4
+            return ("inside", pick.side, inside_tab.sentence_of(slots, text, pick.start), pick.start)
 
-        synced(compare["table"].select(
-            safe(on_entity, lambda m: [gr.skip()] * 5), [compared, compare["table"]],
-            [tabs, page_tab, inside["side"], inside["sentence"], inside["focus"]], api_visibility="private",
-        ).then(on_inside, inside_inputs, inside_tab.outputs(inside), api_visibility="private"))
+        # Tabs are opened in the browser (see select_tab_js); opening Inside draws it, through
+        # its select event, from the settings set just before.
+        compare["table"].select(
+            safe(on_entity, lambda m: [gr.skip()] * 4), [compared, compare["table"]],
+            [page_tab, inside["side"], inside["sentence"], inside["focus"]], api_visibility="private",
+        ).then(None, [page_tab], None, js=select_tab_js())
 
-        def open_tab(tab_id):
-            return lambda: (gr.Tabs(selected=tab_id), tab_id)
-
-        synced(inside["to_compare"].click(open_tab("compare"), None, [tabs, page_tab],
-                                          api_visibility="private"))
+        inside["to_compare"].click(None, None, None, js=select_tab_js("compare"))
         for step, button in guide["steps"]:
-            event = button.click(open_tab(step.tab), None, [tabs, page_tab], api_visibility="private")
+            event = button.click(None, None, None, js=select_tab_js(step.tab))
             if step.example and examples:
                 event = event.then(lambda: examples[0]["text"], None, compare["text"], api_visibility="private")
                 compared_then(event.then(on_compare, [compare["text"]], compare_outputs, api_visibility="private",
                                          **batched), tour.scroll_js(step.anchor))
                 continue
-            if step.tab == "inside":
-                event = event.then(on_inside, inside_inputs, inside_tab.outputs(inside), api_visibility="private")
-            synced(event).then(None, None, None, js=tour.scroll_js(step.anchor))
+            event.then(None, None, None, js=tour.scroll_js(step.anchor))
 
         def on_reload(request: gr.Request = None):
             wanted = read_page(request.query_params if request else {}, defaults, tab_ids.values())
@@ -381,7 +384,7 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
         # Opening a link restores its view: the text is compared, the tab, Inside's settings and
         # the Results group are set; then the address bar is written back in its short form.
         n_compared = 1 + len(compare_outputs) + len(layout_outputs)
-        n_open_outputs = n_compared + 6
+        n_open_outputs = n_compared + 5
 
         def on_open(request: gr.Request = None):
             params = dict(request.query_params) if request else {}
@@ -392,20 +395,16 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
             if state.text.strip():
                 row = compare_rows([(state.text,)])[0]  # its last value: the text as compared
                 compared_part = [state.text] + row + on_layout(row[-1], state.sentence, state.word)
-            return compared_part + [gr.Tabs(selected=state.tab), state.tab, state.side,
+            return compared_part + [state.tab, state.side,
                                     gr.Slider(value=min(state.layer, n_layers)),
                                     gr.Slider(value=min(state.head, n_heads)), opened_note(state)]
 
-        def on_open_inside(tab, *values):
-            return on_inside(*values) if tab == "inside" else [gr.skip()] * len(inside_tab.outputs(inside))
-
         opened = demo.load(safe(on_open, lambda m: [gr.skip()] * (n_open_outputs - 1) + [m]), None,
                            [compare["text"]] + compare_outputs + layout_outputs
-                           + [tabs, page_tab, inside["side"], inside["layer"], inside["head"], link_note],
+                           + [page_tab, inside["side"], inside["layer"], inside["head"], link_note],
                            api_visibility="private")
         exports_then(opened)
-        opened = opened.then(on_open_inside, [page_tab] + inside_inputs, inside_tab.outputs(inside),
-                             api_visibility="private")
+        opened = opened.then(None, None, None, js=linked_tab_js())  # Inside draws itself when opened
         opened = opened.then(on_reload, None, reload_outputs, api_visibility="private").then(
             on_results, results_inputs, results_tab.outputs(results), api_visibility="private")
         synced(opened)
@@ -481,9 +480,9 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
               errors_tab.browser_outputs(errors), api_name="errors")
         for browser in (errors, upload_errors):
             errors_tab.wire_browser(browser)
-            compared_then(browser["send"].click(lambda text: (text, gr.Tabs(selected="compare"), "compare"),
-                                                [browser["text"]], [compare["text"], tabs, page_tab],
+            compared_then(browser["send"].click(lambda text: text, [browser["text"]], [compare["text"]],
                                                 api_visibility="private").then(
+                None, None, None, js=select_tab_js("compare")).then(
                 on_compare, [compare["text"]], compare_outputs, api_visibility="private", **batched))
     return demo
 

@@ -33,6 +33,11 @@ class RawSentence:
     tokens: list[tuple[int, int]] = field(default_factory=list)  # where each gold token landed
     parts: list[tuple[int, int]] = field(default_factory=list)  # a paragraph's sentences (start, end)
 
+    def spans_of(self, tags: list[str]) -> list[tuple[int, int, str]]:
+        """Character spans (start, end, type) of the entities in `tags`, one tag per gold token
+        (the gold tags, or a tagger's on the pre-split words)."""
+        return [(self.tokens[a][0], self.tokens[b - 1][1], kind) for a, b, kind in gold_spans(tags)]
+
 
 def gold_spans(tags: list[str]) -> list[tuple[int, int, str]]:
     """(first word, last word + 1, type) of each entity, under strict IOB2 as the scores count them."""
@@ -54,8 +59,9 @@ def detokenise(tokens: list[str], tags: list[str], language: str) -> RawSentence
         starts.append(len(text))
         text += token
         ends.append(len(text))
-    return RawSentence(text, [(starts[a], ends[b - 1], kind) for a, b, kind in gold_spans(tags)],
-                       list(zip(starts, ends)))
+    sentence = RawSentence(text, tokens=list(zip(starts, ends)))
+    sentence.entities = sentence.spans_of(tags)
+    return sentence
 
 
 def paragraph(sentences: list[RawSentence], language: str) -> RawSentence:

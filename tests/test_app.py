@@ -327,6 +327,28 @@ def test_every_tour_step_opens_a_tab_of_the_app(models):
     assert sum(step.example for step in tour.STEPS) == 1
 
 
+def test_no_server_call_outputs_a_container_and_compare_shows_progress_on_the_panes(models):
+    """A container among a server call's outputs (the Tabs, above all: the whole app) makes
+    Gradio's page re-read every component inside it at each later status change of any call;
+    tabs are opened in the browser instead. Compare's progress is a timer on the two panes, not five loaders."""
+    import gradio as gr
+
+    demo = app.build_demo(models, examples=[{"language": "en", "text": "Paris"}])
+    server_calls = [fn for fn in demo.fns.values() if fn.fn is not None]
+    containers = (gr.Tabs, gr.Tab, gr.Row, gr.Column, gr.Group, gr.Accordion)
+    # known, small enough: the downloads (three buttons) and Inside's placeholder and content
+    # (what is inside the content is on_inside's own output, re-read in any case)
+    allowed = {block._id for block in demo.blocks.values() if isinstance(block, gr.Column)
+               and block.elem_id in ("downloads", "inside-placeholder", "inside-content")}
+    assert [fn.name for fn in server_calls
+            if any(isinstance(o, containers) and o._id not in allowed for o in fn.outputs)] == []
+    tab_switches = [fn for fn in demo.fns.values() if fn.fn is None and fn.js and "data-tab-id" in fn.js]
+    assert len(tab_switches) >= 4  # the link, an entity row, Inside's way back, the tour, the error browsers
+    compare = next(fn for fn in server_calls if fn.api_name == "compare")
+    assert compare.batch and compare.show_progress == "minimal"
+    assert [o.elem_id for o in compare.show_progress_on] == ["baseline-entities", "fusion-entities"]
+
+
 # --------------------------------------------------------------------------------------------
 # Header, checkpoint discovery, flags
 # --------------------------------------------------------------------------------------------

@@ -14,6 +14,12 @@ def test_detokenise_attaches_punctuation_and_keeps_entity_spans():
                zip(raw.tokens, ["Tim", "Cook", "(", "Apple", ")", "visited", "Paris", "."]))
 
 
+def test_a_taggers_tags_on_the_gold_words_become_character_spans_under_strict_iob2():
+    raw = detokenise(["Tim", "Cook", "visited", "Paris", "."], ["B-PER", "I-PER", "O", "B-LOC", "O"], "en")
+    predicted = ["B-ORG", "I-ORG", "I-LOC", "O", "B-LOC"]  # an I- after O starts no entity
+    assert [(raw.text[a:b], kind) for a, b, kind in raw.spans_of(predicted)] == [("Tim Cook", "ORG"), (".", "LOC")]
+
+
 def test_chinese_has_no_spaces_and_tokens_keep_their_characters():
     raw = detokenise(["北", "京", "#", "Cotton", "''"], ["B-LOC", "I-LOC", "O", "B-ORG", "O"], "zh")
     assert raw.text == "北京#Cotton''"

@@ -251,6 +251,30 @@ def opened_note(state: PageState) -> str:
             "text: that start is what was compared.")
 
 
+def _click_tab(variable: str) -> str:
+    return (f"const id = CSS.escape(String({variable}));"
+            " const button = document.querySelector(`#main-tabs [role=tab][data-tab-id=\"${id}\"]`);"
+            " if (button && button.getAttribute('aria-selected') !== 'true') button.click();")
+
+
+def select_tab_js(tab: str | None = None) -> str:
+    """Browser-side: open a tab by clicking its button (`tab`, else the function's one input).
+
+    Why not return gr.Tabs(selected=...) from Python: once the Tabs is an output of a server
+    call, Gradio's page re-reads the value of every component inside it (the whole app) at each
+    status change of every later call: 153 ms of the browser's main thread per Compare,
+    measured in chromium, several times that on a phone. A click also fires the tab's select
+    event, as a person's would."""
+    return f"(tab) => {{ {_click_tab(json.dumps(tab) if tab is not None else 'tab')} return []; }}"
+
+
+def linked_tab_js() -> str:
+    """Browser-side, once a link's view is restored: open the tab its address names (nothing on
+    a plain visit, so a tab the visitor picked meanwhile stays)."""
+    return ("() => { const tab = new URLSearchParams(window.location.search).get('tab');"
+            f" if (tab) {{ {_click_tab('tab')} }} return []; }}")
+
+
 def replace_url_js() -> str:
     """Browser-side: put the query string (the hidden link box's value) into the address bar
     without reloading; parameters that are not ours (e.g. __theme) stay.
