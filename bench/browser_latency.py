@@ -5,9 +5,9 @@ page, against the same request through gradio_client, measured in one run.
 
 Starts `python app.py` (the shipped checkpoints) on loopback, opens it in Debian's chromium
 (Playwright, headless), and for each of N texts types it, clicks Compare (1.5 s after the last
-result, as a person reads it) and waits until both entity panes show it; then the same N texts through gradio_client's `/compare`. A browser's
-click also runs what follows Compare on the page (each page's layout step, the downloads), so
-its p50 is the figure a user feels. Target (issue 11): round trip p50 ≤ 120 ms. It also prints
+result, as a person reads it) and waits until both entity panes show it; then the same N texts
+through gradio_client's `/compare`. A browser's click also runs what follows Compare on the page
+(each page's layout step, the downloads), so its p50 is the figure a user feels. Target (issue 11): round trip p50 ≤ 120 ms. It also prints
 the page's main-thread time per Compare (Chrome's TaskDuration and ScriptDuration counters),
 which is what a slower device, such as a phone, pays several times over.
 """

@@ -205,8 +205,8 @@ def upload_tokens(path: Path) -> int:
 
 def report(name: str, reference: float | None, load: dict, args) -> None:
     errors = load["errors"]
-    alone = f"one user alone p50 {1000 * reference:.0f} ms; " if reference is not None else ""
-    print(f"{name}: {alone}{args.clients} users open the page in {load['open_seconds']:.1f} s "
+    lone = f"one user alone p50 {1000 * reference:.0f} ms; " if reference is not None else ""
+    print(f"{name}: {lone}{args.clients} users open the page in {load['open_seconds']:.1f} s "
           f"(server CPU {1000 * load['open_cpu']:.0f} ms each), then × {args.requests} Compare: "
           f"{load['answered']} answered, {len(errors)} errors {sorted(set(errors)) if errors else ''}, "
           f"{load['per_second']:.1f} requests/s, wait p50 {load['p50']:.2f} s, p95 {load['p95']:.2f} s; CPU per "

@@ -66,8 +66,7 @@ def evaluation_case(taggers: dict, data: str, languages: list[str], n: int) -> N
     from fusion.predict import tag_words
 
     for language in languages:
-        dataset = load_split(data, language, "test")
-        dataset = dataset.select(range(min(n, len(dataset))))
+        dataset = load_split(data, language, "test", n)
         for name, tagger in taggers.items():
             figures = {}
             for pack in (False, True, False, True):  # twice each, alternating: drift hits both

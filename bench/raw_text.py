@@ -59,7 +59,7 @@ def word_rate(dataset, language: str) -> tuple[int, int]:
     return kept, total
 
 
-def segmentation_report(sentences, paragraphs, alone, language: str) -> dict:
+def segmentation_report(paragraphs, alone, language: str) -> dict:
     """Sentence splitting alone, no model: WikiANN lines cut into several sentences, and
     paragraph boundaries merged or cut differently from the sentences split one by one
     (`alone`: each sentence's own spans)."""
@@ -107,7 +107,7 @@ def measure(tagger, dataset, language: str) -> dict:
     return {"pre": 100 * pre_split, "sentence": 100 * raw_sentence, "paragraph": 100 * raw_paragraph,
             "evaluate_seconds": evaluate_seconds, "paragraph_seconds": paragraph_seconds,
             "n": len(sentences), "on lines cut": on_lines_cut(sentences, alone, pre_tags, raw_spans),
-            **segmentation_report(sentences, paragraphs, alone, language)}
+            **segmentation_report(paragraphs, alone, language)}
 
 
 def single_sentence_latency(tagger, repeats: int = 30) -> tuple[float, float]:

@@ -39,11 +39,11 @@ def test_a_word_gets_the_same_outputs_packed_as_alone(encoder, request, make_tag
         tagger = make_tagger(request.getfixturevalue(encoder), fusion_layer=fusion_layer)
         sentences = [["Maria", "Lopez", "flew", "to", "Nairobi", "with", "the", "World", "Bank", "."],
                      ["Paris"], ["Hi", "there"], ["Siemens", "and", "Ford"]]
-        together = word_outputs(tagger.tokenizer, sentences, lambda b: tagger.packed_logits(b), 510)
-        padded_rows = word_outputs(tagger.tokenizer, sentences, lambda b: tagger.packed_logits(b), 510, pack=False)
+        together = word_outputs(tagger.tokenizer, sentences, tagger.packed_logits, 510)
+        padded_rows = word_outputs(tagger.tokenizer, sentences, tagger.packed_logits, 510, pack=False)
         assert all(torch.allclose(a[0], b[0], atol=1e-5) for a, b in zip(together, padded_rows))
         for sentence, packed in zip(sentences, together):
-            alone = word_outputs(tagger.tokenizer, [sentence], lambda b: tagger.packed_logits(b), 510)[0]
+            alone = word_outputs(tagger.tokenizer, [sentence], tagger.packed_logits, 510)[0]
             assert torch.allclose(packed[0], alone[0], atol=1e-5)
         # and the same as the tagger's ordinary padded forward pass, one sentence at a time
         ids = tagger.tokenizer(sentences[0], is_split_into_words=True)["input_ids"]
