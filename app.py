@@ -26,8 +26,9 @@ from fusion.encoders import ENCODER_DESCRIPTIONS, OFFLINE_ENCODER
 from ui import (compare_tab, errors_tab, evaluate_tab, inside_tab, intermediate_section, layers_section,
                 layers_tab, results_tab, tour)
 from ui.common import (COPY_LINK_JS, LINK_KEYS, SIDES, PageState, TaggerSlot, code, linked_tab_js, opened_note,
-                       page_query, plain, read_page, relative, replace_url_js, safe, safe_batch, select_tab_js,
+                       page_query, plain, read_page, relative, replace_url_js, safe, safe_rows, select_tab_js,
                        state_of)
+from ui.batcher import Busy, RequestBatcher
 from ui.foreground import CancelFlags, Cancelled, Foreground
 
 ROOT = Path(__file__).resolve().parent
@@ -47,7 +48,7 @@ CONCURRENCY = 2  # requests run at once (2 CPU cores); the rest wait in the queu
 # 500 sessions), so this bounds the server's memory at about 1.2 × idle.
 SESSION_CAPACITY = 300
 COMPARE_BATCH = 8  # Compare requests waiting together are answered by one call (bench/load.py)
-QUEUE_SIZE = 64
+QUEUE_SIZE = 64  # requests waiting, in Gradio's queue and in Compare's batcher
 
 CSS = """
 .auto-dir textarea { unicode-bidi: plaintext; text-align: start; }  /* RTL text shows RTL */
@@ -192,7 +193,8 @@ def header_markdown(slots: dict[str, TaggerSlot]) -> str:
 
 def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[dict] | None = None,
                data_dir=None, samples_dir=SAMPLES_DIR, probes_dir=layers_tab.PROBES_DIR,
-               probe_runs_dir=PROBE_RUNS_DIR, compare_batch: int = COMPARE_BATCH) -> gr.Blocks:
+               probe_runs_dir=PROBE_RUNS_DIR, compare_batch: int = COMPARE_BATCH,
+               compare_queued: bool = False) -> gr.Blocks:
     examples = load_examples() if examples is None else examples
     probes = layers_tab.LazyProbes(probes_dir)  # loaded when the Layers tab first asks
     reference = next((s.tagger for s in slots.values() if s.ready), None)
@@ -288,30 +290,56 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
                 compare_tab.RECENT.store(view.text, view)  # its downloads are drawn next, off Compare's path
             return [compare_tab.values(view) + [view.text] for view in views]
 
-        on_compare = safe_batch(compare_rows, lambda m: compare_tab.fallback_values(m) + [""])
-        # One batch at a time: it keeps both cores busy. Progress shows as a timer on the two
-        # panes: a full loader on each of the five outputs animates every frame while the request
-        # waits, which took the browser's main thread (and a core) from the request itself.
-        batched = {"batch": True, "max_batch_size": max(1, compare_batch), "concurrency_limit": 1,
+        def compare_fallback(message):
+            return compare_tab.fallback_values(message) + [""]
+
+        # The batching is ours (ui/batcher.py), not Gradio's, so that a page's click can skip
+        # Gradio's queue: one direct request instead of a join and an event stream (~60 ms
+        # alone). API clients still come through the queue, two batches' worth at once, so the
+        # next batch is waiting in the batcher while one runs.
+        compare_batched = RequestBatcher(safe_rows(compare_rows, compare_fallback), max_batch=compare_batch,
+                                         max_waiting=QUEUE_SIZE)
+
+        def on_compare(text):
+            try:
+                return compare_batched((text,))
+            except Busy as busy:
+                return compare_fallback(f"The server is busy: {busy}.")
+
+        # Progress shows as a timer on the two panes: a full loader on each of the five outputs
+        # animates every frame while the request waits, which took the browser's main thread
+        # (and a core) from the request itself. `compare_queued` (--compare-queued) sends the
+        # page through the queue instead, which shows each person their place in line.
+        compare_event = {"queue": compare_queued, "concurrency_limit": 2 * max(1, compare_batch),
                    "concurrency_id": "compare", "show_progress": "minimal",
                    "show_progress_on": [compare["baseline"], compare["fusion"]]}
 
         def on_layout(text, sentence=0, focus=None):
-            view = compare_tab.laid_out(slots, text)
+            view = compare_tab.laid_out(slots, text, tag=on_compare)
             choices = inside_tab.sentence_choices(view.text, view.sentences)
             indices = [index for _, index in choices]
             picked = sentence if sentence in indices else (indices[0] if indices else None)
             return compare_tab.layout_values(view) + [gr.Dropdown(choices=choices, value=picked), focus]
 
-        on_layout = safe(on_layout, lambda m: [gr.skip()] * len(layout_outputs))
+        # on failure the table is emptied, not left showing the previous text's entities
+        on_layout = safe(on_layout, lambda m: [compare_tab.entity_frame() if output is compare["table"]
+                                               else gr.skip() for output in layout_outputs])
 
         def on_exports(text):
             return compare_tab.export_values(slots, text, titles, colours)
 
         def exports_then(event):
-            event.then(safe(on_exports, lambda m: [gr.Column(visible=False), None, None, None]),
+            event.then(safe(on_exports, lambda m: [gr.Column(visible=False), None, None, gr.skip(), gr.skip()]),
                        [compared], compare_tab.export_outputs(compare), api_visibility="private",
                        concurrency_limit=1, concurrency_id="exports", show_progress="hidden")
+
+        def on_picture(text):
+            return compare_tab.picture_values(slots, text, titles, colours)
+
+        # the picture is drawn when asked for, in the downloads' slot
+        compare["picture"].click(safe(on_picture, lambda m: [gr.skip(), gr.skip()]), [compared],
+                                 compare_tab.picture_outputs(compare), api_visibility="private",
+                                 concurrency_limit=1, concurrency_id="exports")
 
         def compared_then(event, scroll_js=compare_tab.SHOW_RESULT_JS):
             """After a Compare: this page's layout, its downloads (one slot of their own, so
@@ -323,10 +351,10 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
             synced(event).then(None, None, None, js=scroll_js)
 
         compared_then(gr.on([compare["button"].click, compare["text"].submit], on_compare, [compare["text"]],
-                            compare_outputs, api_name="compare", **batched))
+                            compare_outputs, api_name="compare", **compare_event))
         if compare["examples"] is not None:  # an example click fills the box, then compares
             compared_then(compare["examples"].load_input_event.then(
-                on_compare, [compare["text"]], compare_outputs, api_visibility="private", **batched))
+                on_compare, [compare["text"]], compare_outputs, api_visibility="private", **compare_event))
 
         def on_inside(text, sentence, side, layer, head, focus=None):
             return inside_tab.inside_values(slots, text, sentence, side, layer, head, focus,
@@ -358,7 +386,7 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
             if step.example and examples:
                 event = event.then(lambda: examples[0]["text"], None, compare["text"], api_visibility="private")
                 compared_then(event.then(on_compare, [compare["text"]], compare_outputs, api_visibility="private",
-                                         **batched), tour.scroll_js(step.anchor))
+                                         **compare_event), tour.scroll_js(step.anchor))
                 continue
             event.then(None, None, None, js=tour.scroll_js(step.anchor))
 
@@ -393,7 +421,7 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
             state = read_page(params, defaults, tab_ids.values())
             compared_part = [gr.skip()] * n_compared
             if state.text.strip():
-                row = compare_rows([(state.text,)])[0]  # its last value: the text as compared
+                row = on_compare(state.text)  # its last value: the text as compared
                 compared_part = [state.text] + row + on_layout(row[-1], state.sentence, state.word)
             return compared_part + [state.tab, state.side,
                                     gr.Slider(value=min(state.layer, n_layers)),
@@ -483,14 +511,14 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
             compared_then(browser["send"].click(lambda text: text, [browser["text"]], [compare["text"]],
                                                 api_visibility="private").then(
                 None, None, None, js=select_tab_js("compare")).then(
-                on_compare, [compare["text"]], compare_outputs, api_visibility="private", **batched))
+                on_compare, [compare["text"]], compare_outputs, api_visibility="private", **compare_event))
     return demo
 
 
 def launch_options() -> dict:
     """Settings `launch()` takes in Gradio 6 (theme and CSS moved there from Blocks)."""
-    return {"theme": gr.themes.Soft(), "css": CSS, "max_file_size": 4 * evaluate_tab.UPLOAD_BYTES_LIMIT,
-            "state_session_capacity": SESSION_CAPACITY}
+    return {"theme": gr.themes.Soft(), "css": CSS + inside_tab.PLACEHOLDER_CSS,
+            "max_file_size": 4 * evaluate_tab.UPLOAD_BYTES_LIMIT, "state_session_capacity": SESSION_CAPACITY}
 
 
 # --------------------------------------------------------------------------------------------
@@ -529,6 +557,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--compare-batch", type=int, default=int(environ("LFE_COMPARE_BATCH", COMPARE_BATCH)),
                         help="Compare requests answered by one call at most (env LFE_COMPARE_BATCH; 1: "
                              "one at a time)")
+    parser.add_argument("--compare-queued", action="store_true", default=_env_flag("LFE_COMPARE_QUEUED"),
+                        help="send a page's Compare through Gradio's queue, which shows each person "
+                             "their place in line under load, rather than as one direct request, "
+                             "faster alone (env LFE_COMPARE_QUEUED=1)")
     parser.add_argument("--share", action="store_true", default=_env_flag("LFE_SHARE"),
                         help="also serve through a public gradio.live link (env LFE_SHARE=1)")
     return parser.parse_args(argv)
@@ -540,7 +572,8 @@ def main(argv=None) -> None:
 
     torch.set_num_threads(max(1, args.threads))  # Compare runs the two models at once (predict_each)
     slots = load_slots(args.baseline, args.fusion or find_fusion_checkpoint())
-    demo = build_demo(slots, runs_dir=args.runs, data_dir=args.data, compare_batch=args.compare_batch)
+    demo = build_demo(slots, runs_dir=args.runs, data_dir=args.data, compare_batch=args.compare_batch,
+                      compare_queued=args.compare_queued)
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options())
 

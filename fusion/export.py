@@ -60,7 +60,7 @@ class ComparisonExport:
 class ExportFiles:
     html: str
     csv: str
-    png: str
+    png: str | None  # drawn only when asked for: it costs more CPU than tagging the text
 
 
 def safe_colour(value) -> str:
@@ -398,17 +398,19 @@ def _prune(folder: Path, keep_seconds: float) -> None:
             pass
 
 
-def write_exports(export: ComparisonExport, folder, keep_seconds: float = KEEP_SECONDS) -> ExportFiles:
-    """The three files in `folder`, named by the content's hash: the same comparison rewrites
-    the same files instead of piling up new ones; old ones are removed."""
+def write_exports(export: ComparisonExport, folder, keep_seconds: float = KEEP_SECONDS,
+                  picture: bool = True) -> ExportFiles:
+    """The files in `folder` (the PNG only with `picture`), named by the content's hash: the
+    same comparison rewrites the same files instead of piling up new ones; old ones are removed."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     _prune(folder, keep_seconds)
     page, table = comparison_html(export), entity_csv(export.rows)
     digest = hashlib.sha1((page + table).encode("utf-8", "replace")).hexdigest()[:12]
     paths = ExportFiles(str(folder / f"comparison-{digest}.html"), str(folder / f"comparison-{digest}.csv"),
-                        str(folder / f"comparison-{digest}.png"))
+                        str(folder / f"comparison-{digest}.png") if picture else None)
     Path(paths.html).write_text(page, encoding="utf-8")
     Path(paths.csv).write_text(table, encoding="utf-8")
-    Path(paths.png).write_bytes(comparison_png(export))
+    if picture:
+        Path(paths.png).write_bytes(comparison_png(export))
     return paths

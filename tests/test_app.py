@@ -217,13 +217,15 @@ def test_inside_outlines_the_picked_word_and_names_its_gate_share(models):
 
 
 def test_inside_shows_a_placeholder_until_a_text_is_compared(models):
-    *_, layer, head, placeholder, content = inside_tab.inside_values(models, "", 0, "fusion", 1, 1, None, 3, 2)
-    assert placeholder.visible is True and content.visible is False
-    *_, layer, head, placeholder, content = inside_tab.inside_values(models, "Paris.", 0, "fusion", 99, -4,
-                                                                     None, 3, 2)
+    note, *_ = inside_tab.inside_values(models, "", 0, "fusion", 1, 1, None, 3, 2)
+    assert note == inside_tab.PLACEHOLDER
+    *_, layer, head = inside_tab.inside_values(models, "Paris.", 0, "fusion", 99, -4, None, 3, 2)
     assert (layer, head) == (3, 1)  # snapped into the range, shown back in the sliders
-    assert placeholder.visible is False and content.visible is True
     assert "top) => Math.min" in inside_tab.clamp_js(3, 2) and "snap(layer, 3)" in inside_tab.clamp_js(3, 2)
+    # which of the two shows is the browser's (a column set by the server is re-read at every
+    # status change): the page is marked before each Inside call, and the app's CSS reads it
+    assert "dataset.compared" in inside_tab.clamp_js(3, 2)
+    assert '[data-compared="yes"] #inside-placeholder' in app.launch_options()["css"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -233,13 +235,16 @@ def test_inside_shows_a_placeholder_until_a_text_is_compared(models):
 def test_compare_writes_the_three_exports(models, tmp_path, monkeypatch):
     monkeypatch.setattr(compare_tab, "export_folder", lambda: tmp_path)
     view = compare_tab.compare_text(models, "Angela Merkel visited <b>Paris</b>.")
-    files = compare_tab.write_files(view, {"baseline": "Base", "fusion": "Fused"}, compare_tab.entity_colours(models))
+    titles, colours = {"baseline": "Base", "fusion": "Fused"}, compare_tab.entity_colours(models)
+    files = compare_tab.write_files(view, titles, colours)
     page = Path(files.html).read_text(encoding="utf-8")
     assert "<b>" not in page and "</b>" not in page and "&lt;" in page and "Where they disagree" in page
     assert "<h2>Base</h2>" in page and "<h2>Fused</h2>" in page
     table = pd.read_csv(files.csv)
     assert list(table.columns) == compare_tab.TABLE_COLUMNS and len(table) == len(view.table)
-    assert Path(files.png).read_bytes().startswith(b"\x89PNG")
+    assert files.png is None  # the picture is drawn when asked for
+    drawn = compare_tab.write_files(view, titles, colours, picture=True)
+    assert Path(drawn.png).read_bytes().startswith(b"\x89PNG") and drawn.html == files.html
     assert "**" not in view.summary and view.summary.startswith("Baseline found")
     parts = {k: k for k in ("status", "baseline", "fusion", "disagreement", "table", "downloads")}
     values = compare_tab.values(view)
@@ -336,17 +341,21 @@ def test_no_server_call_outputs_a_container_and_compare_shows_progress_on_the_pa
     demo = app.build_demo(models, examples=[{"language": "en", "text": "Paris"}])
     server_calls = [fn for fn in demo.fns.values() if fn.fn is not None]
     containers = (gr.Tabs, gr.Tab, gr.Row, gr.Column, gr.Group, gr.Accordion)
-    # known, small enough: the downloads (three buttons) and Inside's placeholder and content
-    # (what is inside the content is on_inside's own output, re-read in any case)
+    # known, small enough: the downloads (three buttons)
     allowed = {block._id for block in demo.blocks.values() if isinstance(block, gr.Column)
-               and block.elem_id in ("downloads", "inside-placeholder", "inside-content")}
+               and block.elem_id == "downloads"}
     assert [fn.name for fn in server_calls
             if any(isinstance(o, containers) and o._id not in allowed for o in fn.outputs)] == []
     tab_switches = [fn for fn in demo.fns.values() if fn.fn is None and fn.js and "data-tab-id" in fn.js]
     assert len(tab_switches) >= 4  # the link, an entity row, Inside's way back, the tour, the error browsers
     compare = next(fn for fn in server_calls if fn.api_name == "compare")
-    assert compare.batch and compare.show_progress == "minimal"
+    assert compare.show_progress == "minimal"
     assert [o.elem_id for o in compare.show_progress_on] == ["baseline-entities", "fusion-entities"]
+    # a page's click is one direct request (batched by the app, not by Gradio's queue) unless
+    # the host asks for the queue, which shows each person their place in line
+    assert not compare.queue and not compare.batch and compare.concurrency_limit == 2 * app.COMPARE_BATCH
+    queued = app.build_demo(models, examples=[], compare_queued=True)
+    assert next(fn for fn in queued.fns.values() if fn.api_name == "compare").queue
 
 
 # --------------------------------------------------------------------------------------------
@@ -526,15 +535,20 @@ def test_served_app(served, models, tmp_path):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert {"/compare", "/results", "/evaluate"} <= set(endpoints)
 
-    status, base, fused, diff, table, compared = client.predict("Angela Merkel visited Paris.", api_name="/compare")
+    status, base, fused, diff, compared = client.predict("Angela Merkel visited Paris.", api_name="/compare")
     assert "Baseline found" in status
     assert "".join(item["token"] for item in base) == "Angela Merkel visited Paris."
-    assert fused and diff and table["headers"][0] == "model"
-    assert compared == "Angela Merkel visited Paris."  # the downloads are drawn after Compare, not by it
-    _, page, picture, csv = compare_tab.export_values(models, compared, {}, {})
+    assert fused and diff
+    assert compared == "Angela Merkel visited Paris."  # the downloads and the table are drawn after Compare
+    table = compare_tab.layout_values(compare_tab.laid_out(models, compared))[4]
+    assert list(table.columns) == compare_tab.TABLE_COLUMNS and "Paris" in set(table["entity"])
+    _, page, csv, draw, picture = compare_tab.export_values(models, compared, {}, {})
     assert "visited" in Path(page).read_text(encoding="utf-8")  # the text, cut at the entities
-    assert Path(picture).read_bytes().startswith(b"\x89PNG")
     assert Path(csv).read_text(encoding="utf-8").startswith("model,entity,type,score,start,end,agreement")
+    assert draw.visible is True and picture.visible is False and picture.value is None  # not drawn yet
+    draw, picture = compare_tab.picture_values(models, compared, {}, {})
+    assert draw.visible is False and picture.visible is True
+    assert Path(picture.value["path"]).read_bytes().startswith(b"\x89PNG")
     note, *figures, layer, head = client.predict("Angela Merkel visited Paris.", 0, "fusion", 3, 1, None,
                                                  api_name="/inside")
     assert "fusion" in note and all(figure["type"] == "plotly" for figure in figures)
@@ -559,8 +573,9 @@ def test_served_app(served, models, tmp_path):
 
 
 def test_compare_requests_that_wait_together_are_answered_together(served, monkeypatch):
-    """Compare is batched: requests queued while one runs go through the models in one call,
-    and each page still gets its own text's answer."""
+    """Compare is batched: requests waiting while one runs go through the models in one call,
+    and each page still gets its own text's answer (API clients come through Gradio's queue,
+    a batch of them at once, into the app's batcher)."""
     import threading
     import time
 
@@ -635,9 +650,9 @@ def test_a_failing_request_fails_alone_in_its_batch():
             raise RuntimeError("this text breaks the model")
         return [[text.upper()] for text, in requests]
 
-    batched = common.safe_batch(tag, lambda message: [message])
-    assert batched(["a", "b"]) == (["A", "B"],)
-    (answers,) = batched(["a", "bad", "c"])
+    batched = common.safe_rows(tag, lambda message: [message])
+    assert batched([("a",), ("b",)]) == [["A"], ["B"]]
+    answers = [row[0] for row in batched([("a",), ("bad",), ("c",)])]
     assert answers[0] == "A" and answers[2] == "C" and "this text breaks the model" in answers[1]
 
 
@@ -649,6 +664,17 @@ def test_the_page_layout_follows_the_text(models):
     assert compare_tab.laid_out(models, arabic.text) is arabic  # the view Compare made, when cached
     uncached = compare_tab.laid_out(models, "Paris is big. Rome is old. " + "x" * 7)  # never compared
     assert uncached.sentences == [(0, 13), (14, 26), (27, 34)] and not uncached.highlights
+    # the app passes its batcher: a view the cache has dropped is tagged again, table and all
+    asked = []
+
+    def tag(text):
+        asked.append(text)
+        compare_tab.RECENT.store(text, compare_tab.compare_text(models, text))
+
+    dropped = "Angela Merkel flew to Rome, dropped from the cache."
+    view = compare_tab.laid_out(models, dropped, tag=tag)
+    assert asked == [dropped] and view.highlights and len(compare_tab.layout_values(view)[4]) == len(view.rows) > 0
+    assert compare_tab.laid_out(models, dropped, tag=tag) is view and asked == [dropped]  # cached now
 
 
 def test_the_sample_upload_file_is_scored(models):

@@ -159,6 +159,10 @@ def test_the_comparison_downloads(tiny_app, browser, tmp_path):
     page = _page(browser, accept_downloads=True)
     _compare(page, tiny_app, "<script>alert(1)</script> Angela Merkel visited Paris.")
     contents = {}
+    assert not page.locator("#download-png").is_visible()  # the picture is drawn when asked for
+    page.locator("#draw-png").click()
+    page.wait_for_selector("#download-png", state="visible")
+    assert not page.locator("#draw-png").is_visible()
     for name in ("html", "png", "csv"):
         with page.expect_download() as download:
             page.locator(f"#download-{name}").click()

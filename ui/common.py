@@ -118,18 +118,16 @@ def safe(function, fallback):
     return wrapper
 
 
-def safe_batch(function, fallback):
-    """`safe` for a batched event (Gradio passes one list per input and takes one list per
-    output). `function` maps a list of requests (tuples of inputs) to a list of rows (lists of
-    outputs). When the batch fails, each request is run alone, so one bad request fails alone."""
-    def wrapper(*columns):
-        requests = list(zip(*columns))
+def safe_rows(function, fallback):
+    """`safe` for a batch: `function` maps a list of requests (tuples of inputs) to a list of
+    rows (lists of outputs). When the batch fails, each request is run alone, so one bad
+    request fails alone."""
+    def wrapper(requests):
         try:
-            rows = function(requests)
+            return function(requests)
         except Exception:  # noqa: BLE001 — logged; each request is then tried on its own
             traceback.print_exc()
-            rows = [safe(lambda request=request: function([request])[0], fallback)() for request in requests]
-        return tuple(list(column) for column in zip(*rows))
+            return [safe(lambda request=request: function([request])[0], fallback)() for request in requests]
     return wrapper
 
 

@@ -41,7 +41,7 @@ DISAGREEMENT_HELP = (
     "that word inside the model (Inside tab).")
 DISAGREEMENT_TITLE = "Where they disagree"
 DOWNLOAD_HELP = ("**Keep this comparison:** a web page (opens offline; both models' entities with "
-                 "a legend), a picture, or the entity table for a spreadsheet.")
+                 "a legend), the entity table for a spreadsheet, or a picture (drawn when you ask).")
 
 
 @dataclass
@@ -175,29 +175,50 @@ def export_folder() -> Path:
     return Path(tempfile.gettempdir()) / "lfe-exports"
 
 
-# The last comparisons, by their text: the downloads are drawn after Compare has answered, from
-# the view Compare made (drawing the PNG costs more CPU than tagging a sentence).
+# The last comparisons, by their text: the downloads are written after Compare has answered,
+# from the view Compare made.
 RECENT = BoundedCache(32)
 
 
 def export_values(slots: dict[str, TaggerSlot], text, titles: dict[str, str],
                   colours: dict[str, str]) -> list:
-    """The download buttons' values for the text last compared (in the order of `export_outputs`)."""
+    """The download buttons for the text last compared (in the order of `export_outputs`): the
+    page and the table, and the button that draws the picture (drawing it took ~100 ms of CPU,
+    more than tagging the text, for every Compare of every page)."""
+    files = write_files(viewed(slots, text), titles, colours)
+    return [gr.Column(visible=files is not None)] + ([files.html, files.csv] if files else [None] * 2) + [
+        gr.Button(visible=True), gr.DownloadButton(value=None, visible=False)]
+
+
+def picture_values(slots: dict[str, TaggerSlot], text, titles: dict[str, str],
+                   colours: dict[str, str]) -> list:
+    """The picture of the text last compared, drawn now (in the order of `picture_outputs`)."""
+    files = write_files(viewed(slots, text), titles, colours, picture=True)
+    if files is None:
+        return [gr.Button(visible=True), gr.DownloadButton(value=None, visible=False)]
+    return [gr.Button(visible=False), gr.DownloadButton(value=files.png, visible=True)]
+
+
+def viewed(slots: dict[str, TaggerSlot], text) -> CompareView:
     text = "" if text is None else str(text)
-    view = RECENT.find(text) or compare_text(slots, text)
-    files = write_files(view, titles, colours)
-    return [gr.Column(visible=files is not None)] + ([files.html, files.png, files.csv] if files else [None] * 3)
+    return RECENT.find(text) or compare_text(slots, text)
 
 
 def export_outputs(parts: dict) -> list:
-    return [parts["downloads"], parts["html"], parts["png"], parts["csv"]]
+    return [parts["downloads"], parts["html"], parts["csv"]] + picture_outputs(parts)
 
 
-def write_files(view: CompareView, titles: dict[str, str], colours: dict[str, str]) -> ExportFiles | None:
-    """The HTML page, CSV and PNG of a comparison, or None when nothing was tagged."""
+def picture_outputs(parts: dict) -> list:
+    return [parts["picture"], parts["png"]]
+
+
+def write_files(view: CompareView, titles: dict[str, str], colours: dict[str, str],
+                picture: bool = False) -> ExportFiles | None:
+    """The HTML page and CSV of a comparison (and its PNG, with `picture`), or None when nothing
+    was tagged."""
     if not view.highlights:
         return None
-    return write_exports(export_of(view, titles, colours), export_folder())
+    return write_exports(export_of(view, titles, colours), export_folder(), picture=picture)
 
 
 def picked_entity(row_value, index=None, table: pd.DataFrame | None = None) -> EntityPick | None:
@@ -246,8 +267,10 @@ def build(slots: dict[str, TaggerSlot], examples: list[dict], titles: dict[str, 
         gr.Markdown(DOWNLOAD_HELP, elem_classes=["help"])
         with gr.Row():
             parts["html"] = gr.DownloadButton("Web page (HTML)", size="sm", elem_id="download-html")
-            parts["png"] = gr.DownloadButton("Picture (PNG)", size="sm", elem_id="download-png")
             parts["csv"] = gr.DownloadButton("Entities (CSV)", size="sm", elem_id="download-csv")
+            parts["picture"] = gr.Button("Picture (PNG)", size="sm", elem_id="draw-png")
+            parts["png"] = gr.DownloadButton("Download the picture", size="sm", visible=False,
+                                             elem_id="download-png")
     return parts
 
 
@@ -258,29 +281,35 @@ SHOW_RESULT_JS = ("() => { if (window.innerWidth <= 700) document.querySelector(
 
 def outputs(parts: dict) -> list:
     """What Compare answers with: plain values, the same for every caller, so that many
-    people's requests can be answered by one batched call (see `layout_values`)."""
-    return [parts["status"], parts["baseline"], parts["fusion"], parts["disagreement"], parts["table"]]
+    people's requests can be answered by one batched call (see `layout_values`). The entity
+    table follows with the layout: a page draws the two panes first, the table just after
+    (drawing the Dataframe held the panes back by ~30 ms)."""
+    return [parts["status"], parts["baseline"], parts["fusion"], parts["disagreement"]]
 
 
 def values(view: CompareView) -> list:
     """The Compare tab's output values, in the order of `outputs`."""
-    return [view.message, view.highlights.get("baseline"), view.highlights.get("fusion"),
-            view.disagreement, view.table]
+    return [view.message, view.highlights.get("baseline"), view.highlights.get("fusion"), view.disagreement]
 
 
 def fallback_values(message: str) -> list:
-    return [message, None, None, None, entity_frame()]
+    return [message, None, None, None]
 
 
 def layout_outputs(parts: dict) -> list:
-    return [parts["baseline"], parts["fusion"], parts["disagreement"], parts["downloads"]]
+    return [parts["baseline"], parts["fusion"], parts["disagreement"], parts["downloads"], parts["table"]]
 
 
-def laid_out(slots: dict[str, TaggerSlot], text) -> CompareView:
-    """The view Compare made of `text` when it is still cached, else one without tags (its
-    direction and sentences, which `layout_values` and Inside's sentence picker need)."""
+def laid_out(slots: dict[str, TaggerSlot], text, tag=None) -> CompareView:
+    """The view Compare made of `text` when it is still cached. When the cache has dropped it
+    (a heavy load between a Compare and its layout), `tag(text)` tags it again, through the
+    app's batcher; without `tag`, a view without tags (its direction and sentences, which
+    `layout_values` and Inside's sentence picker need)."""
     text = "" if text is None else str(text)
     view = RECENT.find(text)
+    if view is None and tag is not None and text.strip():
+        tag(text)  # Compare stores its views
+        view = RECENT.find(text)
     if view is not None:
         return view
     view = CompareView(text, "", text_direction(text))
@@ -291,8 +320,8 @@ def laid_out(slots: dict[str, TaggerSlot], text) -> CompareView:
 
 
 def layout_values(view: CompareView) -> list:
-    """The settings of one page that follow its text (in the order of `layout_outputs`): the
-    reading direction, and the previous text's downloads hidden until this one's are drawn.
-    They are set after the batched Compare, per page: a batched call can set values only."""
+    """What one page shows after its Compare (in the order of `layout_outputs`): the reading
+    direction, the previous text's downloads hidden until this one's are drawn, and the entity
+    table. Settings are set per page, after the batched Compare, which returns plain values."""
     rtl = view.direction == "rtl"
-    return [gr.HighlightedText(rtl=rtl) for _ in range(3)] + [gr.Column(visible=False)]
+    return [gr.HighlightedText(rtl=rtl) for _ in range(3)] + [gr.Column(visible=False), view.table]

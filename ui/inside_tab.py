@@ -197,31 +197,40 @@ def keys_below(figure) -> None:
 
 def inside_values(slots: dict[str, TaggerSlot], text, sentence, side: str, layer, head, focus=None,
                   n_layers: int = 12, n_heads: int = 12) -> list:
-    """The Inside tab's output values, in the order of `outputs`: the view, the layer and head
-    snapped to their range, and the placeholder shown until there is a compared text."""
+    """The Inside tab's output values, in the order of `outputs`: the view, and the layer and
+    head snapped to their range."""
     view = inside_view(slots, text, side, sentence, layer, head, focus=focus)
-    ready = bool(clean_text("" if text is None else str(text)).strip())
-    return list(view) + [clamp(layer, n_layers), clamp(head, n_heads),
-                         gr.Column(visible=not ready), gr.Column(visible=ready)]
+    return list(view) + [clamp(layer, n_layers), clamp(head, n_heads)]
 
 
 def clamp_js(n_layers: int, n_heads: int) -> str:
-    """Browser-side: a layer or head typed out of range snaps into it before the server sees it
-    (the slider would refuse 99 with an error toast). Inputs: text, sentence, side, layer, head,
-    focus; the same values come back, clamped."""
+    """Browser-side, before each Inside call: a layer or head typed out of range snaps into it
+    before the server sees it (the slider would refuse 99 with an error toast), and the page
+    shows the placeholder or the plots by whether a text was compared (`PLACEHOLDER_CSS`: a
+    column's visibility set by the server would make Gradio's page re-read the plots at each
+    later status change). Inputs: text, sentence, side, layer, head, focus; the same values
+    come back, clamped."""
     return ("(text, sentence, side, layer, head, focus) => {"
+            " document.body.dataset.compared = String(text ?? '').trim() ? 'yes' : 'no';"
             " const snap = (v, top) => Math.min(Math.max(Math.round(Number(v)) || 1, 1), top);"
             f" return [text, sentence, side, snap(layer, {int(n_layers)}), snap(head, {int(n_heads)}), focus]; }}")
+
+
+# Until a text is compared, Inside shows its placeholder; `clamp_js` marks the page.
+PLACEHOLDER_CSS = """
+body:not([data-compared="yes"]) #inside-content, body[data-compared="yes"] #inside-placeholder {
+  display: none !important; }
+"""
 
 
 def build(n_layers: int, n_heads: int) -> dict:
     """Lay out the Inside tab; returns its components. Until a text is compared only a
     placeholder shows; the controls and plots appear with the first explanation."""
     parts = {"n_layers": n_layers, "n_heads": n_heads}
-    with gr.Column(visible=True, elem_id="inside-placeholder") as parts["placeholder"]:
+    with gr.Column(elem_id="inside-placeholder"):  # which of the two shows: PLACEHOLDER_CSS
         gr.Markdown(PLACEHOLDER_HELP)
         parts["to_compare"] = gr.Button("Go to the Compare tab", size="sm", variant="primary")
-    with gr.Column(visible=False, elem_id="inside-content") as parts["content"]:
+    with gr.Column(elem_id="inside-content"):
         gr.Markdown("What the encoder and the fusion gate do with one sentence of the text from the "
                     f"Compare tab (its first {TOKEN_LIMIT} sub-word tokens).")
         with gr.Row():
@@ -251,8 +260,8 @@ def inputs(parts: dict, compared) -> list:
 
 def outputs(parts: dict) -> list:
     return [parts["note"], parts["attention"], parts["overview"], parts["share"], parts["gate"],
-            parts["layer"], parts["head"], parts["placeholder"], parts["content"]]
+            parts["layer"], parts["head"]]
 
 
 def fallback_values(message: str) -> list:
-    return [message] + [plots.message_figure(message)] * 4 + [gr.skip()] * 4
+    return [message] + [plots.message_figure(message)] * 4 + [gr.skip()] * 2
