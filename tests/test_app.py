@@ -400,6 +400,9 @@ def test_flags_and_environment(monkeypatch):
     assert (args.port, args.fusion, args.share, args.host) == (7999, "somewhere/fusion-l3", True, "127.0.0.1")
     args = app.parse_args(["--port", "8001", "--host", "0.0.0.0", "--baseline", "b"])
     assert (args.port, args.host, args.baseline) == (8001, "0.0.0.0", "b")
+    assert args.compare_queued is False and app.parse_args(["--compare-queued"]).compare_queued is True
+    monkeypatch.setenv("LFE_COMPARE_QUEUED", "1")
+    assert app.parse_args([]).compare_queued is True
 
 
 # --------------------------------------------------------------------------------------------
