@@ -10,7 +10,8 @@ Per server (the old way first, then the app as it ships): one user's Compare p50
 requests, then a class: N users open the page at once (connect; timed apart, with the server's
 CPU per connection), and when all have it open each clicks Compare M times, one after the other:
 p50 / p95 wait, errors, requests/s. The class is run `--repeats` times per server and the run with
-the median p95 is kept, since this shared machine's noise moves a single p95 by ±0.5 s. Then, for the
+the median p95 is kept, since this shared machine's noise moves a single p95 by ±0.5 s; then once
+more as pages send it (a browser's click on Compare is one direct POST, not a queue join). Then, for the
 app as it ships: the same loads while one more user scores an upload of S sentences (Compare's
 median p95 with the upload against without; target ≤ 1.2 ×), the upload's seconds per sub-word token
 alone (what the Evaluate tab's estimate starts from), and the RSS idle, after the load and after
@@ -129,6 +130,47 @@ def class_load(url: str, clients: int, requests: int, timeout: float, server_pid
             "open_cpu": (opened_at[1] - marks["start"][1]) / clients,
             "server_cpu": (marks["end"][1] - opened_at[1]) / answered,
             "client_cpu": (marks["end"][2] - opened_at[2]) / answered}
+
+
+def page_class_load(url: str, clients: int, requests: int, timeout: float) -> dict:
+    """The class through a page's own path: a browser's click on Compare is one direct POST
+    (`/gradio_api/run/compare` with its session), not a queue join as gradio_client's is. Each
+    answer is checked to be its own text's."""
+    import httpx
+
+    waits, errors = [], []
+    opened = threading.Barrier(clients)
+    deadline = time.time() + timeout
+
+    def one_page(index: int) -> None:
+        with httpx.Client(timeout=timeout) as http:
+            def compare(text: str) -> bool:
+                body = {"data": [text], "session_hash": f"page-{index}"}
+                answer = http.post(f"{url}gradio_api/run/compare", json=body)
+                return answer.status_code == 200 and answer.json()["data"][-1] == text
+
+            try:
+                compare("warm")  # the page's session
+            finally:
+                opened.wait()
+            for request in range(requests):
+                if time.time() > deadline:
+                    errors.append("timeout")
+                    return
+                text = f"{TEXTS[(index + request) % len(TEXTS)]} {index}"
+                started = time.perf_counter()
+                try:
+                    (waits if compare(text) else errors).append(time.perf_counter() - started)
+                except Exception as error:  # noqa: BLE001 — counted, the bench goes on
+                    errors.append(type(error).__name__)
+
+    threads = [threading.Thread(target=one_page, args=(index,)) for index in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(1.0, deadline - time.time()))
+    return {"answered": len(waits), "errors": len(errors), "p50": percentile(waits, 0.5),
+            "p95": percentile(waits, 0.95)}
 
 
 def alone(client, requests: int = 10, texts: list[str] = TEXTS) -> float:
@@ -253,7 +295,10 @@ def main() -> int:
             idle = rss_mib(server.pid)
             reference = alone(client)
             load = repeated_load(name, reference, url, args, server.pid)
-            figures[bool(flags)] = (reference, load)
+            page = page_class_load(url, args.clients, args.requests, args.timeout)
+            print(f"  the same class as pages send it (direct POSTs): {page['answered']} answered, "
+                  f"{page['errors']} errors, wait p50 {page['p50']:.2f} s, p95 {page['p95']:.2f} s")
+            figures[bool(flags)] = (reference, load, page)
             if flags:
                 continue
             loaded = rss_mib(server.pid)
@@ -286,10 +331,11 @@ def main() -> int:
         finally:
             server.terminate()
             server.wait(30)
-    (old_alone, old_load), (new_alone, new_load) = figures[True], figures[False]
+    (old_alone, old_load, old_page), (new_alone, new_load, new_page) = figures[True], figures[False]
     print(f"as shipped / old way: one user p50 {new_alone / old_alone:.2f}, class p50 "
           f"{new_load['p50'] / old_load['p50']:.2f}, p95 {new_load['p95'] / old_load['p95']:.2f}, "
-          f"requests/s {new_load['per_second'] / old_load['per_second']:.2f}")
+          f"requests/s {new_load['per_second'] / old_load['per_second']:.2f}; as pages send it: p95 "
+          f"{new_page['p95'] / old_page['p95']:.2f}")
     return 0
 
 
