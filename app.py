@@ -311,8 +311,8 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
         # (and a core) from the request itself. `compare_queued` (--compare-queued) sends the
         # page through the queue instead, which shows each person their place in line.
         compare_event = {"queue": compare_queued, "concurrency_limit": 2 * max(1, compare_batch),
-                   "concurrency_id": "compare", "show_progress": "minimal",
-                   "show_progress_on": [compare["baseline"], compare["fusion"]]}
+                         "concurrency_id": "compare", "show_progress": "minimal",
+                         "show_progress_on": [compare["baseline"], compare["fusion"]]}
 
         def on_layout(text, sentence=0, focus=None):
             view = compare_tab.laid_out(slots, text, tag=on_compare)
@@ -326,7 +326,7 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
                                                else gr.skip() for output in layout_outputs])
 
         def on_exports(text):
-            return compare_tab.export_values(slots, text, titles, colours)
+            return compare_tab.export_values(slots, text, titles, colours, tag=on_compare)
 
         def exports_then(event):
             event.then(safe(on_exports, lambda m: [gr.Column(visible=False), None, None, gr.skip(), gr.skip()]),
@@ -334,7 +334,7 @@ def build_demo(slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[d
                        concurrency_limit=1, concurrency_id="exports", show_progress="hidden")
 
         def on_picture(text):
-            return compare_tab.picture_values(slots, text, titles, colours)
+            return compare_tab.picture_values(slots, text, titles, colours, tag=on_compare)
 
         # the picture is drawn when asked for, in the downloads' slot
         compare["picture"].click(safe(on_picture, lambda m: [gr.skip(), gr.skip()]), [compared],

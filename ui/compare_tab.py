@@ -181,27 +181,33 @@ RECENT = BoundedCache(32)
 
 
 def export_values(slots: dict[str, TaggerSlot], text, titles: dict[str, str],
-                  colours: dict[str, str]) -> list:
+                  colours: dict[str, str], tag=None) -> list:
     """The download buttons for the text last compared (in the order of `export_outputs`): the
     page and the table, and the button that draws the picture (drawing it took ~100 ms of CPU,
-    more than tagging the text, for every Compare of every page)."""
-    files = write_files(viewed(slots, text), titles, colours)
-    return [gr.Column(visible=files is not None)] + ([files.html, files.csv] if files else [None] * 2) + [
-        gr.Button(visible=True), gr.DownloadButton(value=None, visible=False)]
+    more than tagging the text, for every Compare of every page). `tag`: as for `laid_out`."""
+    files = write_files(viewed(slots, text, tag), titles, colours)
+    return ([gr.Column(visible=files is not None)] + ([files.html, files.csv] if files else [None] * 2)
+            + picture_not_drawn())
 
 
 def picture_values(slots: dict[str, TaggerSlot], text, titles: dict[str, str],
-                   colours: dict[str, str]) -> list:
+                   colours: dict[str, str], tag=None) -> list:
     """The picture of the text last compared, drawn now (in the order of `picture_outputs`)."""
-    files = write_files(viewed(slots, text), titles, colours, picture=True)
+    files = write_files(viewed(slots, text, tag), titles, colours, picture=True)
     if files is None:
-        return [gr.Button(visible=True), gr.DownloadButton(value=None, visible=False)]
+        return picture_not_drawn()
     return [gr.Button(visible=False), gr.DownloadButton(value=files.png, visible=True)]
 
 
-def viewed(slots: dict[str, TaggerSlot], text) -> CompareView:
-    text = "" if text is None else str(text)
-    return RECENT.find(text) or compare_text(slots, text)
+def picture_not_drawn() -> list:
+    """The picture's button shown, its download hidden (in the order of `picture_outputs`)."""
+    return [gr.Button(visible=True), gr.DownloadButton(value=None, visible=False)]
+
+
+def viewed(slots: dict[str, TaggerSlot], text, tag=None) -> CompareView:
+    """The view Compare made of `text`, tagged again when the cache has dropped it: through
+    `tag` (the app's batcher), else directly."""
+    return laid_out(slots, text, tag=tag or (lambda again: RECENT.store(again, compare_text(slots, again))))
 
 
 def export_outputs(parts: dict) -> list:
