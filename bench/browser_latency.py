@@ -1,7 +1,7 @@
 """One person in a real browser: seconds from clicking Compare to both models' entities on the
 page, the app as it ships against a reference measured in the same run.
 
-    python bench/browser_latency.py [--requests 12] [--reference DIR]
+    python bench/browser_latency.py [--requests 12] [--reference DIR] [--reference-flags "..."]
 
 Starts `python app.py` (the shipped checkpoints) on loopback, opens it in Debian's chromium
 (Playwright, headless), and for each of N texts types it, clicks Compare (1.5 s after the last
@@ -15,7 +15,8 @@ per click above its idle polling: what a class of pages costs the server per Com
 the API calls `bench/load.py` makes.
 
 The reference is the same app with `--compare-queued` (a page's Compare through Gradio's queue),
-or, with `--reference DIR`, the app of another checkout, e.g. an earlier commit:
+or with other flags (`--reference-flags "--runtime torch"`: the models on torch), or, with
+`--reference DIR`, the app of another checkout, e.g. an earlier commit:
 `git worktree add /tmp/before e444f26 && python bench/browser_latency.py --reference /tmp/before`.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import statistics
 import sys
 import time
@@ -138,12 +140,16 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=12)
     parser.add_argument("--reference", type=Path, default=None,
                         help="a checkout whose app.py is the reference (default: this app, --compare-queued)")
+    parser.add_argument("--reference-flags", default=None,
+                        help='the reference app\'s flags, e.g. "--runtime torch" (default: none with '
+                             '--reference, else --compare-queued)')
     args = parser.parse_args()
     # each text ends in its own number, so the page visibly changes every time
     texts = [f"{TEXTS[i % len(TEXTS)]} {i + 1}" for i in range(args.requests + 2)]
-    reference_name = f"reference ({args.reference})" if args.reference else "reference (--compare-queued)"
-    reference = measure([] if args.reference else ["--compare-queued"], args.reference or ROOT,
-                        texts, args.requests)
+    flags = shlex.split(args.reference_flags) if args.reference_flags is not None else (
+        [] if args.reference else ["--compare-queued"])
+    reference_name = f"reference ({args.reference or 'this checkout'} {' '.join(flags)})"
+    reference = measure(flags, args.reference or ROOT, texts, args.requests)
     shipped = measure([], ROOT, texts, args.requests)
     report(reference_name, reference)
     report("as shipped", shipped)

@@ -21,10 +21,40 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 
-def main() -> None:
-    from fusion.checkpoint import checkpoint_hash, load_tagger
+def zero_shot_run(records: list[dict], directory: Path) -> dict:
+    """The stored full-scale zero-shot run of the checkpoint (found by its content hash)."""
+    from fusion.checkpoint import checkpoint_hash
+
+    sha = checkpoint_hash(directory)
+    return next(r for r in records if r["checkpoint"]["sha256"] == sha and r["study"] == "zero-shot"
+                and r["data"]["max_sentences_per_language"] == 1000)
+
+
+def f1_deltas(tagger, record: dict, data: str, languages: str, label: str) -> dict[str, float]:
+    """Per language: the tagger's F1 on exactly the sentences the stored run evaluated (checked by
+    content hash) minus the stored F1, in points; each printed as it comes."""
     from fusion.data import load_split
     from fusion.evaluate import dataset_hash, evaluate_dataset
+
+    deltas = {}
+    for language in (list(record["scores"]) if languages == "all" else languages.split(",")):
+        dataset = load_split(data, language, "test", record["data"]["max_sentences_per_language"])
+        if dataset_hash(dataset["tokens"], dataset["ner_tags"]) != record["data"]["sha256"][language]:
+            sys.exit(f"{language}: the data differs from what {record['name']} evaluated")
+        f1 = evaluate_dataset(tagger, dataset)["f1"]
+        deltas[language] = 100 * (f1 - record["scores"][language]["f1"])
+        print(f"{record['name']} {language}: stored {100 * record['scores'][language]['f1']:.2f} "
+              f"{label} {100 * f1:.2f} Δ {deltas[language]:+.2f}", flush=True)
+    return deltas
+
+
+def delta_summary(deltas: dict[str, float]) -> dict:
+    return {"languages": len(deltas), "mean |ΔF1|": sum(abs(d) for d in deltas.values()) / len(deltas),
+            "mean ΔF1": sum(deltas.values()) / len(deltas), "max |ΔF1|": max(abs(d) for d in deltas.values())}
+
+
+def main() -> None:
+    from fusion.checkpoint import load_tagger
     from fusion.predict import predict
     from fusion.quantize import quantize_tagger
     from fusion.runs import load_runs
@@ -41,28 +71,14 @@ def main() -> None:
     records, _ = load_runs(args.runs)
     report = {}
     for directory in [REPO / "checkpoints" / "baseline", *sorted((REPO / "checkpoints").glob("fusion-l*"))]:
-        sha = checkpoint_hash(directory)
-        record = next(r for r in records if r["checkpoint"]["sha256"] == sha and r["study"] == "zero-shot"
-                      and r["data"]["max_sentences_per_language"] == 1000)
+        record = zero_shot_run(records, directory)
         float32, int8 = load_tagger(directory), quantize_tagger(load_tagger(directory))
-        languages = (list(record["scores"]) if args.languages == "all" else args.languages.split(","))
-        deltas = {}
-        for language in languages:
-            dataset = load_split(args.data, language, "test", record["data"]["max_sentences_per_language"])
-            if dataset_hash(dataset["tokens"], dataset["ner_tags"]) != record["data"]["sha256"][language]:
-                sys.exit(f"{language}: the data differs from what {record['name']} evaluated")
-            f1 = evaluate_dataset(int8, dataset)["f1"]
-            deltas[language] = 100 * (f1 - record["scores"][language]["f1"])
-            print(f"{directory.name} {language}: float32 {100 * record['scores'][language]['f1']:.2f} "
-                  f"int8 {100 * f1:.2f} Δ {deltas[language]:+.2f}", flush=True)
+        deltas = f1_deltas(int8, record, args.data, args.languages, "int8")
         rows = timings({"float32": lambda: predict(float32, SENTENCE),
                         "int8": lambda: predict(int8, SENTENCE)}, args.repeats)
         explained = predict(int8, SENTENCE, explain=True)[0].explanation
         summary = {
-            "run": record["name"], "languages": len(deltas),
-            "mean |ΔF1|": sum(abs(d) for d in deltas.values()) / len(deltas),
-            "mean ΔF1": sum(deltas.values()) / len(deltas),
-            "max |ΔF1|": max(abs(d) for d in deltas.values()),
+            "run": record["name"], **delta_summary(deltas),
             "p50 ms float32": rows["float32"][0], "p50 ms int8": rows["int8"][0],
             "int8 / float32 (p50)": rows["int8"][0] / rows["float32"][0],
             "attentions": list(explained.attentions.shape)}

@@ -1,8 +1,9 @@
 """What one Compare request costs as its text grows, and the token budget that keeps it ≤ 2 s.
 
-    python bench/request_cost.py [--budget 1024]
+    python bench/request_cost.py [--budget 1024] [--runtime onnx|torch]
 
-Times `predict` with both shipped taggers (what Compare runs) on English paragraphs of growing
+Times both shipped taggers at once, one thread each (`predict_each`, what Compare runs; on ONNX
+Runtime as the app serves them, or `--runtime torch`) on English paragraphs of growing
 length and on unpunctuated Chinese (one long sentence: overlapping 512-token windows), reports
 milliseconds per token (a least-squares line through each series) against a ~30-token sentence
 measured in the same run, and the time of the largest request the budget admits
@@ -38,23 +39,32 @@ def seconds(function, repeats: int) -> float:
 
 def main() -> None:
     import numpy as np
+    import torch
 
     from fusion.batching import max_window_tokens
     from fusion.budget import fit_to_budget
     from fusion.checkpoint import load_tagger
-    from fusion.predict import predict
+    from fusion.onnx_runtime import attach_runtime
+    from fusion.predict import predict_each
     from latency import SENTENCE
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=int, default=1024, help="tokens per request")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--runtime", choices=("onnx", "torch"), default="onnx")
     args = parser.parse_args()
     fusion_dir = sorted((REPO / "checkpoints").glob("fusion-l*"))[0]
-    taggers = [load_tagger(REPO / "checkpoints" / "baseline"), load_tagger(fusion_dir)]
+    onnx = args.runtime == "onnx"
+    taggers = [load_tagger(directory, merge=not onnx) for directory in (REPO / "checkpoints" / "baseline", fusion_dir)]
+    for tagger in taggers:
+        if onnx and (error := attach_runtime(tagger).error):
+            sys.exit(error)
     tokenizer = taggers[0].tokenizer
 
+    torch.set_num_threads(1)  # as the app serves: the two taggers at once, one thread each
+
     def both(text):
-        return lambda: [predict(tagger, text) for tagger in taggers]
+        return lambda: predict_each(dict(zip(("baseline", "fusion"), taggers)), [text])
 
     both(SENTENCE)()  # warm up
     short = seconds(both(SENTENCE), 10)

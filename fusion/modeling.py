@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .encoders import OFFLINE_ENCODER, build_encoder
-from .packing import PackedBatch, encode_packed
+from .packing import PackedBatch, encode_embedded
 
 PANX_LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
 TUNING_MODES = ("lora", "full", "frozen")
@@ -152,8 +152,10 @@ class AIF(nn.Module):
             sentence = (summed * weights).sum(1) / weights.sum(1).clamp(min=1.0)  # masked mean of S
             global_ = self.global_branch(sentence).unsqueeze(1)  # Gl, broadcast over tokens
         else:
-            n = int(segments.max()) + 1
-            members = (segments.unsqueeze(-1) == torch.arange(n, device=segments.device)).to(summed.dtype)
+            # As many slots as tokens, a bound from the shape and not the data, so that an
+            # exported graph (fusion/onnx_runtime.py) holds for every batch; empty slots add 0.
+            slots = torch.arange(segments.shape[1], device=segments.device)
+            members = (segments.unsqueeze(-1) == slots).to(summed.dtype)
             sentences = members.transpose(1, 2) @ summed / members.sum(1).unsqueeze(-1).clamp(min=1.0)
             global_ = members @ self.global_branch(sentences)  # each token gets its own sequence's Gl
         gate = torch.sigmoid(local + global_)  # M
@@ -214,6 +216,9 @@ class TokenTagger(nn.Module):
         self.classifier = nn.Linear(hidden, len(config.labels))
         self.merged = False  # True once merge_adapters() folded LoRA in (inference only)
         self.quantized = False  # True once fusion.quantize gave it an int8 encoder (inference only)
+        # An ONNX Runtime copy of logits_from_embeddings, once fusion/onnx_runtime.py attached one
+        # (inference only: it holds the weights as they were then).
+        self.runtime = None
         self.checkpoint_info: dict = {}  # the checkpoint's JSON (training settings) once loaded
         self.encoder, base_names = prepare_encoder(self.encoder, config)
         # Names, not addresses: they stay right after the model moves to another device.
@@ -256,12 +261,21 @@ class TokenTagger(nn.Module):
 
     def packed_logits(self, batch: PackedBatch) -> torch.Tensor:
         """rows × T × n_labels for a packed batch (fusion/packing.py): the logits each sequence
-        gets alone, for prediction."""
-        out = encode_packed(self.encoder, batch, output_hidden_states=self.fusion is not None)
+        gets alone, for prediction; through the ONNX Runtime copy once one is attached."""
+        word_embeddings = self.encoder.get_input_embeddings()(batch.input_ids)
+        if self.runtime is not None:
+            return self.runtime(word_embeddings, batch.positions, batch.segments)
+        return self.logits_from_embeddings(word_embeddings, batch.positions, batch.segments)
+
+    def logits_from_embeddings(self, word_embeddings: torch.Tensor, positions: torch.Tensor,
+                               segments: torch.Tensor) -> torch.Tensor:
+        """`packed_logits` from the rows' word embeddings on (what fusion/onnx_runtime.py exports)."""
+        out = encode_embedded(self.encoder, word_embeddings, positions, segments,
+                              output_hidden_states=self.fusion is not None)
         features = out.last_hidden_state
         if self.fusion is not None:
             features, _ = self.fusion(features, out.hidden_states[self.config.fusion_layer],
-                                      batch.attention_mask, batch.segments)
+                                      (segments >= 0).long(), segments)
         return self.classifier(self.dropout(features))
 
     def merge_adapters(self) -> None:

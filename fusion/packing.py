@@ -30,11 +30,7 @@ class PackedBatch:
         return (self.segments >= 0).long()
 
     def attention_bias(self, dtype: torch.dtype) -> torch.Tensor:
-        """rows × 1 × T × T, added to the attention scores: 0 within a sequence, the dtype's
-        lowest value elsewhere (transformers takes such a prepared 4-D mask as it is)."""
-        same = (self.segments.unsqueeze(-1) == self.segments.unsqueeze(-2)) & (self.segments >= 0).unsqueeze(-1)
-        bias = torch.zeros(same.shape, dtype=dtype, device=self.segments.device)
-        return bias.masked_fill_(~same, torch.finfo(dtype).min).unsqueeze(1)
+        return attention_bias(self.segments, dtype)
 
     def to(self, device) -> PackedBatch:
         return PackedBatch(self.input_ids.to(device), self.positions.to(device), self.segments.to(device),
@@ -89,9 +85,24 @@ def pack_batch(sequences: list[list[int]], pad_id: int, pack: bool = True) -> Pa
     return PackedBatch(input_ids, positions, segments, places)
 
 
+def attention_bias(segments: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """rows × 1 × T × T, added to the attention scores: 0 within a sequence, the dtype's
+    lowest value elsewhere (transformers takes such a prepared 4-D mask as it is)."""
+    same = (segments.unsqueeze(-1) == segments.unsqueeze(-2)) & (segments >= 0).unsqueeze(-1)
+    bias = torch.zeros(same.shape, dtype=dtype, device=segments.device)
+    return bias.masked_fill(~same, torch.finfo(dtype).min).unsqueeze(1)
+
+
 def encode_packed(encoder, batch: PackedBatch, output_hidden_states: bool = False):
     """The encoder's forward pass over a packed batch (each sequence sees only itself)."""
-    dtype = next(encoder.parameters()).dtype
-    return encoder(input_ids=batch.input_ids, attention_mask=batch.attention_bias(dtype),
-                   position_ids=batch.positions + first_position(encoder), output_hidden_states=output_hidden_states,
+    return encode_embedded(encoder, encoder.get_input_embeddings()(batch.input_ids), batch.positions,
+                           batch.segments, output_hidden_states)
+
+
+def encode_embedded(encoder, word_embeddings: torch.Tensor, positions: torch.Tensor, segments: torch.Tensor,
+                    output_hidden_states: bool = False):
+    """`encode_packed` from the rows' word embeddings on (rows × T × d): the part of the forward
+    that fusion/onnx_runtime.py exports, without the large embedding matrix."""
+    return encoder(inputs_embeds=word_embeddings, attention_mask=attention_bias(segments, word_embeddings.dtype),
+                   position_ids=positions + first_position(encoder), output_hidden_states=output_hidden_states,
                    return_dict=True)

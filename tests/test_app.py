@@ -403,6 +403,34 @@ def test_flags_and_environment(monkeypatch):
     assert args.compare_queued is False and app.parse_args(["--compare-queued"]).compare_queued is True
     monkeypatch.setenv("LFE_COMPARE_QUEUED", "1")
     assert app.parse_args([]).compare_queued is True
+    assert args.runtime == "onnx" and app.parse_args(["--runtime", "torch"]).runtime == "torch"
+    monkeypatch.setenv("LFE_RUNTIME", "torch")
+    assert app.parse_args([]).runtime == "torch"
+
+
+def test_loaded_taggers_get_their_onnx_runtime_in_the_background(tiny_checkpoints, capsys):
+    texts = ["Angela Merkel visited Paris.", "Die New York Times schrieb über Berlin und Ford."]
+    reference = app.load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
+    slots = app.load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"], merge=False)
+    app.attach_runtimes(slots, threads=1).join(timeout=300)  # traced in a child process
+    assert all(slot.tagger.runtime is not None and not slot.tagger.merged for slot in slots.values())
+    log = capsys.readouterr().err
+    assert "baseline: runs on ONNX Runtime" in log and "fusion: runs on ONNX Runtime" in log
+    before, after = compare_tab.compare_texts(reference, texts), compare_tab.compare_texts(slots, texts)
+    assert [compare_tab.values(view) for view in after] == [compare_tab.values(view) for view in before]
+
+
+def test_a_tagger_whose_export_fails_stays_on_torch_with_its_adapters_merged(tiny_checkpoints, monkeypatch, capsys):
+    def broken(directories, timeout=600):
+        raise RuntimeError("no exporter here")
+
+    monkeypatch.setattr(app.onnx_runtime, "graphs_of_checkpoints", broken)
+    slots = app.load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"], merge=False)
+    assert not slots["fusion"].tagger.merged
+    app.attach_runtimes(slots, threads=1).join(timeout=120)
+    assert all(slot.tagger.runtime is None and slot.tagger.merged for slot in slots.values())
+    assert "fusion: stays on torch: RuntimeError: no exporter here" in capsys.readouterr().err
+    assert compare_tab.compare_texts(slots, ["Angela Merkel visited Paris."])[0].highlights["fusion"]
 
 
 # --------------------------------------------------------------------------------------------
