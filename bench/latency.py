@@ -62,10 +62,16 @@ def pipeline_on_same_weights(tagger):
                     aggregation_strategy="simple", device=-1)
 
 
-def rss_of_both(baseline: str, fusion: str) -> float:
-    code = (f"import sys; sys.path.insert(0, {str(REPO)!r}); import psutil;"
-            "from fusion.checkpoint import load_tagger;"
-            f"a = load_tagger({baseline!r}); b = load_tagger({fusion!r});"
+def rss_of_both(baseline: str, fusion: str, onnx: bool = False) -> float:
+    """GiB held by a fresh process that loaded both taggers and tagged one sentence with each: on
+    torch, merged; or `onnx`, as the app serves them (adapters kept apart, then their ONNX
+    Runtime graphs, fusion/onnx_runtime.py)."""
+    code = (f"import sys; sys.path.insert(0, {str(REPO)!r}); import psutil, torch; torch.set_num_threads(1);"
+            "from fusion.checkpoint import load_tagger; from fusion.onnx_runtime import attach_runtime;"
+            "from fusion.predict import predict;"
+            f"taggers = [load_tagger(d, merge={not onnx!r}) for d in {[baseline, fusion]!r}];"
+            f"[attach_runtime(t) for t in taggers if {onnx!r}];"
+            "[predict(t, 'Angela Merkel visited Paris.') for t in taggers];"
             "print(psutil.Process().memory_info().rss / 2**30)")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(output.stdout.strip().splitlines()[-1])

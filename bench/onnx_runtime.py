@@ -18,27 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
-
-
-def rss_of_both(directories: list[Path], runtime: bool) -> float:
-    """GiB held by a fresh process that loaded the taggers and tagged one sentence with each: merged
-    for torch, or as the app loads them for ONNX Runtime (adapters apart, then their graphs)."""
-    code = (f"import sys; sys.path.insert(0, {str(REPO)!r}); import psutil, torch; torch.set_num_threads(1);"
-            "from fusion.checkpoint import load_tagger; from fusion.onnx_runtime import attach_runtime;"
-            "from fusion.predict import predict;"
-            f"taggers = [load_tagger(d, merge={not runtime!r}) for d in {[str(d) for d in directories]!r}];"
-            f"[attach_runtime(t) for t in taggers if {runtime!r}];"
-            "[predict(t, 'Angela Merkel visited Paris.') for t in taggers];"
-            "print(psutil.Process().memory_info().rss / 2**30)")
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(output.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -48,7 +33,7 @@ def main() -> None:
     from fusion.onnx_runtime import attach_runtime
     from fusion.predict import predict, predict_each
     from fusion.runs import load_runs
-    from latency import SENTENCE, timings
+    from latency import SENTENCE, rss_of_both, timings
     from quantize import delta_summary, f1_deltas, zero_shot_run
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -98,7 +83,8 @@ def main() -> None:
     inside = rows["Inside torch (adapters)"][0] / rows["Inside torch (merged)"][0]
     report["Inside adapters / merged (p50)"] = inside
     print(f"Inside (both taggers, attentions and gates, torch): adapters apart / merged p50 {inside:.2f} ×")
-    rss = {"torch": rss_of_both(directories, False), "onnxruntime": rss_of_both(directories, True)}
+    pair = [str(directories[0]), str(directories[1])]  # the baseline and the shipped fusion tagger
+    rss = {"torch": rss_of_both(*pair), "onnxruntime": rss_of_both(*pair, onnx=True)}
     report["RSS both loaded GiB"] = rss
     print(f"RSS with both taggers loaded: torch {rss['torch']:.2f} GiB, with their graphs "
           f"{rss['onnxruntime']:.2f} GiB ({rss['onnxruntime'] / rss['torch']:.2f} ×); target ≤ 1.6 GiB")

@@ -31,6 +31,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .packing import pack_batch
+
 INPUTS = ("word_embeddings", "positions", "segments")
 FREE_AXES = {0: "rows", 1: "tokens"}
 
@@ -174,8 +176,6 @@ def _check(tagger, runtime: OnnxForward) -> None:
 
 def _random_batch(tagger, lengths: tuple[int, ...]):
     """A packed batch of random token ids, one sequence per length."""
-    from .packing import pack_batch
-
     generator = torch.Generator().manual_seed(0)
     vocab = tagger.encoder.config.vocab_size
     return pack_batch([torch.randint(vocab, (n,), generator=generator).tolist() for n in lengths], pad_id=0)
@@ -184,9 +184,10 @@ def _random_batch(tagger, lengths: tuple[int, ...]):
 def attach_in_background(taggers: dict[str, object], threads: int = 1, report=None,
                          checkpoints: dict[str, str] | None = None) -> threading.Thread:
     """`attach_runtime` for each tagger, one after the other in a daemon thread, so that the app
-    serves on torch meanwhile (a few seconds); `report(name, attached)` after each.
-    With `checkpoints` (name -> the directory it was loaded from), the graphs are traced in a
-    child process (`graphs_of_checkpoints`), as a server should."""
+    serves on torch meanwhile; `report(name, attached)` after each. With `checkpoints`
+    (name -> the directory it was loaded from), the graphs are traced in a child process
+    (`graphs_of_checkpoints`), as a server should, and each tagger's seconds count the child's."""
+    report = report or (lambda name, attached: None)
 
     def attach_all():
         started, graphs = time.perf_counter(), {}
@@ -196,15 +197,13 @@ def attach_in_background(taggers: dict[str, object], threads: int = 1, report=No
             except Exception as error:  # noqa: BLE001 — every tagger keeps its torch forward
                 failed = Attached(time.perf_counter() - started, f"{type(error).__name__}: {error}")
                 for name in taggers:
-                    if report is not None:
-                        report(name, failed)
+                    report(name, failed)
                 return
         for name, tagger in taggers.items():
             attached = attach_runtime(tagger, threads, graphs.get(name))
-            if graphs:  # the child's time counts too
+            if graphs:
                 attached.seconds = time.perf_counter() - started
-            if report is not None:
-                report(name, attached)
+            report(name, attached)
 
     thread = threading.Thread(target=attach_all, name="onnx-runtime", daemon=True)
     thread.start()

@@ -24,11 +24,6 @@ class PackedBatch:
     segments: torch.Tensor  # rows × T: the sequence's index within its row; -1 on padding
     places: list[tuple[int, int]]  # per sequence, in the order given: (row, first column)
 
-    @property
-    def attention_mask(self) -> torch.Tensor:
-        """rows × T, 1 on real tokens (what a padded batch's mask would be)."""
-        return (self.segments >= 0).long()
-
     def attention_bias(self, dtype: torch.dtype) -> torch.Tensor:
         return attention_bias(self.segments, dtype)
 
