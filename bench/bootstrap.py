@@ -16,7 +16,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fusion.bootstrap import paired_bootstrap  # noqa: E402
+from fusion.studies.bootstrap import paired_bootstrap  # noqa: E402
 
 LANGUAGES, SENTENCES, SEEDS, RESAMPLES = 39, 1000, 3, 1000
 

@@ -1,7 +1,7 @@
 """One person in a real browser: seconds from clicking Compare to both models' entities on the
 page, the app as it ships against a reference measured in the same run.
 
-    python bench/browser_latency.py [--requests 12] [--reference DIR] [--reference-flags "..."]
+    python bench/browser_latency.py [--requests 12] [--reference DIR] [--reference-env "NAME=VALUE ..."]
 
 Starts `python app.py` (the shipped checkpoints) on loopback, opens it in Debian's chromium
 (Playwright, headless), and for each of N texts types it, clicks Compare (1.5 s after the last
@@ -14,8 +14,8 @@ which is what a slower device, such as a phone, pays several times over, and the
 per click above its idle polling: what a class of pages costs the server per Compare, beyond
 the API calls `bench/load.py` makes.
 
-The reference is the same app with `--compare-queued` (a page's Compare through Gradio's queue),
-or with other flags (`--reference-flags "--runtime torch"`: the models on torch), or, with
+The reference is the same app with LFE_COMPARE_QUEUED=1 (a page's Compare through Gradio's queue),
+or with other operator settings (`--reference-env "LFE_RUNTIME=torch"`: the models on torch), or, with
 `--reference DIR`, the app of another checkout, e.g. an earlier commit:
 `git worktree add /tmp/before e444f26 && python bench/browser_latency.py --reference /tmp/before`.
 """
@@ -113,8 +113,8 @@ def browser_times(url: str, texts: list[str], server_pid: int, warm: int = 2) ->
             "server": (server_after - server_before - idle * elapsed) / clicks}
 
 
-def measure(flags: list[str], root: Path, texts: list[str], requests: int) -> dict:
-    server, url, client = start_server(flags, root)
+def measure(settings: dict[str, str], root: Path, texts: list[str], requests: int) -> dict:
+    server, url, client = start_server(settings, root)
     try:
         settle(server.pid)
         figures = browser_times(url, texts, server.pid)  # the first two texts warm the page up
@@ -139,18 +139,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=12)
     parser.add_argument("--reference", type=Path, default=None,
-                        help="a checkout whose app.py is the reference (default: this app, --compare-queued)")
-    parser.add_argument("--reference-flags", default=None,
-                        help='the reference app\'s flags, e.g. "--runtime torch" (default: none with '
-                             '--reference, else --compare-queued)')
+                        help="a checkout whose app.py is the reference (default: this app, LFE_COMPARE_QUEUED=1)")
+    parser.add_argument("--reference-env", default=None,
+                        help='the reference app\'s operator settings, e.g. "LFE_RUNTIME=torch" (default: none '
+                             'with --reference, else LFE_COMPARE_QUEUED=1)')
     args = parser.parse_args()
     # each text ends in its own number, so the page visibly changes every time
     texts = [f"{TEXTS[i % len(TEXTS)]} {i + 1}" for i in range(args.requests + 2)]
-    flags = shlex.split(args.reference_flags) if args.reference_flags is not None else (
-        [] if args.reference else ["--compare-queued"])
-    reference_name = f"reference ({args.reference or 'this checkout'} {' '.join(flags)})"
-    reference = measure(flags, args.reference or ROOT, texts, args.requests)
-    shipped = measure([], ROOT, texts, args.requests)
+    settings = (dict(item.split("=", 1) for item in shlex.split(args.reference_env))
+                if args.reference_env is not None else {} if args.reference else {"LFE_COMPARE_QUEUED": "1"})
+    reference_name = f"reference ({args.reference or 'this checkout'} {settings or ''})"
+    reference = measure(settings, args.reference or ROOT, texts, args.requests)
+    shipped = measure({}, ROOT, texts, args.requests)
     report(reference_name, reference)
     report("as shipped", shipped)
     ratio = statistics.median(shipped["panes"]) / statistics.median(reference["panes"])

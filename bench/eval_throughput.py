@@ -2,7 +2,7 @@
 
     python bench/eval_throughput.py --data ../shared/data/wikiann [--language de] [--sentences 1000]
 
-Ours: `fusion.evaluate.evaluate_dataset` (windows batched by length, inference mode, scoring
+Ours: `fusion.evaluation.evaluate.evaluate_dataset` (windows batched by length, inference mode, scoring
 included). Reference: `transformers.pipeline("token-classification")` built from the same merged
 baseline weights, fed the same sentences (words joined by spaces), with its default batching.
 Prints sentences per second of both and the ratio (target ≥ 3×, docs/METHOD.md, "Figures the product must reach").
@@ -22,11 +22,11 @@ sys.path.insert(0, str(REPO / "bench"))
 
 def main() -> None:
     import torch
-
-    from fusion.checkpoint import load_tagger
-    from fusion.data import load_split
-    from fusion.evaluate import evaluate_dataset
     from latency import pipeline_on_same_weights
+
+    from fusion.data.ner import load_split
+    from fusion.evaluation.evaluate import evaluate_dataset
+    from fusion.model.checkpoint import load_tagger
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="PAN-X directory, e.g. ../shared/data/wikiann")

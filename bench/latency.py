@@ -7,7 +7,7 @@ attentions + gates (what the app's Compare + Inside views need), the Layers tab'
 layer's probe from one pass of the frozen encoder, when `--probes` holds a probe set), and
 `transformers.pipeline("token-classification")` built from the baseline's merged weights (and
 both with attentions + gates again with the LoRA adapters kept apart, as Inside runs them when
-the app serves on ONNX Runtime, fusion/onnx_runtime.py); then
+the app serves on ONNX Runtime, fusion/model/onnx_runtime.py); then
 the ratios that docs/METHOD.md, "Figures the product must reach" sets targets for, and the RSS of a fresh process holding both
 taggers. All figures come from this one run (the machine is noisy: compare ratios, not runs).
 """
@@ -65,10 +65,10 @@ def pipeline_on_same_weights(tagger):
 def rss_of_both(baseline: str, fusion: str, onnx: bool = False) -> float:
     """GiB held by a fresh process that loaded both taggers and tagged one sentence with each: on
     torch, merged; or `onnx`, as the app serves them (adapters kept apart, then their ONNX
-    Runtime graphs, fusion/onnx_runtime.py)."""
+    Runtime graphs, fusion/model/onnx_runtime.py)."""
     code = (f"import sys; sys.path.insert(0, {str(REPO)!r}); import psutil, torch; torch.set_num_threads(1);"
-            "from fusion.checkpoint import load_tagger; from fusion.onnx_runtime import attach_runtime;"
-            "from fusion.predict import predict;"
+            "from fusion.model.checkpoint import load_tagger; from fusion.model.onnx_runtime import attach_runtime;"
+            "from fusion.tagging.predict import predict;"
             f"taggers = [load_tagger(d, merge={not onnx!r}) for d in {[baseline, fusion]!r}];"
             f"[attach_runtime(t) for t in taggers if {onnx!r}];"
             "[predict(t, 'Angela Merkel visited Paris.') for t in taggers];"
@@ -80,8 +80,8 @@ def rss_of_both(baseline: str, fusion: str, onnx: bool = False) -> float:
 def main() -> None:
     import torch
 
-    from fusion.checkpoint import load_tagger
-    from fusion.predict import predict
+    from fusion.model.checkpoint import load_tagger
+    from fusion.tagging.predict import predict
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default=str(REPO / "checkpoints" / "baseline"))
@@ -114,9 +114,9 @@ def main() -> None:
                                                predict(apart[1], SENTENCE, explain=True)),
     }
     if Path(args.probes, "probes.safetensors").is_file():
-        from fusion.emergence import emergence
-        from fusion.encoders import build_encoder
-        from fusion.probes import load_probes
+        from fusion.model.encoders import build_encoder
+        from fusion.probing.emergence import emergence
+        from fusion.probing.probes import load_probes
 
         probes = load_probes(args.probes)
         encoder, tokenizer = build_encoder(probes.config.encoder)

@@ -43,7 +43,8 @@ TEXTS = [TEXT, "Angela Merkel besuchte am Montag Paris und traf Emmanuel Macron.
          "Владимир Путин прилетел в Пекин на встречу с Си Цзиньпином.",
          "زار محمد علي مدينة القاهرة لحضور مؤتمر الأمم المتحدة.",
          "東京大学の山田太郎教授は大阪で講演した。"]
-OLD_WAY = ["--compare-batch", "1", "--threads", "2", "--runtime", "torch"]
+# the operator settings (serve/settings.py) of the old way; an earlier checkout reads them too
+OLD_WAY = {"LFE_COMPARE_BATCH": "1", "LFE_THREADS": "2", "LFE_RUNTIME": "torch"}
 CLIENT_OPTIONS: dict = {}  # --light-client: options that take the client's own cost out
 
 
@@ -194,17 +195,19 @@ def settle(pid: int, timeout: float = 120) -> float:
         before = cpu_seconds(pid)
         time.sleep(1.0)
         # three quiet seconds in a row, with no child at work: the ONNX export's child
-        # (fusion/onnx_runtime.py) is start-up work too, and so is what the server does after it
+        # (fusion/model/onnx_runtime.py) is start-up work too, and so is what the server does after it
         quiet = quiet + 1 if cpu_seconds(pid) - before < 0.15 and not psutil.Process(pid).children() else 0
     return time.time() - started
 
 
-def start_server(flags: list[str], root: Path = ROOT):
-    """`python app.py` of the checkout at `root`, on a free loopback port, warmed by a Compare."""
+def start_server(settings: dict[str, str], root: Path = ROOT):
+    """`python app.py` of the checkout at `root` with the operator `settings` (environment
+    variables, e.g. LFE_RUNTIME=torch), on a free loopback port, warmed by a Compare."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     server = subprocess.Popen([sys.executable, str(root / "app.py"), "--host", "127.0.0.1", "--port", str(port),
-                               *flags], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               ], cwd=root, env={**os.environ, **settings}, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
     deadline = time.time() + 180
     while time.time() < deadline and server.poll() is None:
         try:
@@ -214,7 +217,7 @@ def start_server(flags: list[str], root: Path = ROOT):
         except Exception:  # noqa: BLE001 — not listening yet
             time.sleep(0.5)
     server.terminate()
-    raise SystemExit(f"the app did not start with {flags}")
+    raise SystemExit(f"the app did not start with {settings}")
 
 
 def write_upload(sentences: int) -> Path:
@@ -241,7 +244,7 @@ def score(url: str, path: Path, result: dict) -> None:
 
 def upload_tokens(path: Path) -> int:
     sys.path.insert(0, str(ROOT))
-    from fusion.encoders import offline_tokenizer  # the shipped taggers' tokenizer
+    from fusion.model.encoders import offline_tokenizer  # the shipped taggers' tokenizer
 
     tokenizer = offline_tokenizer()
     words = [[line.split("\t")[0] for line in block.splitlines()] for block in path.read_text().split("\n\n")]
@@ -290,9 +293,9 @@ def main() -> int:
         CLIENT_OPTIONS.update(ssl_verify=False, download_files=False)
 
     figures = {}
-    for name, flags in (("old way (one Compare at a time, models in turn, 2 threads, torch)", OLD_WAY),
-                        ("as shipped (batched Compare, models at once, 1 thread each, ONNX Runtime)", [])):
-        server, url, client = start_server(flags)
+    for name, settings in (("old way (one Compare at a time, models in turn, 2 threads, torch)", OLD_WAY),
+                           ("as shipped (batched Compare, models at once, 1 thread each, ONNX Runtime)", {})):
+        server, url, client = start_server(settings)
         try:
             print(f"{name}: idle after {settle(server.pid):.0f} s of start-up work")
             idle = rss_mib(server.pid)
@@ -301,8 +304,8 @@ def main() -> int:
             page = page_class_load(url, args.clients, args.requests, args.timeout)
             print(f"  the same class as pages send it (direct POSTs): {page['answered']} answered, "
                   f"{page['errors']} errors, wait p50 {page['p50']:.2f} s, p95 {page['p95']:.2f} s")
-            figures[bool(flags)] = (reference, load, page)
-            if flags:
+            figures[bool(settings)] = (reference, load, page)
+            if settings:
                 continue
             loaded = rss_mib(server.pid)
             if args.upload_sentences:

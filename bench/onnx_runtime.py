@@ -3,7 +3,7 @@ and memory, each against torch in the same run.
 
     python bench/onnx_runtime.py --data ../shared/data/wikiann [--languages all] [--repeats 30]
 
-For each shipped tagger: the time to build its graph (fusion/onnx_runtime.py), then its F1
+For each shipped tagger: the time to build its graph (fusion/model/onnx_runtime.py), then its F1
 through ONNX Runtime on exactly the sentences of its stored zero-shot run (checked by content
 hash) against the stored F1, which torch measured, per language. Then, on a ~30-token sentence
 and one thread per tagger as the app serves: predict p50 of each tagger and of a Compare (both
@@ -28,13 +28,13 @@ sys.path.insert(0, str(REPO / "bench"))
 
 def main() -> None:
     import torch
-
-    from fusion.checkpoint import load_tagger
-    from fusion.onnx_runtime import attach_runtime
-    from fusion.predict import predict, predict_each
-    from fusion.runs import load_runs
     from latency import SENTENCE, rss_of_both, timings
     from quantize import delta_summary, f1_deltas, zero_shot_run
+
+    from fusion.evaluation.runs import load_runs
+    from fusion.model.checkpoint import load_tagger
+    from fusion.model.onnx_runtime import attach_runtime
+    from fusion.tagging.predict import predict, predict_each
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="PAN-X directory (needed unless --languages none)")

@@ -1,4 +1,4 @@
-"""Packed batches (fusion/packing.py) against plain padded ones, in one run: speed, and that the
+"""Packed batches (fusion/model/packing.py) against plain padded ones, in one run: speed, and that the
 tags do not change.
 
     python bench/packing.py [--data ../shared/data/wikiann] [--languages en,de,zh] [--sentences 1000]
@@ -28,9 +28,9 @@ def compare_case(taggers: dict, repeats: int) -> None:
     from latency import timings
     from load import TEXTS
 
-    from fusion.batching import frame_token_ids
-    from fusion.packing import pack_batch
-    from fusion.predict import segment, tag_words
+    from fusion.model.packing import pack_batch
+    from fusion.tagging.batching import frame_token_ids
+    from fusion.tagging.predict import segment, tag_words
 
     tokenizer = next(iter(taggers.values())).tokenizer
     texts = [TEXTS[i % len(TEXTS)] for i in range(8)]
@@ -61,9 +61,9 @@ def compare_case(taggers: dict, repeats: int) -> None:
 
 
 def evaluation_case(taggers: dict, data: str, languages: list[str], n: int) -> None:
-    from fusion.data import load_split
-    from fusion.evaluate import score_tags
-    from fusion.predict import tag_words
+    from fusion.data.ner import load_split
+    from fusion.evaluation.evaluate import score_tags
+    from fusion.tagging.predict import tag_words
 
     for language in languages:
         dataset = load_split(data, language, "test", n)
@@ -86,7 +86,7 @@ def evaluation_case(taggers: dict, data: str, languages: list[str], n: int) -> N
 def main() -> None:
     import torch
 
-    from fusion.checkpoint import load_tagger
+    from fusion.model.checkpoint import load_tagger
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="PAN-X directory, for the evaluation case")

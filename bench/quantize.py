@@ -2,7 +2,7 @@
 
     python bench/quantize.py --data ../shared/data/wikiann [--languages all] [--repeats 30]
 
-For each shipped tagger: the int8 tagger (fusion/quantize.py) is scored on exactly the sentences
+For each shipped tagger: the int8 tagger (fusion/model/quantize.py) is scored on exactly the sentences
 of its stored zero-shot run (checked by content hash) and compared with the stored float32 F1 per
 language; then predict p50 on a ~30-token sentence, float32 and int8 measured round-robin in this
 run, and whether attentions still come out. Keep int8 only if the mean |ΔF1| over languages is
@@ -23,18 +23,19 @@ sys.path.insert(0, str(REPO / "bench"))
 
 def zero_shot_run(records: list[dict], directory: Path) -> dict:
     """The stored full-scale zero-shot run of the checkpoint (found by its content hash)."""
-    from fusion.checkpoint import checkpoint_hash
+    from fusion.evaluation.runs import ZERO_SHOT_STUDY
+    from fusion.model.checkpoint import checkpoint_hash
 
     sha = checkpoint_hash(directory)
-    return next(r for r in records if r["checkpoint"]["sha256"] == sha and r["study"] == "zero-shot"
+    return next(r for r in records if r["checkpoint"]["sha256"] == sha and r["study"] == ZERO_SHOT_STUDY
                 and r["data"]["max_sentences_per_language"] == 1000)
 
 
 def f1_deltas(tagger, record: dict, data: str, languages: str, label: str) -> dict[str, float]:
     """Per language: the tagger's F1 on exactly the sentences the stored run evaluated (checked by
     content hash) minus the stored F1, in points; each printed as it comes."""
-    from fusion.data import load_split
-    from fusion.evaluate import dataset_hash, evaluate_dataset
+    from fusion.data.ner import load_split
+    from fusion.evaluation.evaluate import dataset_hash, evaluate_dataset
 
     deltas = {}
     for language in (list(record["scores"]) if languages == "all" else languages.split(",")):
@@ -54,11 +55,12 @@ def delta_summary(deltas: dict[str, float]) -> dict:
 
 
 def main() -> None:
-    from fusion.checkpoint import load_tagger
-    from fusion.predict import predict
-    from fusion.quantize import quantize_tagger
-    from fusion.runs import load_runs
     from latency import SENTENCE, timings
+
+    from fusion.evaluation.runs import load_runs
+    from fusion.model.checkpoint import load_tagger
+    from fusion.model.quantize import quantize_tagger
+    from fusion.tagging.predict import predict
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)

@@ -1,6 +1,6 @@
 """Raw text against pre-split sentences: what a user pasting text gets, measured on WikiANN test.
 
-For each language, the first N test sentences are detokenised into raw text (fusion/rawtext.py:
+For each language, the first N test sentences are detokenised into raw text (fusion/evaluation/raw_text.py:
 spaces between words, punctuation attached as people write it, no spaces in Chinese and Japanese)
 and tagged through the public `predict`; predicted entity character spans are scored against the
 gold ones (exact start, end and type). Three F1 columns per language and model:
@@ -34,12 +34,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fusion.checkpoint import load_tagger  # noqa: E402
-from fusion.data import load_split  # noqa: E402
-from fusion.evaluate import predict_dataset, score_tags  # noqa: E402
-from fusion.predict import predict, tag_words  # noqa: E402
-from fusion.rawtext import cut_differences, detokenise, is_markup_quote, paragraph, span_scores  # noqa: E402
-from fusion.segmentation import split_sentences, split_words  # noqa: E402
+from fusion.data.ner import load_split  # noqa: E402
+from fusion.evaluation.evaluate import predict_dataset, score_tags  # noqa: E402
+from fusion.evaluation.raw_text import (cut_differences, detokenise, is_markup_quote, paragraph,  # noqa: E402
+                                        span_scores)
+from fusion.model.checkpoint import load_tagger  # noqa: E402
+from fusion.tagging.predict import predict, tag_words  # noqa: E402
+from fusion.text.segmentation import split_sentences, split_words  # noqa: E402
 
 LANGUAGES = "en,de,es,ru,ar,hi,zh,ja,ko,sw,tr,vi"
 WORD_RATE_LANGUAGES = "en,de,fr,es,ru"

@@ -7,7 +7,7 @@ Runtime as the app serves them, or `--runtime torch`) on English paragraphs of g
 length and on unpunctuated Chinese (one long sentence: overlapping 512-token windows), reports
 milliseconds per token (a least-squares line through each series) against a ~30-token sentence
 measured in the same run, and the time of the largest request the budget admits
-(`fusion.budget.fit_to_budget` with the app's budget: ui/compare_tab.py TOKEN_BUDGET tokens, and
+(`fusion.tagging.budget.fit_to_budget` with the app's budget: ui/compare_tab.py TOKEN_BUDGET tokens, and
 one encoder window per sentence).
 """
 
@@ -40,13 +40,13 @@ def seconds(function, repeats: int) -> float:
 def main() -> None:
     import numpy as np
     import torch
-
-    from fusion.batching import max_window_tokens
-    from fusion.budget import fit_to_budget
-    from fusion.checkpoint import load_tagger
-    from fusion.onnx_runtime import attach_runtime
-    from fusion.predict import predict_each
     from latency import SENTENCE
+
+    from fusion.model.checkpoint import load_tagger
+    from fusion.model.onnx_runtime import attach_runtime
+    from fusion.tagging.batching import max_window_tokens
+    from fusion.tagging.budget import fit_to_budget
+    from fusion.tagging.predict import predict_each
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=int, default=1024, help="tokens per request")

@@ -1,19 +1,15 @@
 """Layer Fusion Explorer's library: baseline and fusion (DLFA / AIF) token taggers for zero-shot
-cross-lingual NER. Public entry points:
+cross-lingual NER. Layers, each a package, import downward only
+(docs/ARCHITECTURE.md; tests/test_architecture.py checks it):
 
-- `fusion.encoders.build_encoder(name)`            encoder + tokenizer (offline e5 by default)
-- `fusion.modeling.TaggerConfig`, `TokenTagger`    the model
-- `fusion.checkpoint.save_tagger`, `load_tagger`   checkpoint directories
-- `fusion.predict.predict(tagger, texts)`           sentences, words, entities (+ attentions, gates)
-- `fusion.segmentation.split_sentences`, `split_words`  raw text as the training data splits it
-- `fusion.train.train(TrainOptions(...))`           fine-tuning
-- `fusion.intermediate.train_intermediate(...)`     an English intermediate task before NER
-- `fusion.intermediate_results.task_effects`        Δ F1 of each intermediate task
-- `fusion.evaluate.run_evaluation(EvaluateOptions(...))`  zero-shot run records
-- `fusion.runs.load_runs`, `runs_dataframe`         stored runs
-- `fusion.results`, `fusion.bootstrap`              comparisons of runs, 95 % intervals of Δ F1
-- `fusion.compare.compare_entities(text, ...)`      how two models' entities agree
-- `fusion.errors.entity_errors(gold, predicted)`    missed / wrong type / wrong boundary / spurious
+- `text`        segmentation (raw text -> sentences, words), languages
+- `model`       encoders, the tagger and its AIF module, checkpoints, packing, ONNX Runtime
+- `data`        PAN-X / UD-POS / intermediate-task readers, uploads, sub-word label alignment
+- `tagging`     predict (text -> entities, attentions, gates), batching, budgets, agreement
+- `evaluation`  zero-shot scoring -> run records (one format), per-sentence sidecars, error analysis
+- `training`    fine-tuning (one loop), intermediate tasks
+- `probing`     per-layer linear probes, probe runs, where an entity emerges
+- `studies`     summaries of stored runs: seeds, sweeps, intermediate tasks, POS, probes (no torch)
 
 Importing the package loads nothing; models are built only when asked for.
 """

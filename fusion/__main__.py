@@ -34,11 +34,11 @@ def _add_options(parser: argparse.ArgumentParser, options_class) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .evaluate import EvaluateOptions
-    from .intermediate import IntermediateOptions
-    from .pos import PosEvaluateOptions
-    from .probe_runs import ProbeStudyOptions
-    from .train import TrainOptions
+    from fusion.evaluation.evaluate import EvaluateOptions
+    from fusion.evaluation.pos import PosEvaluateOptions
+    from fusion.probing.probe_runs import ProbeStudyOptions
+    from fusion.training.intermediate import IntermediateOptions
+    from fusion.training.train import TrainOptions
 
     parser = argparse.ArgumentParser(prog="python -m fusion", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     predict_parser.add_argument("--json", action="store_true", help="print the full result as JSON")
     predict_parser.add_argument("--explain", action="store_true",
                                 help="with --json: include attentions and gates")
+    predict_parser.add_argument("--trust-unverified", action="store_true",
+                                help="load a checkpoint saved without a fingerprint (older versions)")
     predict_parser.add_argument("texts", nargs="+", help="texts to tag")
 
     train_parser = commands.add_parser("train", help="fine-tune on the source language")
@@ -65,15 +67,34 @@ def main(argv: list[str] | None = None) -> int:
 
     args = vars(parser.parse_args(argv))
     command = args.pop("command")
-    if command == "predict":
-        from .checkpoint import CheckpointError, load_tagger
-        from .predict import predict
+    try:
+        return run_command(command, args)
+    except (ValueError, OSError) as error:
+        # A user's error (a broken checkpoint or data file, a wrong option): every error class of
+        # the library is a ValueError, and a missing or unreadable file an OSError. One line, no
+        # traceback; a bug (any other exception) still shows its traceback.
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("stopped (training resumes from its last resume point when run again)", file=sys.stderr)
+        return 130
 
-        try:
-            tagger = load_tagger(args["checkpoint"])
-        except CheckpointError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
+
+def run_command(command: str, args: dict) -> int:
+    """Run one parsed command; returns the exit status."""
+    from fusion.evaluation.evaluate import EvaluateOptions
+    from fusion.evaluation.pos import PosEvaluateOptions
+    from fusion.probing.probe_runs import ProbeStudyOptions
+    from fusion.training.intermediate import IntermediateOptions
+    from fusion.training.train import TrainOptions
+
+    if command == "predict":
+        from fusion.model.checkpoint import load_tagger
+        from fusion.tagging.predict import predict
+
+        tagger = load_tagger(args["checkpoint"], trust_unverified=args["trust_unverified"])
+        if not tagger.verified:
+            print("warning: this checkpoint has no fingerprint; loaded on trust", file=sys.stderr)
         results = predict(tagger, args["texts"], explain=args["explain"])
         if args["json"]:
             print(json.dumps([dataclasses.asdict(r) for r in results], ensure_ascii=False, indent=1,
@@ -84,32 +105,32 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{result.text}\n  -> {entities or '(no entities)'}")
         return 0
     if command == "train":
-        from .train import train
+        from fusion.training.train import train
 
         summary = train(TrainOptions(**args))
         print(json.dumps(summary, indent=1))
         return 0
     if command == "intermediate":
-        from .intermediate import train_intermediate
+        from fusion.training.intermediate import train_intermediate
 
         info = train_intermediate(IntermediateOptions(**args))
         print(f"{info['task']}: {info['examples']} examples, dev {info['dev_metric']} "
               f"{100 * info['dev_score']:.2f} -> {args['output_dir']}")
         return 0
     if command == "probe":
-        from .probe_runs import run_probe_study
+        from fusion.probing.probe_runs import run_probe_study
 
         records = run_probe_study(ProbeStudyOptions(**args))
         print(f"{len(records)} probe runs -> {args['runs_dir']}")
         return 0
     if command == "evaluate-pos":
-        from .pos import evaluate_pos
+        from fusion.evaluation.pos import evaluate_pos
 
         record = evaluate_pos(PosEvaluateOptions(**args))
         print(f"UPOS accuracy, target average {100 * (record['average_accuracy_targets'] or 0):.2f} "
               f"over {len(record['scores'])} languages" + (f" -> {args['output']}" if args["output"] else ""))
         return 0
-    from .evaluate import run_evaluation
+    from fusion.evaluation.evaluate import run_evaluation
 
     record = run_evaluation(EvaluateOptions(**args))
     print(f"average F1 {100 * record['average_f1']:.2f} over {len(record['scores'])} languages"

@@ -13,10 +13,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fusion.data import load_split  # noqa: E402
-from fusion.errors import SAMPLE_LIMIT, stored_views, write_sample  # noqa: E402
-from fusion.results import group_records, groups  # noqa: E402
-from fusion.runs import load_runs  # noqa: E402
+from fusion.data.ner import load_split  # noqa: E402
+from fusion.evaluation.error_analysis import SAMPLE_LIMIT, stored_views, write_sample  # noqa: E402
+from fusion.evaluation.runs import load_runs  # noqa: E402
+from fusion.studies.results import group_records, groups  # noqa: E402
 
 
 def main() -> None:

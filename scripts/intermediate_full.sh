@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 14 at the shipped scale: the intermediate task whose NER taggers score best on English
 # dev (mean over every intermediate-task tagger in work_runs/ and assets/runs; see
-# fusion.intermediate_results.best_task_on_dev; never a target language) is trained first with
+# fusion.studies.intermediate_results.best_task_on_dev; never a target language) is trained first with
 # SEED, then both taggers with the shipped recipe (all 20,000 English sentences, 3 epochs, best epoch on English dev), scored
 # on the shipped runs' sentences (first 1,000 test sentences per language) ->
 # assets/runs/inter-full-TASK-MODEL-sSEED.json, to compare with the direct MODEL-sSEED.json.
@@ -13,7 +13,7 @@ seed=${2:?usage: scripts/intermediate_full.sh DATA_ROOT SEED}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
 task=$(python - <<'PY'
 import glob, json, sys
-from fusion.intermediate_results import INTERMEDIATE_STUDY, best_task_on_dev
+from fusion.studies.intermediate_results import INTERMEDIATE_STUDY, best_task_on_dev
 # every finished intermediate-task tagger: the run records, and checkpoints not yet scored
 trainings = {}
 for f in sorted(glob.glob("work_runs/intermediate/ner/*/tagger_config.json")):

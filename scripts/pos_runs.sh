@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # POS as a second target task (issue 14): a baseline and fusion POS taggers on English UD-POS at the
 # seed study's scale (2,000 sentences x 1 epoch, LoRA), one fusion tagger per layer in LAYERS; the
-# layer is chosen on English dev accuracy alone (fusion.pos.choose_fusion_layer), and the baseline
+# layer is chosen on English dev accuracy alone (fusion.studies.pos_results.choose_fusion_layer), and the baseline
 # and the chosen fusion tagger are scored on the first 500 test sentences of every UD-POS language
-# -> assets/pos_runs/pos-MODEL-sSEED.json (+ .sentences.json.gz) and pos-dev-sSEED.json (the choice).
+# -> assets/pos_runs/pos-MODEL-sSEED.json (run records of task pos, + .predictions.json.gz) and
+# pos-dev-sSEED.json (the layer choice, fusion.studies.pos_results.save_layer_choice).
 # Two runs at a time, one thread each; finished steps are skipped, so rerunning continues.
 # Usage: scripts/pos_runs.sh UDPOS_DIR [SEED] [LAYERS]
 set -euo pipefail
@@ -23,13 +24,11 @@ train_one() {  # "none" = baseline, else a fusion layer
 export -f train_one
 printf '%s\n' none $layers | xargs -P 2 -I{} bash -c 'train_one {}'
 chosen=$(python - "$seed" <<'PY'
-import glob, json, sys
-from fusion.pos import choose_fusion_layer
+import glob, sys
+from fusion.studies.pos_results import choose_fusion_layer, save_layer_choice
 seed = sys.argv[1]
 model, scores = choose_fusion_layer(sorted(glob.glob(f"work_runs/pos/pos-fusion-l*-s{seed}")))
-with open(f"assets/pos_runs/pos-dev-s{seed}.json", "w") as handle:
-    json.dump({"chosen": model, "english_dev_accuracy": scores, "seed": int(seed)}, handle, indent=1)
-print(model)
+print(save_layer_choice(f"assets/pos_runs/pos-dev-s{seed}.json", int(seed), scores))
 PY
 )
 echo "fusion layer chosen on English dev: $chosen"

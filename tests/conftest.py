@@ -1,5 +1,6 @@
 """Shared fixtures: tiny random encoders saved as local model directories (nothing downloaded)."""
 
+import json
 import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # no test touches the network, whatever the shell says
@@ -16,7 +17,7 @@ SHARED_DATA = REPO.parent / "shared" / "data" / "wikiann"
 
 
 def _xlmr_tokenizer():
-    from fusion.encoders import offline_tokenizer
+    from fusion.model.encoders import offline_tokenizer
 
     return offline_tokenizer()
 
@@ -79,7 +80,7 @@ def tiny_wordpiece(tmp_path_factory) -> str:
 @pytest.fixture
 def make_tagger():
     """make_tagger(encoder_dir, fusion_layer=None, **config) -> an eval-mode TokenTagger."""
-    from fusion.modeling import TaggerConfig, TokenTagger
+    from fusion.model.modeling import TaggerConfig, TokenTagger
 
     def make(encoder: str, fusion_layer=None, seed: int = 0, **config):
         torch.manual_seed(seed)
@@ -96,8 +97,8 @@ def make_tagger():
 @pytest.fixture(scope="session")
 def tiny_checkpoints(tiny_bert, tmp_path_factory) -> dict:
     """Saved tiny baseline and fusion (layer 1) checkpoints: {"baseline": dir, "fusion": dir}."""
-    from fusion.checkpoint import save_tagger
-    from fusion.modeling import TaggerConfig, TokenTagger
+    from fusion.model.checkpoint import save_tagger
+    from fusion.model.modeling import TaggerConfig, TokenTagger
 
     root = tmp_path_factory.mktemp("checkpoints")
     torch.manual_seed(1)
@@ -105,3 +106,54 @@ def tiny_checkpoints(tiny_bert, tmp_path_factory) -> dict:
     fusion = TokenTagger(TaggerConfig(encoder=tiny_bert, fusion_layer=1))
     return {"baseline": str(save_tagger(baseline, root / "baseline")),
             "fusion": str(save_tagger(fusion, root / "fusion-l1"))}
+
+
+# --- hand-made run records (the Results, Errors and Evaluate tabs' tests) ------------------
+
+def make_record(name, model, fusion_layer, split, f1: dict, seed=13, sentences=100,
+                train_sentences=20000, study=None) -> dict:
+    """A run record of the shape fusion/evaluation/evaluate.py's run_evaluation writes."""
+    scores = {lang: {"precision": value, "recall": value, "f1": value, "support": 50,
+                     "per_type": {t: {"precision": value, "recall": value, "f1": value, "support": 10}
+                                  for t in ("LOC", "ORG", "PER")}}
+              for lang, value in f1.items()}
+    from fusion.model.encoders import OFFLINE_ENCODER
+
+    record = {
+        "schema_version": 1, "name": name,
+        "study": study or ("layer-sweep" if split == "dev" else "zero-shot"),
+        "checkpoint": {"path": f"checkpoints/{model}", "sha256": "0" * 64, "encoder": OFFLINE_ENCODER,
+                       "fusion_layer": fusion_layer, "model": model,
+                       "training": {"seed": seed, "language": "en", "epochs": 3,
+                                    "train_sentences": train_sentences, "dev_f1": f1["en"],
+                                    "dev_sentences": 1000}},
+        "data": {"source": "wikiann", "split": split, "max_sentences_per_language": sentences,
+                 "sentences": {lang: sentences for lang in f1}, "sha256": {lang: "1" * 64 for lang in f1}},
+        "seed": seed, "scores": scores, "average_f1": sum(f1.values()) / len(f1),
+        "average_f1_targets": None, "source_language": "en", "versions": {}, "device": "cpu",
+        "wall_seconds": 1.0, "date": "2025-01-01T00:00:00+00:00",
+    }
+    from fusion.evaluation.runs import validate_run
+
+    return validate_run(record)
+
+
+def write_runs(folder: Path) -> Path:
+    """Two seeds of baseline and fusion-l1 on the test split, a 3-layer sweep, one broken file."""
+    folder.mkdir(exist_ok=True)
+    records = [
+        make_record("baseline-s1", "baseline", None, "test", {"en": 0.80, "de": 0.60, "ar": 0.40, "zh": 0.20}, 1),
+        make_record("baseline-s2", "baseline", None, "test", {"en": 0.82, "de": 0.62, "ar": 0.42, "zh": 0.22}, 2),
+        make_record("fusion-s1", "fusion-l1", 1, "test", {"en": 0.81, "de": 0.65, "ar": 0.38, "zh": 0.30}, 1),
+        make_record("fusion-s2", "fusion-l1", 1, "test", {"en": 0.83, "de": 0.67, "ar": 0.40, "zh": 0.32}, 2),
+    ] + [make_record(f"sweep-l{k}", f"fusion-l{k}", k, "dev", {"en": 0.7 + k / 100, "de": 0.5, "ar": 0.3 + k / 10})
+         for k in range(3)]
+    for record in records:
+        (folder / f"{record['name']}.json").write_text(json.dumps(record), encoding="utf-8")
+    (folder / "broken.json").write_text("{ not json", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def runs_dir(tmp_path) -> Path:
+    return write_runs(tmp_path / "runs")

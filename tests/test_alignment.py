@@ -1,7 +1,9 @@
-"""Which sub-word token carries each word's label (fusion/alignment.py)."""
+"""Which sub-word token carries each word's label (fusion/data/alignment.py)."""
 
-from fusion.alignment import align_labels, word_label_positions
-from fusion.modeling import IGNORE_INDEX, PANX_LABELS
+import pytest
+
+from fusion.data.alignment import align_labels, word_label_positions
+from fusion.model.modeling import IGNORE_INDEX, PANX_LABELS
 
 LABEL2ID = {label: i for i, label in enumerate(PANX_LABELS)}
 
@@ -29,6 +31,7 @@ def test_special_tokens_and_a_word_that_is_only_a_bare_piece():
     assert word_label_positions(tokens, word_ids) == {0: 1, 1: 2}
 
 
+@pytest.mark.slow  # the real tokenizer
 def test_alignment_with_the_real_tokenizer_on_chinese(tiny_bert, make_tagger):
     tokenizer = make_tagger(tiny_bert).tokenizer
     words = list("北京大学") + ["Paris"]

@@ -1,10 +1,9 @@
 import pytest
 import torch
 
-from fusion.batching import (batches_by_length, best_window, length_grouped_batches, pad_batch,
-                             window_spans)
-from fusion.modeling import IGNORE_INDEX
-
+from fusion.model.modeling import IGNORE_INDEX
+from fusion.tagging.batching import (batches_by_length, best_window, length_grouped_batches, pad_batch,
+                                     window_spans)
 
 # ---- padding ------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """The app in a real browser (Playwright + Debian's chromium): pick an example, see entities in both
 panes and the Inside plots drawn; a link restores the view; the phone layout; an entity opens Inside
-on its word. The tiny-model tests always run (when chromium is installed); the slow one uses the
-shipped checkpoints and writes assets/screenshot.png. Screenshots at desktop and phone sizes go to
+on its word. All of them serve the app and drive a browser, so all are marked slow; they run when
+chromium is installed, the last one on the shipped checkpoints (it writes assets/screenshot.png
+only when asked). Screenshots at desktop and phone sizes go to
 /tmp/shots/ (LFE_SHOTS to change), for a person to look at."""
 
 import os
@@ -19,8 +20,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
 ROOT = Path(__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="/usr/bin/chromium is missing (apt-get install chromium)")
+pytestmark = [pytest.mark.slow,  # a server and a browser
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is missing (apt-get install chromium)")]
 
 
 def _free_port() -> int:
@@ -30,13 +31,12 @@ def _free_port() -> int:
 
 
 def _serve(models):
-    import app
+    from serve.services import Services
+    from ui import page
 
-    demo = app.build_demo(models)
-    demo.queue(default_concurrency_limit=app.CONCURRENCY, max_size=app.QUEUE_SIZE)
+    demo = page.build_page(Services.create(models))
     port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                **app.launch_options())
+    page.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     return demo, f"http://127.0.0.1:{port}/"
 
 
@@ -54,9 +54,9 @@ def browser_page():
 @pytest.fixture(scope="module")
 def tiny_app(tiny_checkpoints):
     """One served app on the tiny models for the tests below (starting one per test costs)."""
-    import app
+    from serve.slots import load_slots
 
-    demo, url = _serve(app.load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"]))
+    demo, url = _serve(load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"]))
     yield url
     demo.close()
 
@@ -273,9 +273,9 @@ def _compare_example(page, url: str, example: str) -> None:
 
 
 def test_browser_compare_with_tiny_models(tiny_checkpoints, browser_page, tmp_path):
-    import app
+    from serve.slots import load_slots
 
-    models = app.load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
+    models = load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
     demo, url = _serve(models)
     try:
         _compare_example(browser_page, url, "Hebrew:")
@@ -320,13 +320,14 @@ def test_browser_with_shipped_checkpoints_makes_the_screenshot(browser_page, tmp
     `pytest` never changes a tracked file."""
     import os
 
-    import app
+    from serve.paths import BASELINE_DIR
+    from serve.slots import find_fusion_checkpoint, load_slots
 
-    fusion_dir = app.find_fusion_checkpoint()
-    baseline_dir = app.CHECKPOINTS / "baseline"
+    fusion_dir = find_fusion_checkpoint()
+    baseline_dir = BASELINE_DIR
     if fusion_dir is None or not (baseline_dir / "tagger_config.json").is_file():
         pytest.skip("the shipped checkpoints are not there yet")
-    models = app.load_slots(baseline_dir, fusion_dir)
+    models = load_slots(baseline_dir, fusion_dir)
     demo, url = _serve(models)
     try:
         _compare_example(browser_page, url, "Arabic:")  # right to left, and the models differ

@@ -1,13 +1,13 @@
 """A token budget per request: the longest prefix of whole sentences (or words) that fits."""
 
-from fusion.budget import fit_to_budget
-from fusion.encoders import offline_tokenizer
+from fusion.model.encoders import offline_tokenizer
+from fusion.tagging.budget import fit_to_budget
 
 TOKENIZER = offline_tokenizer()
 
 
 def _tokens(text):
-    from fusion.predict import segment
+    from fusion.tagging.predict import segment
 
     words, _ = segment(text, TOKENIZER)
     return sum(len(TOKENIZER(w.text, add_special_tokens=False)["input_ids"]) for w in words)

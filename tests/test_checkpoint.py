@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from fusion.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, checkpoint_hash,
-                               load_tagger, save_tagger)
+from fusion.model.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, checkpoint_hash, load_tagger,
+                                     save_tagger)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,7 +27,7 @@ def test_save_load_round_trip_gives_identical_logits(tmp_path, tiny_bert, make_t
 
 
 def test_merged_adapters_give_the_same_logits_and_leave_the_shared_base_alone(tmp_path, tiny_bert, make_tagger):
-    from fusion.encoders import load_encoder_base
+    from fusion.model.encoders import load_encoder_base
 
     tagger = make_tagger(tiny_bert, fusion_layer=1)
     save_tagger(tagger, tmp_path / "ck")
@@ -167,7 +167,7 @@ def test_a_hub_repo_offline_is_a_clear_error_and_a_bare_path_never_goes_online()
 def test_what_is_saved_does_not_depend_on_where_the_weights_live(tmp_path, tiny_bert, make_tagger):
     """Moving a tagger (as accelerate does to a GPU) gives every tensor a new address; the
     checkpoint must still hold only what training changed, and load."""
-    from fusion.checkpoint import changed_state
+    from fusion.model.checkpoint import changed_state
 
     tagger = make_tagger(tiny_bert, fusion_layer=1)
     before = set(changed_state(tagger))
@@ -181,3 +181,77 @@ def test_a_loaded_unmerged_lora_tagger_trains_only_what_it_saved(tiny_checkpoint
     tagger = load_tagger(tiny_checkpoints["fusion"], merge=False)
     trainable = {n for n, p in tagger.named_parameters() if p.requires_grad}
     assert trainable and all("lora_" in n or n.startswith(("fusion.", "classifier.")) for n in trainable)
+
+
+# --- checkpoints prove what they are (fingerprint over config and weights) -------------------
+
+def test_permuted_labels_without_their_label_fingerprint_are_refused(saved):
+    def permute(info):
+        info["config"]["labels"] = info["config"]["labels"][:1] + info["config"]["labels"][1:][::-1]
+        del info["label_fingerprint"]
+
+    _edit_config(saved, permute)
+    with pytest.raises(CheckpointError, match="fingerprint does not match"):
+        load_tagger(saved)
+
+
+def test_an_edited_fusion_layer_is_refused(saved):
+    _edit_config(saved, lambda info: info["config"].update(fusion_layer=0))  # same shapes as layer 1
+    with pytest.raises(CheckpointError, match="fingerprint does not match"):
+        load_tagger(saved)
+
+
+def test_other_weights_under_the_same_config_are_refused(tmp_path, tiny_bert, make_tagger, saved):
+    other = save_tagger(make_tagger(tiny_bert, fusion_layer=1, seed=5), tmp_path / "other")
+    (saved / WEIGHTS_FILE).write_bytes((other / WEIGHTS_FILE).read_bytes())
+    with pytest.raises(CheckpointError, match="fingerprint does not match"):
+        load_tagger(saved)
+
+
+def test_a_checkpoint_without_a_fingerprint_loads_only_on_trust(saved):
+    _edit_config(saved, lambda info: info.pop("fingerprint"))
+    with pytest.raises(CheckpointError, match="trust-unverified"):
+        load_tagger(saved)
+    tagger = load_tagger(saved, trust_unverified=True)
+    assert tagger.verified is False
+
+
+def test_the_shipped_checkpoints_prove_what_they_are():
+    from fusion.model.checkpoint import checkpoint_fingerprint, file_sha256, read_checkpoint_info
+
+    root = Path(__file__).resolve().parents[1] / "checkpoints"
+    shipped = [d for d in root.iterdir() if (d / CONFIG_FILE).is_file()]
+    assert len(shipped) >= 2
+    for directory in shipped:
+        info = read_checkpoint_info(directory)
+        assert info["fingerprint"] == checkpoint_fingerprint(info["config"], file_sha256(directory / WEIGHTS_FILE))
+
+
+@pytest.mark.parametrize("field,value", [("lora_rank", 1_000_000), ("lora_alpha", 10**9),
+                                         ("reduction", 10**7), ("fusion_layer", 10**6)])
+def test_configs_are_bounded_before_anything_is_built(saved, field, value):
+    _edit_config(saved, lambda info: info["config"].update({field: value}))
+    with pytest.raises(CheckpointError, match=field):
+        load_tagger(saved)
+
+
+def test_a_rank_above_the_encoders_width_is_refused(tiny_bert):
+    from fusion.model.modeling import TaggerConfig, TokenTagger
+
+    with pytest.raises(ValueError, match="lora_rank 64 exceeds the encoder's width 32"):
+        TokenTagger(TaggerConfig(encoder=tiny_bert, lora_rank=64))
+
+
+def test_a_hub_encoder_id_offline_fails_at_once_in_one_line(monkeypatch):
+    """Refused before transformers is asked (which would retry the network for up to a minute)."""
+    import transformers
+
+    from fusion.model.encoders import EncoderError, build_encoder
+
+    def never(*args, **kwargs):
+        raise AssertionError("transformers was asked to load a hub id while offline")
+
+    monkeypatch.setattr(transformers.AutoModel, "from_pretrained", never)
+    with pytest.raises(EncoderError, match="hub is offline") as error:
+        build_encoder("someone/not-cached-anywhere-model")
+    assert "\n" not in str(error.value)

@@ -1,12 +1,13 @@
 import argparse
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
 from fusion.__main__ import _add_options, main
-from fusion.evaluate import EvaluateOptions
-from fusion.train import TrainOptions
+from fusion.evaluation.evaluate import EvaluateOptions
+from fusion.training.train import TrainOptions
 
 GOLD = "Angela\tB-PER\nMerkel\tI-PER\nvisited\tO\nParis\tB-LOC\n\nRome\tB-LOC\n"
 
@@ -61,3 +62,41 @@ def test_bool_options_take_flag_and_no_flag():
     assert parser.parse_args(["--no-verbose"]).verbose is False
     with pytest.raises(SystemExit):
         parser.parse_args(["--verbose", "False"])  # no value: "False" is not read as True
+
+
+def _broken_inputs(tmp_path, tiny_checkpoints):
+    """(command line, words the message must hold): each a user's mistake, none a bug."""
+    import shutil
+
+    truncated = tmp_path / "truncated"
+    shutil.copytree(tiny_checkpoints["baseline"], truncated)
+    weights = truncated / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "test-xx.tsv").write_text(GOLD)
+    (data / "test-yy.tsv").write_text("Paris\tLOCATION\n")
+    (data / "train-en.tsv").write_text("Paris\tLOCATION\n")
+    (data / "dev-en.tsv").write_text(GOLD)
+    baseline = tiny_checkpoints["baseline"]
+    return [
+        (["evaluate", "--checkpoint", str(truncated), "--data", str(data), "--languages", "xx"], "model.safetensors"),
+        (["evaluate", "--checkpoint", baseline, "--data", str(data), "--languages", "zz"], "zz"),
+        (["evaluate", "--checkpoint", baseline, "--data", str(data), "--languages", "yy"], "LOCATION"),
+        (["evaluate", "--checkpoint", baseline, "--data", str(tmp_path / "nowhere")], "nowhere"),
+        (["predict", "--checkpoint", str(truncated), "Paris"], "model.safetensors"),
+        (["train", "--output-dir", str(tmp_path / "out"), "--data", str(data), "--encoder", str(tmp_path / "no-encoder")],
+         "no-encoder"),
+        (["train", "--output-dir", str(tmp_path / "out"), "--data", str(data), "--encoder",
+          json.loads((Path(baseline) / "tagger_config.json").read_text())["config"]["encoder"]], "LOCATION"),
+        (["probe", "--data", str(tmp_path / "nowhere"), "--work-dir", str(tmp_path / "w"), "--runs-dir",
+          str(tmp_path / "r"), "--encoder", str(tmp_path / "no-encoder")], "no-encoder"),
+    ]
+
+
+def test_a_users_mistake_is_one_line_never_a_traceback(tmp_path, tiny_checkpoints, capsys):
+    for argv, named in _broken_inputs(tmp_path, tiny_checkpoints):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        # one "error: ..." line (a progress bar may stand before it), naming what was wrong
+        assert err.count("error: ") == 1 and "Traceback" not in err and named in err, (argv, err)

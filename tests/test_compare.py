@@ -1,8 +1,8 @@
-"""fusion.compare: one definition of agreement for the status line, the view and the table."""
+"""fusion.tagging.agreement: one definition of agreement for the status line, the view and the table."""
 
-from fusion.compare import (BOUNDARY_DIFFERS, SAME, TYPE_DIFFERS, compare_entities,
-                            highlight_segments, only)
-from fusion.predict import Entity
+from fusion.tagging.agreement import (BOUNDARY_DIFFERS, SAME, TYPE_DIFFERS, compare_entities,
+                                      highlight_segments, only)
+from fusion.tagging.predict import Entity
 
 TEXT = "Angela Merkel met Tim Cook in Paris at Apple"
 BASELINE = [Entity("Angela Merkel", "PER", 0, 13, 0.9), Entity("Tim", "PER", 18, 21, 0.8),

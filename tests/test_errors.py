@@ -1,12 +1,12 @@
-"""fusion.errors: the kinds of mistake, differing sentences, and stored runs' sentences."""
+"""fusion.evaluation.error_analysis: the kinds of mistake, differing sentences, and stored runs' sentences."""
 
 from pathlib import Path
 
 import pytest
 
-from fusion.errors import (MISSED, SPURIOUS, WRONG_BOUNDARY, WRONG_TYPE, EntityError, entity_errors,
-                           differing_sentences, error_counts, read_sample, select, stored_views,
-                           write_sample)
+from fusion.evaluation.error_analysis import (MISSED, SPURIOUS, WRONG_BOUNDARY, WRONG_TYPE, EntityError,
+                                              differing_sentences, entity_errors, error_counts, read_sample,
+                                              select, stored_views, write_sample)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,8 +47,8 @@ def test_a_sample_round_trips_and_refuses_too_many(tmp_path):
 
 
 def test_stored_runs_use_the_shipped_sample_without_data():
-    from fusion.results import group_records, groups
-    from fusion.runs import load_runs
+    from fusion.evaluation.runs import load_runs
+    from fusion.studies.results import group_records, groups
 
     records, _ = load_runs(REPO / "assets" / "runs")
     chosen = group_records(records, groups(records)[0])

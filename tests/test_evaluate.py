@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from fusion.data import read_conll
-from fusion.evaluate import EvaluateOptions, dataset_hash, run_evaluation, score_tags
-from fusion.runs import RunRecordError, load_runs, runs_dataframe, validate_run
+from fusion.data.ner import read_conll
+from fusion.evaluation.evaluate import EvaluateOptions, dataset_hash, run_evaluation, score_tags
+from fusion.evaluation.runs import RunRecordError, load_runs, runs_dataframe, validate_run
 
 GOLD = """John\tB-PER\nSmith\tI-PER\nlives\tO\nin\tO\nParis\tB-LOC
 
@@ -130,7 +130,7 @@ def test_shipped_run_records_are_valid():
 
 def test_shipped_runs_cite_the_shipped_checkpoints_by_their_current_hash():
     """A stored run of a shipped checkpoint must describe the files that are in the repository."""
-    from fusion.checkpoint import checkpoint_hash
+    from fusion.model.checkpoint import checkpoint_hash
 
     repo = Path(__file__).resolve().parents[1]
     records, _ = load_runs(repo / "assets" / "runs")

@@ -1,4 +1,4 @@
-"""fusion/export.py: the comparison as an HTML page, a CSV table and a PNG picture."""
+"""ui/export.py: the comparison as an HTML page, a CSV table and a PNG picture."""
 
 import csv
 import io
@@ -9,8 +9,8 @@ import time
 import pytest
 from PIL import Image
 
-from fusion import export
-from fusion.compare import EntityRow, Segment
+from fusion.tagging.agreement import EntityRow, Segment
+from ui import export
 
 HOSTILE = "<script>alert(1)</script>"
 COLOURS = {"PER": "#8ecae6", "LOC": "#90be6d"}

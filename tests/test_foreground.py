@@ -4,13 +4,14 @@ import threading
 
 import pytest
 
-import app
-from ui import evaluate_tab
-from ui.foreground import CancelFlags, Cancelled, Foreground
+from serve.foreground import CancelFlags, Cancelled, Foreground
+from serve.slots import load_slots
+from ui.tabs import evaluate
+
 
 @pytest.fixture(scope="module")
 def models(tiny_checkpoints):
-    return app.load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
+    return load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
 
 
 CONLL = "Angela\tB-PER\nMerkel\tI-PER\nbesuchte\tO\nParis\tB-LOC\n\nDie\tO\nNew\tB-ORG\nYork\tI-ORG\nTimes\tI-ORG\n"
@@ -66,26 +67,26 @@ def test_cancel_flags_belong_to_one_page_and_one_job():
 def test_an_upload_says_what_scoring_it_will_take(models, tmp_path):
     upload = tmp_path / "mine.conll"
     upload.write_text((CONLL + "\n") * 50, encoding="utf-8")
-    rate = evaluate_tab.ScoringRate(seconds_per_token=0.01)
-    tokens = evaluate_tab.upload_tokens(models, evaluate_tab.read_upload(str(upload)).dataset)
-    text = evaluate_tab.describe_upload(models, str(upload), rate)
+    rate = evaluate.ScoringRate(seconds_per_token=0.01)
+    tokens = evaluate.upload_tokens(models, evaluate.read_upload(str(upload)).dataset)
+    text = evaluate.describe_upload(models, str(upload), rate)
     assert "**100** sentences" in text and f"{tokens:,} sub-word tokens" in text
     assert f"about **{tokens * 0.01:.0f} s**" in text and "2-core machine" in text
-    evaluate_tab.score_upload(models, str(upload), "de", [], rate=rate)
+    evaluate.score_upload(models, str(upload), "de", [], rate=rate)
     assert rate.measured and rate.seconds_per_token != 0.01  # now measured on this server
-    assert "measured on this server" in evaluate_tab.describe_upload(models, str(upload), rate)
+    assert "measured on this server" in evaluate.describe_upload(models, str(upload), rate)
     bad = tmp_path / "picture.conll"
     bad.write_bytes(b"\x89PNG\r\n")
-    assert "PNG image" in evaluate_tab.describe_upload(models, str(bad), rate)
-    assert evaluate_tab.describe_upload(models, None, rate) == ""
+    assert "PNG image" in evaluate.describe_upload(models, str(bad), rate)
+    assert evaluate.describe_upload(models, None, rate) == ""
 
 
 def test_scoring_asks_before_its_first_batch_and_stops_when_told(models, tmp_path, monkeypatch):
     upload = tmp_path / "mine.conll"
     upload.write_text((CONLL + "\n") * 20, encoding="utf-8")
     scored = []
-    real = evaluate_tab.predict_dataset
-    monkeypatch.setattr(evaluate_tab, "predict_dataset", lambda *a, **k: scored.append(1) or real(*a, **k))
+    real = evaluate.predict_dataset
+    monkeypatch.setattr(evaluate, "predict_dataset", lambda *a, **k: scored.append(1) or real(*a, **k))
     asked = []
 
     def cancel_at_once(fraction, text):
@@ -93,8 +94,8 @@ def test_scoring_asks_before_its_first_batch_and_stops_when_told(models, tmp_pat
         raise Cancelled()
 
     with pytest.raises(Cancelled):
-        evaluate_tab.score_upload(models, str(upload), "de", [], progress=cancel_at_once)
+        evaluate.score_upload(models, str(upload), "de", [], progress=cancel_at_once)
     assert asked == [0.0] and not scored  # stopped before any model ran
     fractions = []
-    evaluate_tab.score_upload(models, str(upload), "de", [], progress=lambda f, t: fractions.append(f))
+    evaluate.score_upload(models, str(upload), "de", [], progress=lambda f, t: fractions.append(f))
     assert fractions[0] == 0.0 and fractions[-1] == 1.0 and fractions == sorted(fractions)

@@ -14,10 +14,13 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file, save_file
 
-import app
 from fusion.__main__ import main as cli
-from fusion.checkpoint import CheckpointError, load_tagger
-from ui import compare_tab, evaluate_tab
+from fusion.model.checkpoint import CheckpointError, load_tagger
+from serve.compare import compare_text
+from serve.services import Services
+from serve.slots import load_slot, load_slots
+from ui import header, page
+from ui.tabs import evaluate
 
 CONFIG = "tagger_config.json"
 UNESCAPED_TAG = re.compile(r"(?<!\\)<")  # a "<" that Markdown would read as the start of HTML
@@ -79,7 +82,7 @@ BROKEN_CHECKPOINTS = {
     "not JSON": (_write(CONFIG, "{ nope"), "not valid JSON"),
     "unknown key": (_edit_config(lambda i: i["config"].update(colour="red")), "unknown config keys"),
     "future format": (_edit_config(lambda i: i.update(format_version=2)), "format_version"),
-    "labels permuted": (_edit_config(_permute_labels), "label list does not match"),
+    "labels permuted": (_edit_config(_permute_labels), "fingerprint does not match"),
     "int64 weights": (_edit_weights(lambda w: w.update({k: v.long() for k, v in w.items()})), "int64"),
     "float16 weights": (_edit_weights(lambda w: w.update({k: v.half() for k, v in w.items()})), "float16"),
     "NaN classifier": (_edit_weights(lambda w: w["classifier.weight"].fill_(math.nan)), "NaN"),
@@ -118,23 +121,23 @@ def test_a_broken_checkpoint_is_one_clear_message_everywhere(broken, name):
     with contextlib.redirect_stderr(stderr):  # the command line
         assert cli(["predict", "--checkpoint", str(directory), "Paris"]) == 2
     assert stderr.getvalue().startswith("error: ") and "Traceback" not in stderr.getvalue()
-    slot = app.load_slot("fusion", directory)  # the app: a header line, no crash
+    slot = load_slot("fusion", directory)  # the app: a header line, no crash
     assert not slot.ready and words in slot.error
-    header = app.header_markdown({"fusion": slot})
-    assert "not loaded" in header and not UNESCAPED_TAG.search(header)
+    text = header.header_markdown({"fusion": slot})
+    assert "not loaded" in text and not UNESCAPED_TAG.search(text)
 
 
+@pytest.mark.slow
 def test_the_app_serves_with_every_broken_checkpoint(broken, tiny_checkpoints):
     """Start the served app once per broken fusion checkpoint; Compare still answers."""
     from gradio_client import Client
 
     failures = 0
     for name, (directory, _) in list(broken.items())[::4]:  # a bounded sample of the corpus
-        slots = app.load_slots(tiny_checkpoints["baseline"], directory)
-        demo = app.build_demo(slots, examples=[])
-        demo.queue(default_concurrency_limit=app.CONCURRENCY, max_size=app.QUEUE_SIZE)
-        _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True,
-                                quiet=True, **app.launch_options())
+        slots = load_slots(tiny_checkpoints["baseline"], directory)
+        demo = page.build_page(Services.create(slots, examples=[]))
+        _, url, _ = page.launch(demo, server_name="127.0.0.1", server_port=None, prevent_thread_lock=True,
+                                quiet=True)
         try:
             status, base, *_ = Client(url, verbose=False).predict("Angela Merkel visited Paris.",
                                                                    api_name="/compare")
@@ -160,18 +163,18 @@ def test_a_bad_upload_gets_its_whole_message_escaped(tiny_checkpoints, tmp_path,
     content, words = UPLOADS[name]
     path = tmp_path / "upload.tsv"
     path.write_text(content, encoding="utf-8")
-    slots = app.load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
-    message, table, _, _ = evaluate_tab.score_upload(slots, str(path), "<img src=x>", [])
+    slots = load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
+    message, table, _, _ = evaluate.score_upload(slots, str(path), "<img src=x>", [])
     assert table.empty and words in message.replace("\\", "")
     assert not UNESCAPED_TAG.search(message)  # Markdown cannot eat <TAB> or <TYPE> as a tag
 
 
 def test_odd_text_and_language_never_break_a_page(tiny_checkpoints, tmp_path):
-    slots = app.load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
-    view = compare_tab.compare_text(slots, "Angela \udc00 Merkel in Paris")
+    slots = load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
+    view = compare_text(slots, "Angela \udc00 Merkel in Paris")
     json.dumps([view.message, view.highlights, view.disagreement, view.table.to_dict("records")])  # encodable
     assert "".join(t for t, _ in view.highlights["baseline"]) == "Angela \ufffd Merkel in Paris"
     path = tmp_path / "ok.tsv"
     path.write_text("Paris\tB-LOC\n", encoding="utf-8")
-    message, *_ = evaluate_tab.score_upload(slots, str(path), "<script>x</script>", [])
+    message, *_ = evaluate.score_upload(slots, str(path), "<script>x</script>", [])
     assert not UNESCAPED_TAG.search(message)

@@ -6,15 +6,15 @@ import random
 
 import pytest
 import torch
+from conftest import SHARED_DATA
 from safetensors.torch import load_file
 
-from conftest import SHARED_DATA
-from fusion.checkpoint import load_tagger
-from fusion.intermediate import (ADAPTERS_FILE, IntermediateError, IntermediateModel,
-                                 IntermediateOptions, read_intermediate, start_from_intermediate,
-                                 train_intermediate)
-from fusion.modeling import TaggerConfig, TokenTagger
-from fusion.train import TrainOptions, train
+from fusion.model.checkpoint import load_tagger
+from fusion.model.modeling import TaggerConfig, TokenTagger
+from fusion.training.intermediate import (ADAPTERS_FILE, IntermediateError, IntermediateModel,
+                                          IntermediateOptions, read_intermediate, start_from_intermediate,
+                                          train_intermediate)
+from fusion.training.train import TrainOptions, train
 
 WORDS = ["the", "a", "new", "times", "visited", "in", "york", "house", "river", "green", "small"]
 CITIES = ["paris", "berlin", "london"]
@@ -104,6 +104,7 @@ def _run(tmp_path, encoder, task, **changes):
     return train_intermediate(options, show_progress=False, model=model)
 
 
+@pytest.mark.slow  # trains each head to a floor: ~30 s
 @pytest.mark.parametrize("task,floor", [("chunking", 0.95), ("sst2", 0.9), ("rte", 0.85),
                                         ("squad", 0.8)])
 def test_each_head_learns_a_toy_task(tmp_path, tiny_bert, task, floor):
@@ -119,6 +120,7 @@ def test_caps_bound_the_examples_and_tokens_and_are_recorded(tmp_path, tiny_bert
     assert info["cap"] == {"max_examples": 50, "max_tokens": 400, "max_length": 192}
 
 
+@pytest.mark.slow  # two trainings in a row
 def test_adapters_carry_over_into_ner_training_and_the_head_is_dropped(tmp_path, tiny_bert):
     _run(tmp_path, tiny_bert, "sst2", epochs=1)
     stage = tmp_path / "sst2"
@@ -157,7 +159,7 @@ def test_mismatched_or_tampered_adapters_are_refused(tmp_path, tiny_bert):
 
 
 def test_an_interrupted_stage_resumes_to_the_same_adapters(tmp_path, tiny_bert, monkeypatch):
-    import fusion.intermediate as intermediate_module
+    import fusion.training.intermediate as intermediate_module
 
     _run(tmp_path / "straight", tiny_bert, "sst2", epochs=2, save_every=5)
     calls = {"n": 0}

@@ -5,8 +5,8 @@ import zlib
 
 import pytest
 
-from fusion.intermediate_results import delta_matrix, effects_table, task_effects
-from fusion.predictions import Sidecar, build_language, write_sidecar
+from fusion.evaluation.predictions import Sidecar, build_language, write_sidecar
+from fusion.studies.intermediate_results import delta_matrix, effects_table, task_effects
 
 LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 TYPES = ["PER", "LOC"]
@@ -52,7 +52,7 @@ def test_a_helpful_task_shows_above_zero_and_a_neutral_one_straddles(tmp_path):
 
 
 def test_the_full_scale_run_is_compared_with_direct_runs_on_as_many_sentences(tmp_path):
-    from fusion.intermediate_results import FULL_DIRECT_STUDY, FULL_STUDY
+    from fusion.evaluation.runs import FULL_DIRECT_STUDY, FULL_STUDY
 
     rng = random.Random(1)
     gold = {language: _gold(rng) for language in LANGUAGES}
@@ -72,7 +72,7 @@ def test_the_full_scale_run_is_compared_with_direct_runs_on_as_many_sentences(tm
 
 
 def test_best_task_is_chosen_on_english_dev_only():
-    from fusion.intermediate_results import best_task_on_dev
+    from fusion.studies.intermediate_results import best_task_on_dev
 
     def training(task, dev_f1):
         return {"dev_f1": dev_f1, "intermediate": {"task": task}}
@@ -90,7 +90,7 @@ def test_best_task_is_chosen_on_english_dev_only():
 
 
 def test_the_results_section_draws_a_task_by_language_heat_map(tmp_path):
-    from ui import intermediate_section
+    from ui.tabs import results_intermediate as intermediate_section
 
     rng = random.Random(2)
     gold = {language: _gold(rng) for language in LANGUAGES}

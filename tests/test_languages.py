@@ -1,10 +1,10 @@
-"""fusion.languages: every WikiANN language (and Thai) is known; anything else falls back."""
+"""fusion.text.languages: every WikiANN language (and Thai) is known; anything else falls back."""
 
 from pathlib import Path
 
 import pytest
 
-from fusion.languages import LANGUAGES, UNKNOWN, language_info, language_name, text_direction
+from fusion.text.languages import LANGUAGES, UNKNOWN, language_info, language_name, text_direction
 
 WIKIANN = ("af ar bg bn de el en es et eu fa fi fr he hi hu id it ja jv ka kk ko ml mr ms my nl pt "
            "ru sw ta te tl tr ur vi yo zh").split()

@@ -1,4 +1,4 @@
-"""What the layer probes show (fusion/layers.py) and the app's Layers views, on made-up records
+"""What the layer probes show (fusion/studies/probe_results.py) and the app's Layers views, on made-up records
 and a tiny random encoder."""
 
 import math
@@ -6,8 +6,8 @@ import math
 import pandas as pd
 import pytest
 
-from fusion.layers import findings, findings_text, layer_grid, layer_rows, layer_table
-from fusion.probes import LayerProbes, ProbeConfig, save_probes
+from fusion.probing.probes import LayerProbes, ProbeConfig, save_probes
+from fusion.studies.probe_results import findings, findings_text, layer_grid, layer_rows, layer_table
 
 
 def _record(layer, seed, english, targets):
@@ -53,33 +53,42 @@ def test_the_grid_groups_languages_by_family_after_english():
 
 
 def test_the_layers_view_reads_a_sentence_with_gate_shares(tmp_path, tiny_bert, make_tagger):
-    from fusion.encoders import build_encoder
-    from ui import layers_tab
-    from ui.common import TaggerSlot
+    from fusion.model.encoders import build_encoder
+    from serve.compare import untagged_view
+    from serve.explanations import ExplanationCache
+    from serve.probes import GridCache, load_probe_slot
+    from serve.slots import TaggerSlot
+    from ui.tabs import layers
+
+    explanations = ExplanationCache()
+
+    def layers_view(slot, slots, text, sentence, cache=None):
+        return layers.layers_view(slot, slots, untagged_view(slots, text), sentence,
+                                  cache if cache is not None else GridCache(), explanations)
 
     encoder, _ = build_encoder(tiny_bert)
     probes = LayerProbes(ProbeConfig(encoder=tiny_bert, n_layers=encoder.config.num_hidden_layers + 1,
                                      hidden=encoder.config.hidden_size))
     probes.info = {"training": {"train_sentences": 12, "seed": 5}}
-    slot = layers_tab.load_probe_slot(save_probes(probes, tmp_path / "probes"))
+    slot = load_probe_slot(save_probes(probes, tmp_path / "probes"))
     assert slot.ready, slot.error
     slots = {"fusion": TaggerSlot("fusion", "tiny-fusion", tagger=make_tagger(tiny_bert, fusion_layer=1))}
-    cache = layers_tab.GridCache()
+    cache = GridCache()
     text = "Angela Merkel visited Paris. The New York Times wrote about it."
-    note, figure, table, picker = layers_tab.layers_view(slot, slots, text, 1, cache)
+    note, figure, table, picker = layers_view(slot, slots, text, 1, cache)
     assert "Sentence 2 of 2" in note and "12 English sentences" in note
     assert list(table["word"]) == ["The", "New", "York", "Times", "wrote", "about", "it", "."]
     assert all(share.endswith("%") for share in table["gate: share of last layer"])
     assert len(figure.data) == 2  # the grid and the gate bars
-    layers_tab.layers_view(slot, slots, text, 1, cache)
+    layers_view(slot, slots, text, 1, cache)
     assert cache.computed == 1  # the second look comes from the cache
-    assert "Compare a text first" in layers_tab.layers_view(slot, slots, "  ", 0, cache)[0]
-    broken = layers_tab.load_probe_slot(tmp_path / "missing")
-    assert not broken.ready and "not loaded" in layers_tab.layers_view(broken, slots, text, 0)[0]
+    assert "Compare a text first" in layers_view(slot, slots, "  ", 0, cache)[0]
+    broken = load_probe_slot(tmp_path / "missing")
+    assert not broken.ready and "not loaded" in layers_view(broken, slots, text, 0)[0]
 
 
 def test_the_results_section_reads_probe_runs(tmp_path):
-    from ui import layers_section
+    from ui.tabs import results_layer_probes
 
-    summary, *_, table = layers_section.view(tmp_path / "nothing-here", [])
+    summary, *_, table = results_layer_probes.view(tmp_path / "nothing-here", [])
     assert "No layer-probe runs" in summary and isinstance(table, pd.DataFrame) and table.empty

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from fusion.modeling import AIF, IGNORE_INDEX, TaggerConfig, TokenTagger
+from fusion.model.modeling import AIF, IGNORE_INDEX, TaggerConfig, TokenTagger
 
 
 def _batch(tagger, texts=("Angela Merkel visited Paris .", "北京 is big")):

@@ -1,13 +1,13 @@
-"""The ONNX Runtime forward (fusion/onnx_runtime.py) gives the torch forward's logits on batches of
+"""The ONNX Runtime forward (fusion/model/onnx_runtime.py) gives the torch forward's logits on batches of
 any shape, for the baseline and the fusion tagger, and a failed export leaves the tagger as it was."""
 
 import pytest
 import torch
 
-from fusion.checkpoint import load_tagger
-from fusion.onnx_runtime import attach_runtime
-from fusion.packing import pack_batch
-from fusion.predict import predict, tag_words
+from fusion.model.checkpoint import load_tagger
+from fusion.model.onnx_runtime import attach_runtime
+from fusion.model.packing import pack_batch
+from fusion.tagging.predict import predict, tag_words
 
 TEXT = "Angela Merkel visited Paris. The New York Times wrote about it. 北京 is far."
 SENTENCES = [["Maria", "Lopez", "flew", "to", "Nairobi", "with", "the", "World", "Bank", "."], ["Paris"],
@@ -49,7 +49,7 @@ def test_tags_and_explanations_are_unchanged_with_the_runtime(tiny_bert, make_ta
 def test_a_saved_lora_tagger_runs_through_the_runtime(merge, tiny_bert, make_tagger, tmp_path):
     from peft.tuners.lora import Linear as LoraLinear
 
-    from fusion.checkpoint import save_tagger
+    from fusion.model.checkpoint import save_tagger
 
     save_tagger(make_tagger(tiny_bert, fusion_layer=2, tuning="lora", seed=3), tmp_path / "lora")
     reference, fast = load_tagger(tmp_path / "lora"), load_tagger(tmp_path / "lora", merge=merge)
@@ -82,7 +82,7 @@ def test_a_failed_export_keeps_the_torch_forward_and_says_why(tiny_bert, make_ta
 
 
 def test_a_graph_that_disagrees_with_torch_is_not_attached(tiny_bert, make_tagger, monkeypatch):
-    import fusion.onnx_runtime as onnx_runtime
+    import fusion.model.onnx_runtime as onnx_runtime
 
     tagger = make_tagger(tiny_bert, fusion_layer=1)
     exported = onnx_runtime.export_graph(tagger)
@@ -93,9 +93,10 @@ def test_a_graph_that_disagrees_with_torch_is_not_attached(tiny_bert, make_tagge
     assert "differ from torch's" in attached.error and tagger.runtime is None
 
 
+@pytest.mark.slow  # a child process
 def test_a_failing_child_process_says_why(tiny_checkpoints, tmp_path):
     """The child's success is tested with the app (tests/test_app.py), which traces in one."""
-    import fusion.onnx_runtime as onnx_runtime
+    import fusion.model.onnx_runtime as onnx_runtime
 
     with pytest.raises(RuntimeError, match="failed: .*CheckpointError"):
         onnx_runtime.graphs_of_checkpoints([tmp_path / "missing", tiny_checkpoints["baseline"]])

@@ -1,12 +1,12 @@
-"""Packing several sequences into one row changes nothing a sequence gets (fusion/packing.py)."""
+"""Packing several sequences into one row changes nothing a sequence gets (fusion/model/packing.py)."""
 
 import pytest
 import torch
 
-from fusion.alignment import word_label_positions
-from fusion.packing import pack_batch, pack_rows
-from fusion.predict import predict, word_outputs
-from fusion.probes import CountingEncoder
+from fusion.data.alignment import word_label_positions
+from fusion.model.packing import pack_batch, pack_rows
+from fusion.probing.probes import CountingEncoder
+from fusion.tagging.predict import predict, word_outputs
 
 
 def test_rows_hold_whole_sequences_longest_first_within_capacity():

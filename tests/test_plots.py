@@ -1,4 +1,4 @@
-"""fusion.plots: pure figure builders (data in, go.Figure out)."""
+"""ui.plots: pure figure builders (data in, go.Figure out)."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from fusion import plots
+from ui import plots
 
 TOKENS = ["<s>", "▁the", "▁New", "▁York", "▁the", "</s>"]
 

@@ -8,13 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from fusion.checkpoint import load_tagger
-from fusion.data import DataFormatError
-from fusion.modeling import TaggerConfig, TokenTagger
-from fusion.pos import (UPOS_TAGS, PosEvaluateOptions, accuracy, compare_pos, compare_pos_seeds, evaluate_pos,
-                        load_pos_run, pos_results, pos_table, read_upos, sentence_counts)
-from fusion.report import pos_section
-from fusion.train import TrainOptions, train
+from fusion.data.ner import DataFormatError
+from fusion.data.upos import UPOS_TAGS, read_upos
+from fusion.evaluation.pos import PosEvaluateOptions, accuracy, evaluate_pos, sentence_counts
+from fusion.evaluation.runs import load_run
+from fusion.model.checkpoint import load_tagger
+from fusion.model.modeling import TaggerConfig, TokenTagger
+from fusion.studies.pos_results import compare_pos, compare_pos_seeds, load_pos_run, pos_results, pos_table
+from fusion.studies.report import pos_section
+from fusion.training.train import TrainOptions, train
 
 # word -> its UPOS tag: a toy language where the tag follows from the word
 LEXICON = {"the": "DET", "a": "DET", "cat": "NOUN", "dog": "NOUN", "house": "NOUN", "runs": "VERB",
@@ -74,8 +76,13 @@ def test_a_tiny_pos_tagger_learns_and_is_scored_zero_shot(tmp_path, tiny_bert):
     output = tmp_path / "runs" / "pos-fusion.json"
     record = evaluate_pos(PosEvaluateOptions(checkpoint=str(tmp_path / "pos"), data=str(data),
                                              output=str(output)))
-    assert set(record["scores"]) == {"en", "xx"} and record["scores"]["xx"] > 0.9
-    assert record["average_accuracy_targets"] == record["scores"]["xx"]
+    assert set(record["scores"]) == {"en", "xx"} and record["scores"]["xx"]["accuracy"] > 0.9
+    assert record["average_accuracy_targets"] == record["scores"]["xx"]["accuracy"]
+    assert record["scores"]["xx"]["support"] == 12 * 5  # words scored
+    # the one run-record format: task and study pos, the sidecar beside it as NAME.predictions.json.gz
+    assert (record["schema_version"], record["task"], record["study"]) == (1, "pos", "pos")
+    assert record["predictions"]["file"] == "pos-fusion.predictions.json.gz" and "versions" in record
+    assert load_run(output) == record
     loaded_record, counts = load_pos_run(output)
     assert loaded_record == record and counts["xx"].shape == (12, 2)
     itself = compare_pos((record, counts), (record, counts))
@@ -93,7 +100,7 @@ def test_a_tiny_pos_tagger_learns_and_is_scored_zero_shot(tmp_path, tiny_bert):
     assert found.chosen == "fusion-l1" and found.deltas[-1].language == "average"
     text = "\n".join(pos_section(folder))
     assert "| fusion-l1 |" in text and "**average of targets**" in text and "k: seed 5: 1: 95.00" in text
-    from ui.intermediate_section import pos_view
+    from ui.tabs.results_intermediate import pos_view
 
     note, table = pos_view(folder)  # the Results tab's table
     for name in ("pos-baseline-s6", "pos-fusion-l1-s6"):  # a second seed: one table over both
@@ -121,7 +128,8 @@ def test_the_paired_comparison_finds_a_real_difference_and_only_on_shared_senten
     def run(share, hashes):
         correct = rng.binomial(words, share)
         counts = {k: np.stack([correct, words], axis=1) for k in ("en", "de", "zh")}
-        record = {"data": {"sha256": hashes}, "scores": {k: accuracy(v.tolist()) for k, v in counts.items()}}
+        record = {"data": {"sha256": hashes},
+                  "scores": {k: {"accuracy": accuracy(v.tolist())} for k, v in counts.items()}}
         return record, counts
 
     baseline = run(0.6, {"en": "e", "de": "d", "zh": "z"})

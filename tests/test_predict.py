@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from fusion.predict import Word, entities_from_words, predict, predict_each, tag_words
+from fusion.tagging.predict import Word, entities_from_words, predict, predict_each, tag_words
 
 
 def test_entities_follow_strict_iob2_as_the_scores_do():

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from fusion.emergence import emergence, word_gate_share
-from fusion.encoders import build_encoder
-from fusion.predict import predict
-from fusion.predictions import f1_from_counts, read_sidecar
-from fusion.probe_runs import ProbeStudyOptions, run_probe_study
-from fusion.probes import (CountingEncoder, LayerProbes, ProbeConfig, ProbeError, ProbeTraining,
-                           layer_f1, layer_features, load_probes, save_probes, train_probes)
-from fusion.runs import load_runs
+from fusion.evaluation.predictions import f1_from_counts, read_sidecar
+from fusion.evaluation.runs import load_runs
+from fusion.model.encoders import build_encoder
+from fusion.probing.emergence import emergence, word_gate_share
+from fusion.probing.probe_runs import ProbeStudyOptions, run_probe_study
+from fusion.probing.probes import (CountingEncoder, LayerProbes, ProbeConfig, ProbeError, ProbeTraining,
+                                   layer_f1, layer_features, load_probes, save_probes, train_probes)
+from fusion.tagging.predict import predict
 
 # a toy language where the tag follows from the word: separable from the embeddings on
 NAMES = {"angela": "PER", "merkel": "PER", "paris": "LOC", "berlin": "LOC", "times": "ORG"}
@@ -143,6 +143,40 @@ def test_the_probe_study_writes_valid_resumable_run_records(tmp_path, tiny_bert)
     assert json.loads((tmp_path / "runs" / "probe-l2-s14.json").read_text())["scores"] == record["scores"]
 
 
+def test_a_tuned_taggers_encoder_is_probed_as_its_own_curve(tmp_path, tiny_bert, make_tagger):
+    """Layers after tuning: probes read a (fully) tuned tagger's encoder; its records name that
+    tagger and stay apart from the frozen encoder's curve."""
+    from fusion.model.checkpoint import checkpoint_hash, save_tagger
+    from fusion.studies.probe_results import layer_rows, probed_encoders
+
+    data = tmp_path / "panx"
+    _write_panx(data, "en", "train", _toy_sentences(60, 0))
+    _write_panx(data, "en", "dev", _toy_sentences(20, 1))
+    _write_panx(data, "en", "test", _toy_sentences(10, 2))
+    tagger = make_tagger(tiny_bert, tuning="full")
+    with torch.no_grad():  # a tuned encoder: its layers differ from the frozen one's
+        for parameter in tagger.encoder.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    tagger.checkpoint_info = {"training": {"seed": 13}}
+    save_tagger(tagger, tmp_path / "full-baseline", extra={"training": {"seed": 13}})
+    common = dict(data=str(data), seeds="13", encoder=tiny_bert, max_test_sentences=10, epochs=1)
+    frozen = run_probe_study(ProbeStudyOptions(work_dir=str(tmp_path / "w0"), runs_dir=str(tmp_path / "runs"),
+                                               **common), log=lambda _: None)
+    tuned = run_probe_study(ProbeStudyOptions(work_dir=str(tmp_path / "w1"), runs_dir=str(tmp_path / "runs"),
+                                              tagger=str(tmp_path / "full-baseline"), **common), log=lambda _: None)
+    assert tuned[0]["name"] == "probe-full-baseline-l0-s13"
+    assert tuned[0]["checkpoint"]["training"]["tuned_by"]["sha256"] == checkpoint_hash(tmp_path / "full-baseline")
+    assert tuned[0]["checkpoint"]["training"]["tuning"] == "full"
+    records, warnings = load_runs(tmp_path / "runs")
+    assert not warnings and len(records) == len(frozen) + len(tuned)
+    assert probed_encoders(records) == [None, "full baseline s13"]
+    assert len(layer_rows(records)) == len(layer_rows(records, encoder="full baseline s13")) == len(frozen)
+    with pytest.raises(ValueError, match="not"):
+        run_probe_study(ProbeStudyOptions(work_dir=str(tmp_path / "w2"), runs_dir=str(tmp_path / "r2"),
+                                          tagger=str(tmp_path / "full-baseline"),
+                                          **{**common, "encoder": "another-encoder"}), log=lambda _: None)
+
+
 def test_the_emergence_grid_has_predicts_words_and_offsets(tiny_bert, make_tagger):
     encoder, tokenizer = build_encoder(tiny_bert)
     probes = LayerProbes(_config(encoder))
@@ -164,7 +198,7 @@ def test_the_emergence_grid_has_predicts_words_and_offsets(tiny_bert, make_tagge
 
 
 def test_where_an_entity_emerges():
-    from fusion.emergence import EmergenceGrid
+    from fusion.probing.emergence import EmergenceGrid
 
     grid = EmergenceGrid("", [], 0, [(0, 0)], tags=[["O", "O"], ["B-LOC", "O"], ["B-ORG", "O"], ["B-LOC", "O"],
                                              ["B-LOC", "B-PER"]], scores=np.ones((5, 2)))
@@ -175,7 +209,7 @@ def test_where_an_entity_emerges():
 
 
 def test_a_sentence_of_dropped_words_keeps_its_rows(tiny_bert, make_tagger):
-    from fusion.predict import tag_words
+    from fusion.tagging.predict import tag_words
 
     encoder, tokenizer = build_encoder(tiny_bert)
     dropped = ["\x01", "\x7f"]  # control characters: the tokenizer keeps nothing of them
@@ -188,14 +222,15 @@ def test_a_sentence_of_dropped_words_keeps_its_rows(tiny_bert, make_tagger):
 def test_the_stored_probe_runs_cite_the_shipped_probes_and_their_counts_give_their_f1():
     from pathlib import Path
 
-    from fusion.layers import layer_rows
-    from fusion.probes import probes_hash
+    from fusion.model.checkpoint import checkpoint_hash
+    from fusion.probing.probes import PROBE_FILES
+    from fusion.studies.probe_results import layer_rows
 
     repo = Path(__file__).resolve().parents[1]
     records, warnings = load_runs(repo / "assets" / "probe_runs")
     assert not warnings and len(records) == 13 * 3
     shipped = repo / "checkpoints" / "probes"
-    assert {r["checkpoint"]["sha256"] for r in records if r["seed"] == 13} == {probes_hash(shipped)}
+    assert {r["checkpoint"]["sha256"] for r in records if r["seed"] == 13} == {checkpoint_hash(shipped, PROBE_FILES)}
     assert load_probes(shipped).config.n_layers == 13
     for record in records:
         sidecar = read_sidecar(repo / "assets" / "probe_runs" / record["predictions"]["file"])

@@ -4,9 +4,9 @@ scores close to float32 on a tiny model, and a quantised tagger is never saved."
 import pytest
 import torch
 
-from fusion.checkpoint import CheckpointError, save_tagger
-from fusion.predict import predict
-from fusion.quantize import quantize_tagger
+from fusion.model.checkpoint import CheckpointError, save_tagger
+from fusion.model.quantize import quantize_tagger
+from fusion.tagging.predict import predict
 
 TEXT = "Angela Merkel visited Paris. The New York Times wrote about it."
 

@@ -1,7 +1,7 @@
 """Pre-split sentences back to raw text, with gold character spans (bench/raw_text.py)."""
 
-from fusion.rawtext import cut_differences, detokenise, gold_spans, paragraph, span_scores
-from fusion.segmentation import split_sentences
+from fusion.evaluation.raw_text import cut_differences, detokenise, gold_spans, paragraph, span_scores
+from fusion.text.segmentation import split_sentences
 
 
 def test_detokenise_attaches_punctuation_and_keeps_entity_spans():

@@ -1,4 +1,4 @@
-"""Compare's batcher (ui/batcher.py): requests waiting together run as one batch, each gets its
+"""Compare's batcher (serve/batcher.py): requests waiting together run as one batch, each gets its
 own answer, errors reach every request of their batch, and a full batcher says so."""
 
 import threading
@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from ui.batcher import Busy, RequestBatcher
+from serve.batcher import Busy, RequestBatcher
 
 
 class HeldBatches:
@@ -110,3 +110,17 @@ def test_a_full_batcher_says_so_and_loses_no_waiting_request():
     for thread in threads + more:
         thread.join(10)
     assert answers == {"a": "A", "b": "B"}
+
+
+def test_a_failing_request_fails_alone_in_its_batch():
+    from serve.batcher import each_alone_on_failure
+
+    def tag(requests):
+        if any(text == "bad" for text in requests):
+            raise RuntimeError("this text breaks the model")
+        return [text.upper() for text in requests]
+
+    batched = each_alone_on_failure(tag, lambda message: message)
+    assert batched(["a", "b"]) == ["A", "B"]
+    answers = batched(["a", "bad", "c"])
+    assert answers[0] == "A" and answers[2] == "C" and "this text breaks the model" in answers[1]

@@ -6,12 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fusion.bootstrap import load_counts, paired_bootstrap
-from fusion.evaluate import score_tags
-from fusion.predictions import (PredictionsError, Sidecar, build_language, f1_from_counts,
-                                read_sidecar, sidecar_path, write_sidecar)
-from fusion.results import groups, group_records, language_table, summarise, sweep_table
-from fusion.runs import load_runs
+from fusion.evaluation.evaluate import score_tags
+from fusion.evaluation.predictions import (PredictionsError, Sidecar, build_language, f1_from_counts,
+                                           read_sidecar, sidecar_path, write_sidecar)
+from fusion.evaluation.runs import load_runs
+from fusion.studies.bootstrap import load_counts, paired_bootstrap
+from fusion.studies.results import group_records, groups, language_table, summarise, sweep_table
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS = REPO / "assets" / "runs"
@@ -63,12 +63,13 @@ def test_stored_runs_recompute_from_their_sidecars():
     assert checked >= 39 * 6  # at least the six full-scale test runs
 
 
+@pytest.mark.slow  # the shipped runs and data
 def test_sidecar_predictions_rescore_against_the_data():
     """With the data directory at hand, the stored tags score exactly as the run says."""
     data = REPO.parent / "shared" / "data" / "wikiann"
     if not data.is_dir():
         pytest.skip("no WikiANN copy beside the repository")
-    from fusion.data import load_split
+    from fusion.data.ner import load_split
 
     records, _ = load_runs(RUNS)
     record = next(r for r in records if r["name"] == "fusion-l11-s14")
@@ -124,6 +125,7 @@ def test_groups_never_mix_sentence_counts():
                                         for r in group_records(records, group))
 
 
+@pytest.mark.slow  # the shipped runs' sidecars
 def test_summary_and_bootstrap_on_the_stored_full_runs():
     records, _ = load_runs(RUNS)
     group = groups(records)[0]  # the most-trained, most-evaluated group: full test sets
@@ -146,10 +148,13 @@ def test_sweep_plots_the_score_that_chose_k():
     assert table["selection F1"].tolist() == pytest.approx([round(chosen[k], 2) for k in range(12)])
 
 
-def test_readme_results_are_what_the_script_prints():
-    """The README's tables come from the same functions as the Results tab, on the stored runs."""
-    from fusion.report import results_markdown
+@pytest.mark.slow  # the shipped runs, every bootstrap
+def test_results_doc_block_is_what_the_script_prints():
+    """docs/RESULTS.md's generated block (the tables the README links to) comes from the same
+    functions as the Results tab, on the stored runs: regenerated here, compared byte for byte."""
+    from fusion.studies.report import results_markdown
 
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    block = readme.split("<!-- results:start -->\n", 1)[1].split("<!-- results:end -->", 1)[0]
-    assert block == results_markdown(RUNS)
+    text = (REPO / "docs" / "RESULTS.md").read_text(encoding="utf-8")
+    assert text.count("<!-- results:start -->\n") == 1 and text.count("<!-- results:end -->") == 1
+    block = text.split("<!-- results:start -->\n", 1)[1].split("<!-- results:end -->", 1)[0]
+    assert block == results_markdown(RUNS), "docs/RESULTS.md is stale: python scripts/results_table.py --write"

@@ -5,7 +5,7 @@ import random
 import pytest
 import regex
 
-from fusion.segmentation import split_sentences, split_words
+from fusion.text.segmentation import split_sentences, split_words
 
 
 def _sentences(text, language="en"):

@@ -37,12 +37,12 @@ def test_the_space_gets_the_app_and_not_the_tests():
     spec = importlib.util.spec_from_file_location("publish_space", ROOT / "scripts" / "publish_space.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    paths = ["app.py", "README.md", "requirements.txt", "fusion/modeling.py", "ui/compare_tab.py",
+    paths = ["app.py", "README.md", "requirements.txt", "fusion/model/modeling.py", "ui/compare_tab.py",
              "checkpoints/fusion-l11/model.safetensors", "checkpoints/fusion-l11/resume/state.json",
              "assets/runs/baseline-s13.predictions.json.gz", "tests/test_app.py", "bench/load.py",
              "scripts/results_table.py", "work_runs/x/model.safetensors", "scratch/a.png",
              "fusion/__pycache__/modeling.cpython-311.pyc", ".ci/run", ".gitignore", "docs/METHOD.md"]
     assert module.space_files(paths) == [
-        "app.py", "README.md", "requirements.txt", "fusion/modeling.py", "ui/compare_tab.py",
+        "app.py", "README.md", "requirements.txt", "fusion/model/modeling.py", "ui/compare_tab.py",
         "checkpoints/fusion-l11/model.safetensors", "assets/runs/baseline-s13.predictions.json.gz",
         "docs/METHOD.md"]

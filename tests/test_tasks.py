@@ -7,16 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from fusion.data import DataFormatError
-from fusion.tasks import (
-    INTERMEDIATE_TASKS,
-    TASK_KINDS,
-    ClassificationExample,
-    SpanExample,
-    TokenExample,
-    load_task,
-    task_labels,
-)
+from fusion.data.ner import DataFormatError
+from fusion.data.tasks import (INTERMEDIATE_TASKS, TASK_KINDS, ClassificationExample, SpanExample,
+                               TokenExample, load_task, task_labels)
 
 DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
 

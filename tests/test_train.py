@@ -2,13 +2,13 @@ import json
 
 import pytest
 import torch
+from conftest import SHARED_DATA
 from safetensors.torch import load_file
 
-import fusion.train as train_module
-from conftest import SHARED_DATA
-from fusion.checkpoint import load_tagger
-from fusion.modeling import TaggerConfig, TokenTagger
-from fusion.train import TrainOptions, train
+import fusion.training.train as train_module
+from fusion.model.checkpoint import load_tagger
+from fusion.model.modeling import TaggerConfig, TokenTagger
+from fusion.training.train import TrainOptions, train
 
 pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is not beside the checkout")
 
@@ -38,6 +38,7 @@ def test_loss_falls_and_the_best_epoch_is_saved_with_its_log(tmp_path, tiny_bert
     assert [entry["epoch"] for entry in log if "dev_f1" in entry] == [1, 2, 3]
 
 
+@pytest.mark.slow  # trains twice
 def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, tiny_bert, monkeypatch):
     train(_options(tmp_path, "straight", epochs=2), show_progress=False, tagger=_tagger(tiny_bert))
 

@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from fusion.data import parse_conll_lines
-from fusion.upload import UploadError, decode_upload
+from fusion.data.ner import parse_conll_lines
+from fusion.data.upload import UploadError, decode_upload
 
 TEXT = "Jürgen\tB-PER\nMüller\tI-PER\nbesuchte\tO\nKöln\tB-LOC\n.\tO\n"
 
@@ -40,9 +40,22 @@ def test_what_is_not_a_text_file_is_named(name, raw, said):
 
 
 def test_a_one_column_line_gets_the_whole_message():
-    from fusion.data import DataFormatError
+    from fusion.data.ner import DataFormatError
 
     with pytest.raises(DataFormatError) as caught:
         parse_conll_lines(["Paris\tB-LOC", "", "lonely"], "one.conll")
     assert str(caught.value).startswith("one.conll:3: expected a token, then a tab")
     assert "'lonely'" in str(caught.value)  # the line itself, nothing cut
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
+def test_every_line_ending_reads_as_lines(ending):
+    text = ending.join(["Angela\tB-PER", "Merkel\tI-PER", "", "Paris\tB-LOC", ""])
+    decoded = decode_upload("de.conll", text.encode("utf-8"))
+    sentences = parse_conll_lines(decoded.lines(), "de.conll")
+    assert sentences == [(["Angela", "Merkel"], ["B-PER", "I-PER"]), (["Paris"], ["B-LOC"])]
+
+
+def test_a_unicode_line_separator_inside_a_token_stays_in_its_line():
+    decoded = decode_upload("x.conll", "a\u2028b\tO\n".encode("utf-8"))
+    assert decoded.lines() == ["a\u2028b\tO", ""]

@@ -1,3 +1,5 @@
-"""The Gradio app's tabs: one module per tab, each with its help text, its pure view functions
-and a `build(...)` that lays the tab out and wires its events. `app.py` puts them together.
-The computations they show live in `fusion` (which never imports gradio)."""
+"""The Gradio page. `ui/page.py` puts it together: the header (`header.py`, with `tour.py`), the
+tabs (`tabs/`, one module each), and the small Page object through which they share the compared
+text, the open tab and the link (`link.py`). Shared widgets and helpers: `error_browser.py`,
+`common.py`; every CSS and JS string: `markup.py`; figures and downloads: `plots.py`, `export.py`.
+What the events call is `serve/` (never gradio); the computations are `fusion`."""

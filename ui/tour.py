@@ -43,13 +43,6 @@ STEPS = (
 )
 
 
-def scroll_js(anchor: str | None) -> str:
-    """Browser-side: bring the step's part of the page into view (or the tabs' top)."""
-    target = f"#{anchor}" if anchor else "#main-tabs"
-    return (f"() => {{ setTimeout(() => document.querySelector('{target}')"
-            "?.scrollIntoView({behavior: 'smooth', block: 'start'}), 300); return []; }")
-
-
 def build() -> dict:
     """The closed accordion with the steps; returns it and one (step, button) pair per step."""
     parts = {"steps": []}

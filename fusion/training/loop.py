@@ -1,0 +1,84 @@
+"""What every training run here shares (the NER/POS tagger and the intermediate-task model):
+seeding, AdamW with a linear warm-up schedule, the progress log, and resume points saved as
+safetensors + JSON (no pickle), so that an interrupted run continues where it stopped."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import torch
+
+from fusion.model.checkpoint import changed_state
+from fusion.tagging.batching import length_grouped_batches
+
+LOG_FILE = "train_log.jsonl"
+RESUME_DIR = "resume"
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def log_entry(directory: Path, entry: dict) -> None:
+    with (directory / LOG_FILE).open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry) + "\n")
+
+
+def save_resume(directory: Path, tagger, optimizer, scheduler, state: dict) -> None:
+    """Trainable weights, optimizer moments and RNG as safetensors; the rest as JSON (no pickle)."""
+    from safetensors.torch import save_file
+
+    resume = directory / RESUME_DIR
+    resume.mkdir(parents=True, exist_ok=True)
+    save_file(changed_state(tagger), str(resume / "weights.safetensors"))
+    optimizer_state = optimizer.state_dict()
+    tensors = {f"{index}.{key}": value.detach().cpu().contiguous()
+               for index, moments in optimizer_state["state"].items() for key, value in moments.items()}
+    tensors["torch_rng"] = torch.get_rng_state()
+    save_file(tensors, str(resume / "optimizer.safetensors"))
+    extra = {"param_groups": optimizer_state["param_groups"], "scheduler": scheduler.state_dict()}
+    (resume / "state.json").write_text(json.dumps({**state, "resume": extra}, indent=1), encoding="utf-8")
+
+
+def load_resume(directory: Path, tagger, optimizer, scheduler) -> dict | None:
+    from safetensors.torch import load_file
+
+    resume = directory / RESUME_DIR
+    if not (resume / "state.json").is_file():
+        return None
+    state = json.loads((resume / "state.json").read_text(encoding="utf-8"))
+    extra = state.pop("resume")
+    weights = load_file(str(resume / "weights.safetensors"))
+    with torch.no_grad():
+        for name, parameter in tagger.named_parameters():
+            if name in weights:
+                parameter.copy_(weights[name])
+    tensors = load_file(str(resume / "optimizer.safetensors"))
+    torch.set_rng_state(tensors.pop("torch_rng"))
+    moments: dict[int, dict] = {}
+    for key, value in tensors.items():
+        index, name = key.split(".", 1)
+        moments.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": moments, "param_groups": extra["param_groups"]})
+    scheduler.load_state_dict(extra["scheduler"])
+    return state
+
+
+def optimizer_and_schedule(model, lengths: list[int], options):
+    """AdamW over the trainable weights with a linear schedule (10 % warm-up) over every step of
+    `options.epochs` length-grouped epochs. Returns (trainable, optimizer, scheduler, steps per
+    epoch). `options` needs batch_size, seed, max_batch_tokens, epochs and learning_rate; the
+    tagger and the intermediate-task model train with the same recipe."""
+    from transformers import get_linear_schedule_with_warmup
+
+    steps_per_epoch = len(length_grouped_batches(lengths, options.batch_size, options.seed,
+                                                 options.max_batch_tokens))
+    total_steps = steps_per_epoch * options.epochs
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=options.learning_rate, weight_decay=0.01)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(0.1 * total_steps), total_steps)
+    return trainable, optimizer, scheduler, steps_per_epoch
+

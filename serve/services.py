@@ -1,0 +1,80 @@
+"""Everything the page's events call, made once per app: the slots, the Compare service, the
+caches, the run records, the background work's priority and the asset folders."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from serve.compare import CompareService
+from serve.explanations import ExplanationCache
+from serve.foreground import CancelFlags, Foreground
+from serve.paths import EXAMPLES_FILE, PROBE_RUNS_DIR, PROBES_DIR, RUNS_DIR, SAMPLES_DIR
+from serve.probes import GridCache, LazyProbes
+from serve.runs import RunStore, read_results, warm_up
+from serve.settings import QUEUE_SIZE, Settings
+from serve.slots import TaggerSlot, reference_tagger
+
+
+def load_examples(path: Path = EXAMPLES_FILE) -> list[dict]:
+    """[{"language": code, "text": ...}]; a missing or malformed file gives no examples."""
+    try:
+        items = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(items, list):
+        return []
+    return [item for item in items if isinstance(item, dict) and isinstance(item.get("text"), str)
+            and item["text"].strip()]
+
+
+@dataclass
+class Services:
+    slots: dict[str, TaggerSlot]
+    compare: CompareService
+    runs: RunStore
+    settings: Settings = field(default_factory=Settings)
+    examples: list[dict] = field(default_factory=list)
+    data_dir: str | None = None  # PAN-X data: the Errors tab's test sentences in full
+    samples_dir: Path = SAMPLES_DIR  # ... else the shipped sample
+    probe_runs_dir: Path = PROBE_RUNS_DIR
+    cancel_flags: CancelFlags = field(default_factory=CancelFlags)
+    explanations: ExplanationCache = field(default_factory=ExplanationCache)
+    probes: LazyProbes = field(default_factory=LazyProbes)
+    grids: GridCache = field(default_factory=GridCache)
+
+    @classmethod
+    def create(cls, slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[dict] | None = None,
+               data_dir=None, samples_dir=SAMPLES_DIR, probes_dir=PROBES_DIR, probe_runs_dir=PROBE_RUNS_DIR,
+               settings: Settings | None = None) -> Services:
+        """The services of an app on these slots. The Results tab's bootstrap starts in the
+        background, stepping aside while anyone compares (up to 5 s per language)."""
+        settings = settings or Settings()
+        compare = CompareService(slots, Foreground(), max_batch=settings.compare_batch, max_waiting=QUEUE_SIZE)
+        runs = RunStore(runs_dir, read_results(runs_dir)[0])
+        services = cls(slots, compare, runs, settings, load_examples() if examples is None else examples,
+                       data_dir, Path(samples_dir), Path(probe_runs_dir), probes=LazyProbes(probes_dir))
+        warm_up(runs_dir, runs.records, services.loaded_fusion,
+                between=lambda: compare.foreground.wait_until_quiet(limit=5.0))
+        return services
+
+    @property
+    def foreground(self) -> Foreground:
+        return self.compare.foreground
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(layers, heads) of the encoder both taggers read (12 × 12 when none is loaded)."""
+        reference = reference_tagger(self.slots)
+        return (reference.n_layers, reference.n_heads) if reference is not None else (12, 12)
+
+    @property
+    def loaded_fusion(self) -> str | None:
+        """The loaded fusion model's name as run records write it, or None."""
+        fusion = self.slots.get("fusion")
+        return fusion.model if fusion is not None and fusion.ready else None
+
+    @property
+    def fusion_layer(self) -> int | None:
+        return self.slots["fusion"].tagger.config.fusion_layer if self.loaded_fusion else None

@@ -1,0 +1,93 @@
+"""The two sides of every comparison: the tagger loaded for each (or why it could not be), and
+the ONNX Runtime forward they get once the server answers."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fusion.model import onnx_runtime
+from fusion.model.checkpoint import CheckpointError, load_tagger
+from serve.paths import CHECKPOINTS
+
+SIDES = ("baseline", "fusion")  # the two columns of every comparison
+
+
+@dataclass
+class TaggerSlot:
+    """One side of the comparison: the tagger loaded for it, or why loading failed."""
+
+    side: str  # "baseline" or "fusion"
+    directory: str
+    tagger: object = None  # fusion.model.modeling.TokenTagger once loaded
+    error: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.tagger is not None
+
+    @property
+    def model(self) -> str:
+        """The model's name as run records write it ("baseline", "fusion-l11"), else the side."""
+        return self.tagger.config.model if self.ready else self.side
+
+
+def find_fusion_checkpoint(root: Path = CHECKPOINTS) -> Path | None:
+    """The shipped fusion checkpoint: the first `checkpoints/fusion-l<k>` holding a config."""
+    found = sorted(Path(root).glob("fusion-l*"), key=lambda p: (len(p.name), p.name))
+    found = [p for p in found if (p / "tagger_config.json").is_file()]
+    return found[0] if found else None
+
+
+def load_slot(side: str, directory, merge: bool = True, trust_unverified: bool = False) -> TaggerSlot:
+    """Load a checkpoint; a missing or broken one gives a slot holding the error message.
+    merge=False keeps LoRA adapters apart from the shared base weights (see attach_runtimes);
+    trust_unverified loads one without a fingerprint (the header then says so)."""
+    if directory is None:
+        return TaggerSlot(side, "", error=f"no {side} checkpoint found (the app looks for "
+                                          f"checkpoints/{'fusion-l*' if side == 'fusion' else side}; "
+                                          f"pass --{side} DIR)")
+    try:
+        return TaggerSlot(side, str(directory), tagger=load_tagger(directory, merge=merge,
+                                                                      trust_unverified=trust_unverified))
+    except CheckpointError as error:
+        return TaggerSlot(side, str(directory), error=str(error))
+    except Exception as error:  # noqa: BLE001 — the app always starts; the header says why
+        return TaggerSlot(side, str(directory), error=f"could not load: {type(error).__name__}: {error}")
+
+
+def load_slots(baseline_dir, fusion_dir, merge: bool = True, trust_unverified: bool = False) -> dict[str, TaggerSlot]:
+    slots = {}
+    for side, directory in (("baseline", baseline_dir), ("fusion", fusion_dir)):
+        started = time.time()
+        slots[side] = load_slot(side, directory, merge, trust_unverified)
+        state = (f"loaded in {time.time() - started:.1f} s" if slots[side].ready
+                 else f"NOT loaded: {slots[side].error}")
+        print(f"{side}: {directory} {state}", file=sys.stderr)
+    return slots
+
+
+def attach_runtimes(slots: dict[str, TaggerSlot], threads: int):
+    """The loaded taggers get their ONNX Runtime forward in the background (fusion/model/onnx_runtime.py);
+    each runs on torch until then, or for good if the export fails (the log says why). Taggers
+    loaded with merge=False keep their LoRA adapters apart for torch (Inside), which saves a copy
+    of every layer; one that stays on torch has them merged, its fastest torch forward."""
+
+    def report(side, attached):
+        if attached.error is None:
+            state = f"runs on ONNX Runtime (ready in {attached.seconds:.1f} s)"
+        else:
+            state = f"stays on torch: {attached.error}"
+            slots[side].tagger.merge_adapters()
+        print(f"{side}: {state}", file=sys.stderr)
+
+    ready = {side: slot for side, slot in slots.items() if slot.ready}
+    return onnx_runtime.attach_in_background({side: slot.tagger for side, slot in ready.items()}, max(1, threads),
+                                             report, {side: slot.directory for side, slot in ready.items()})
+
+
+def reference_tagger(slots: dict[str, TaggerSlot]):
+    """The first loaded tagger (both read the same encoder), or None."""
+    return next((slot.tagger for slot in slots.values() if slot.ready), None)

@@ -1,0 +1,83 @@
+"""ui/tabs/compare.py: the Compare tab's values, its exports and the entity table's rows (no app
+built)."""
+
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+import pytest
+
+from serve.compare import TABLE_COLUMNS, CompareService, compare_text
+from serve.slots import load_slots
+from ui.common import entity_colours
+from ui.link import InsidePlace
+from ui.tabs import compare
+
+
+@pytest.fixture(scope="module")
+def models(tiny_checkpoints):
+    return load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
+
+
+def test_compare_writes_the_three_exports(models, tmp_path, monkeypatch):
+    monkeypatch.setattr(compare, "export_folder", lambda: tmp_path)
+    view = compare_text(models, "Angela Merkel visited <b>Paris</b>.")
+    titles, colours = {"baseline": "Base", "fusion": "Fused"}, entity_colours(models)
+    files = compare.write_files(view, titles, colours)
+    page = Path(files.html).read_text(encoding="utf-8")
+    assert "<b>" not in page and "</b>" not in page and "&lt;" in page and "Where they disagree" in page
+    assert "<h2>Base</h2>" in page and "<h2>Fused</h2>" in page
+    table = pd.read_csv(files.csv)
+    assert list(table.columns) == TABLE_COLUMNS and len(table) == len(view.table)
+    assert files.png is None  # the picture is drawn when asked for
+    drawn = compare.write_files(view, titles, colours, picture=True)
+    assert Path(drawn.png).read_bytes().startswith(b"\x89PNG") and drawn.html == files.html
+    assert "**" not in view.summary and view.summary.startswith("Baseline found")
+    values = compare.answer_values(view)
+    assert set(values._fields) == {"status", "baseline", "fusion", "disagreement"}
+    assert values.baseline == view.highlights["baseline"]
+    assert not any(isinstance(value, gr.components.Component) for value in values)  # plain: batchable
+    layout = compare.layout_values(view)
+    assert set(layout._fields) == {"baseline", "fusion", "disagreement", "downloads", "table"}
+    assert layout.baseline.rtl is False
+    assert compare.write_files(compare_text(models, "  "), {}, {}) is None
+
+
+def test_the_downloads_and_the_picture_of_a_compared_text(models, tmp_path, monkeypatch):
+    monkeypatch.setattr(compare, "export_folder", lambda: tmp_path)
+    view = CompareService(models).compare("Angela Merkel visited Paris.")
+    exports = compare.export_values(view, {}, {})
+    assert "visited" in Path(exports.html).read_text(encoding="utf-8")  # the text, cut at the entities
+    assert Path(exports.csv).read_text(encoding="utf-8").startswith("model,entity,type,score,start,end,agreement")
+    assert exports.picture.visible is True and exports.png.visible is False and exports.png.value is None
+    drawn = compare.picture_values(view, {}, {})
+    assert drawn.picture.visible is False and drawn.png.visible is True
+    assert Path(drawn.png.value["path"]).read_bytes().startswith(b"\x89PNG")
+    nothing = compare.export_values(compare_text(models, " "), {}, {})
+    assert nothing.downloads.visible is False and nothing.html is None
+
+
+def test_picked_entity_reads_a_table_row():
+    row = ["fusion", "Paris", "LOC", 0.5, 22, 27, "same"]
+    assert compare.picked_entity(row) == compare.EntityPick("fusion", "Paris", 22, 27)
+    table = pd.DataFrame([row], columns=TABLE_COLUMNS)
+    assert compare.picked_entity(None, [0, 3], table).start == 22  # from the row index
+    assert compare.picked_entity(["<x>", "Paris", "LOC", 0.5, 22, 27, "same"]) is None
+    assert compare.picked_entity(["fusion", "P", "LOC", 0.5, float("nan"), 1, "same"]) is None
+    assert compare.picked_entity(None, [5, 0], table) is None
+
+
+def test_a_picked_entity_opens_inside_on_its_sentence(models):
+    view = compare_text(models, "Angela Merkel visited Paris. Olaf Scholz went to Berlin.")
+    start = view.text.index("Berlin")
+    pick = compare.EntityPick("baseline", "Berlin", start, start + 6)
+    assert compare.inside_place(view, pick) == InsidePlace("baseline", 1, start)
+    assert compare.inside_place(view, None) is None
+
+
+def test_the_page_layout_follows_the_text(models):
+    arabic = compare_text(models, "زار محمد علي مدينة القاهرة. ثم عاد.")
+    layout = compare.layout_values(arabic)
+    assert all(update.rtl for update in (layout.baseline, layout.fusion, layout.disagreement))
+    assert layout.downloads.visible is False  # stale downloads hidden
+    assert len(layout.table) == len(arabic.rows)

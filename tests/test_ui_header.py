@@ -1,0 +1,56 @@
+"""ui/header.py: what the header says of the two models, a broken one included."""
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from fusion.model.encoders import OFFLINE_ENCODER
+from serve.slots import TaggerSlot, load_slot, load_slots
+from ui import header
+
+
+@pytest.fixture(scope="module")
+def models(tiny_checkpoints):
+    return load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
+
+
+def test_header_names_encoders_and_links_the_paper(models):
+    text = header.header_markdown(models)
+    assert header.PAPER_URL in text and "Chen et al. 2022" in text
+    assert f"` {Path(models['baseline'].tagger.config.encoder).as_posix()} `" in text  # local encoder, as typed
+    fake = SimpleNamespace(config=SimpleNamespace(encoder=OFFLINE_ENCODER, fusion_layer=6),
+                           checkpoint_info={"training": {"dev_f1": 0.812, "best_epoch": 3}})
+    text = header.header_markdown({"fusion": TaggerSlot("fusion", "checkpoints/fusion-l6", tagger=fake),
+                                   "baseline": load_slot("baseline", None)})
+    assert "multilingual-e5-small, not mBERT" in text
+    assert "81.2 (epoch 3)" in text and "layer 6" in text and "not loaded" in text
+    assert header.slot_titles(models) == {"baseline": "Baseline (last layer)",
+                                          "fusion": "Fusion (last layer + layer 1, AIF gate)"}
+
+
+def test_broken_checkpoint_is_a_message(tmp_path):
+    (tmp_path / "tagger_config.json").write_text("not json")
+    slot = load_slot("baseline", tmp_path)
+    assert not slot.ready and "not valid JSON" in slot.error
+    (tmp_path / "tagger_config.json").write_text('{"format_version": 1, "config": {"encoder": "<b>x</b>"}}')
+    text = header.header_markdown({"baseline": load_slot("baseline", tmp_path)})
+    assert "<b>" not in text and "not loaded" in text
+    assert "Not loaded: baseline" in header.title_markdown({"baseline": load_slot("baseline", tmp_path)})
+
+
+def test_an_unverified_checkpoint_loads_only_on_trust_and_the_title_warns(tiny_checkpoints, tmp_path):
+    import json
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(tiny_checkpoints["fusion"], old)
+    info = json.loads((old / "tagger_config.json").read_text())
+    del info["fingerprint"]  # as saved by an older version
+    (old / "tagger_config.json").write_text(json.dumps(info))
+    refused = load_slots(tiny_checkpoints["baseline"], old)
+    assert not refused["fusion"].ready and "--trust-unverified" in refused["fusion"].error
+    trusted = load_slots(tiny_checkpoints["baseline"], old, trust_unverified=True)
+    title = header.title_markdown(trusted)
+    assert "Unverified checkpoint: fusion" in title and "baseline" not in title.split("Unverified")[1]
+    assert "Unverified" not in header.title_markdown(load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"]))

@@ -1,0 +1,111 @@
+"""ui/tabs/inside.py: the Inside view of a compared text on tiny random taggers (no app built)."""
+
+import re
+
+import pytest
+
+from serve.compare import compare_text, untagged_view
+from serve.explanations import TOKEN_LIMIT, ExplanationCache
+from serve.slots import load_slots
+from ui import markup
+from ui.common import sentence_choices
+from ui.tabs import inside
+
+
+@pytest.fixture(scope="module")
+def models(tiny_checkpoints):
+    return load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
+
+
+def view_of(models, text):
+    return untagged_view(models, text)
+
+
+def test_inside_explains_the_chosen_sentence_on_demand_and_caches_it(models):
+    cache = ExplanationCache(entries=2)
+    text = "Paris is big. Angela Merkel visited Berlin."
+    view = compare_text(models, text)
+    assert [index for _, index in sentence_choices(view.text, view.sentences)] == [0, 1]
+    note, attention, overview, share, gates = inside.inside_view(models, view, "fusion", 1, 99, 0, cache)
+    assert "sentence 2" in note and cache.computed == 1
+    n_tokens = attention.data[0].z.shape[0]
+    assert attention.data[0].z.shape == (n_tokens, n_tokens) and n_tokens >= 7
+    assert "layer 3, head 1" in attention.layout.title.text  # clamped to the tiny model's range
+    assert overview.data[0].z.shape == (3, 2)
+    assert len(share.data) == 2 and gates.data[0].z.shape == (n_tokens, 32)
+    inside.inside_view(models, view, "fusion", 1, 1, 1, cache)  # another head: cached
+    assert cache.computed == 1
+    _, _, _, share, gates = inside.inside_view(models, view, "baseline", 0, 1, 1, cache)
+    assert not share.data and not gates.data  # the baseline has no gate: a message instead
+    inside.inside_view(models, view, "fusion", 0, 1, 1, cache)
+    assert cache.computed == 3 and len(cache._items) == 2  # bounded: the oldest was dropped
+
+
+def test_inside_before_any_compare_and_with_odd_inputs(models):
+    cache = ExplanationCache()
+    note, *figures = inside.inside_view(models, view_of(models, ""), "fusion", None, 1, 1, cache)
+    assert "Compare a text first" in note and all(not f.data for f in figures)
+    view = view_of(models, "Angela Merkel visited Paris.")
+    for value in (float("nan"), None, "x", -5, 10**12):  # odd slider and picker values via the API
+        note, attention, *_ = inside.inside_view(models, view, "fusion", value, value, float("nan"), cache)
+        assert "sentence 1" in note and "head 1" in attention.layout.title.text
+    note, *_ = inside.inside_view(models, view, "<img src=x>", 0, 1, 1, cache)
+    assert "<img" not in note
+
+
+def test_inside_explains_only_the_first_tokens_of_a_long_sentence(models):
+    view = view_of(models, " ".join(f"Paris{i}" for i in range(300)))
+    note, attention, *_ = inside.inside_view(models, view, "fusion", 0, 1, 1, ExplanationCache())
+    assert attention.data[0].z.shape[0] <= TOKEN_LIMIT + 2
+    assert f"its first {TOKEN_LIMIT}" in note
+
+
+def test_inside_outlines_the_picked_word_and_names_its_gate_share(models):
+    cache = ExplanationCache()
+    text = "Angela Merkel visited Paris. Olaf Scholz went to Berlin."
+    view = compare_text(models, text)
+    position = text.index("Berlin")
+    sentence = view.sentence_at(position)
+    assert sentence == 1 and view.sentence_at(0) == 0
+    note, attention, _, share, gates = inside.inside_view(models, view, "fusion", sentence, 1, 1, cache,
+                                                          focus=position)
+    found = re.search(r"'Berlin'\*\* \(its sub-word .*, row (\d+), outlined in red\): (\d+) % from the last "
+                      r"layer, (\d+) % from layer 1\.", note)
+    assert found, note
+    row = int(found.group(1)) - 1
+    assert int(found.group(2)) + int(found.group(3)) in (99, 100, 101)
+    outline = attention.layout.shapes[0]
+    assert (outline.y0, outline.y1) == (row - 0.5, row + 0.5) and outline.line.color == inside.FOCUS_COLOUR
+    assert share.layout.shapes[-1].x0 == row - 0.5 and gates.layout.shapes[-1].y0 == row - 0.5
+    share_value = share.data[0].y[row]
+    assert int(found.group(2)) == round(100 * share_value)
+    note, attention, *_ = inside.inside_view(models, view, "baseline", sentence, 1, 1, cache, focus=position)
+    assert "has no fusion gate" in note and len(attention.layout.shapes) == 1
+    note, attention, *_ = inside.inside_view(models, view, "fusion", 0, 1, 1, cache, focus=position)
+    assert "lies in another sentence" in note and not attention.layout.shapes
+    note, *_ = inside.inside_view(models, view, "fusion", 0, 1, 1, cache, focus=float("nan"))
+    assert "outlined" not in note
+
+
+def test_inside_shows_a_placeholder_until_a_text_is_compared(models):
+    cache = ExplanationCache()
+    note, *_ = inside.inside_values(models, view_of(models, ""), 0, "fusion", 1, 1, cache, None, 3, 2)
+    assert note == inside.PLACEHOLDER
+    *_, layer, head = inside.inside_values(models, view_of(models, "Paris."), 0, "fusion", 99, -4, cache, None, 3, 2)
+    assert (layer, head) == (3, 1)  # snapped into the range, shown back in the sliders
+    clamp_js = markup.inside_clamp_js(3, 2)
+    assert "top) => Math.min" in clamp_js and "snap(layer, 3)" in clamp_js
+    # which of the two shows is the browser's (a column set by the server is re-read at every
+    # status change): the page is marked before each Inside call, and the page's CSS reads it
+    assert "dataset.compared" in clamp_js
+    from ui.page import launch_options
+
+    assert '[data-compared="yes"] #inside-placeholder' in launch_options()["css"]
+
+
+def test_the_sentence_picker_follows_the_compared_text(models):
+    view = compare_text(models, "Paris is big. Angela Merkel visited Berlin.")
+    picker = inside.sentence_picker(view, 1)
+    assert [index for _, index in picker.choices] == [0, 1] and picker.value == 1
+    assert inside.sentence_picker(view, 7).value == 0  # a sentence the text does not have: the first
+    assert inside.sentence_picker(view_of(models, ""), 0).value is None
