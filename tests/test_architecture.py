@@ -146,3 +146,16 @@ def test_the_contract_catches_an_upward_import(tmp_path):
     fake.write_text("def f():\n    from fusion.studies import results\n")
     assert imports_of(fake) == [("fusion.studies", "results", False)]
     assert layer_of("fusion.studies.results") > layer_of("fusion.model.modeling")
+
+
+def test_app_py_is_flags_and_main_and_no_ui_or_serve_function_is_long():
+    """Each part readable in one screen: app.py ≤ 100 lines, no function of app.py, ui/ or
+    serve/ over 60 lines (a long one was where the wiring drifted back into one room)."""
+    assert len((ROOT / "app.py").read_text(encoding="utf-8").splitlines()) <= 100
+    for module, path in project_modules().items():
+        if module.split(".")[0] not in ("app", "ui", "serve"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                assert length <= 60, f"{module}.{node.name} is {length} lines"

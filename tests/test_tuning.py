@@ -76,3 +76,17 @@ def test_no_full_tuning_runs_no_rows_and_the_recipe_names_the_tuning(tmp_path):
     assert training_recipe(lora) == "en 20000 sent × 3 ep"  # the shipped groups keep their names
     assert training_recipe(full) == "en 20000 sent × 3 ep, full tuning"
     assert set(runs_dataframe([lora, full])["recipe"]) == {training_recipe(lora), training_recipe(full)}
+
+
+def test_the_results_section_says_when_there_are_no_full_tuning_runs_and_shows_both_when_there_are(tmp_path):
+    from ui.tabs import results_tuning
+
+    note, table = results_tuning.view(tmp_path, [])
+    assert "No full fine-tuning runs" in note and table.empty
+    rng = random.Random(2)
+    gold = {language: _gold(rng) for language in LANGUAGES}
+    records = [_record(tmp_path, f"{prefix}{model}-s{seed}", study, model, seed, 0.7, gold, tuning)
+               for seed in (13, 14) for model in ("baseline", "fusion-l11")
+               for prefix, study, tuning in (("", "zero-shot", "lora"), ("ft-", "full-tuning", "full"))]
+    note, table = results_tuning.view(tmp_path, records)
+    assert "en 20000 sent × 3 ep" in note and list(table["seeds"]) == [2, 2]

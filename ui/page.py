@@ -28,11 +28,12 @@ from ui.tabs.layers import LayersTab
 from ui.tabs.results import ResultsTab
 from ui.tabs.results_intermediate import IntermediateSection
 from ui.tabs.results_layer_probes import LayerProbesSection
+from ui.tabs.results_tuning import TuningSection
 
 # (label, id, what the tab holds): each part is laid out by its constructor, wired by `wire`
 TABS = (("Compare", "compare", (CompareTab,)), ("Inside", "inside", (InsideTab,)),
         ("Layers", "layers", (LayersTab,)),
-        ("Results", "results", (ResultsTab, LayerProbesSection, IntermediateSection)),
+        ("Results", "results", (ResultsTab, LayerProbesSection, IntermediateSection, TuningSection)),
         ("Errors", "errors", (ErrorsTab,)), ("Evaluate your data", "evaluate", (EvaluateTab,)))
 
 
