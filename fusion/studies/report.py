@@ -216,7 +216,9 @@ def tuning_section(records: list[dict], folder: Path) -> list[str]:
              "Δ = fusion-l11 − baseline with a paired bootstrap over sentences and seeds; languages up / "
              "down: intervals above / below 0; best k: that tuning's layer sweep, on English dev)", "",
              "| " + " | ".join(table.columns) + " |", "|---|" + "---:|" * (len(table.columns) - 1)]
-    lines += ["| " + " | ".join(str(value) for value in row) + " |" for row in table.itertuples(index=False)]
+    lines += ["| " + " | ".join(f"{value:+.2f}" if column == "Δ targets" else str(value)
+                                for column, value in zip(table.columns, row)) + " |"
+              for row in table.itertuples(index=False)]
     return lines + [""]
 
 
