@@ -156,7 +156,8 @@ def test_a_tuned_taggers_encoder_is_probed_as_its_own_curve(tmp_path, tiny_bert,
     tagger = make_tagger(tiny_bert, tuning="full")
     with torch.no_grad():  # a tuned encoder: its layers differ from the frozen one's
         for parameter in tagger.encoder.parameters():
-            parameter.add_(0.05 * torch.randn_like(parameter))
+            if parameter.requires_grad:  # its own copies; the frozen word embeddings are shared by every test
+                parameter.add_(0.05 * torch.randn_like(parameter))
     tagger.checkpoint_info = {"training": {"seed": 13}}
     save_tagger(tagger, tmp_path / "full-baseline", extra={"training": {"seed": 13}})
     common = dict(data=str(data), seeds="13", encoder=tiny_bert, max_test_sentences=10, epochs=1)
