@@ -146,13 +146,7 @@ def test_served_app(served, tmp_path):
     assert services.compare.recent.find(view.key) is view
     table = compare_tab.layout_values(view).table
     assert list(table.columns) == compare.TABLE_COLUMNS and "Paris" in set(table["entity"])
-    exports = compare_tab.export_values(view, {}, {})
-    assert "visited" in Path(exports.html).read_text(encoding="utf-8")  # the text, cut at the entities
-    assert Path(exports.csv).read_text(encoding="utf-8").startswith("model,entity,type,score,start,end,agreement")
-    assert exports.picture.visible is True and exports.png.visible is False and exports.png.value is None
-    drawn = compare_tab.picture_values(view, {}, {})
-    assert drawn.picture.visible is False and drawn.png.visible is True
-    assert Path(drawn.png.value["path"]).read_bytes().startswith(b"\x89PNG")
+    assert "visited" in Path(compare_tab.export_values(view, {}, {}).html).read_text(encoding="utf-8")
     note, *figures, layer, head = client.predict("Angela Merkel visited Paris.", 0, "fusion", 3, 1, None,
                                                  api_name="/inside")
     assert "fusion" in note and all(figure["type"] == "plotly" for figure in figures)

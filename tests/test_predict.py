@@ -25,7 +25,9 @@ def test_empty_text_gives_an_empty_result(tiny_bert, make_tagger, text):
 def test_windowing_agrees_with_one_pass_when_attention_is_local(request, make_tagger, encoder):
     """Zero the attention of a tagger so each token's output depends only on itself and its
     position: then windowed and single-pass tags must be identical (positions aside)."""
-    tagger = make_tagger(request.getfixturevalue(encoder), tuning="frozen")
+    # tuning="full": the tagger's own copies of the encoder weights, zeroed here without touching
+    # the base weights every other tagger of this process shares
+    tagger = make_tagger(request.getfixturevalue(encoder), tuning="full")
     for layer in tagger.encoder.encoder.layer:
         torch.nn.init.zeros_(layer.attention.output.dense.weight)
         torch.nn.init.zeros_(layer.attention.output.dense.bias)
