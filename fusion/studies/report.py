@@ -15,7 +15,7 @@ from fusion.studies.pos_results import pooled_pos, pos_results, pos_table
 from fusion.studies.probe_results import findings_text, layer_rows, probed_encoders
 from fusion.studies.results import (SOURCE_LANGUAGE, RunGroup, best_sweep_layer, fusion_models, group_records,
                                     groups, language_table, summarise, sweep_table, tuning_of)
-from fusion.studies.tuning import tuning_rows, tuning_table
+from fusion.studies.tuning import FUSION_MODEL, tuning_rows, tuning_table
 
 
 def _interval_text(interval) -> str:
@@ -207,7 +207,7 @@ def intermediate_section(records: list[dict], folder: Path) -> list[str]:
 
 def tuning_section(records: list[dict], folder: Path) -> list[str]:
     """LoRA against full fine-tuning, both models, once the full-tuning study has runs."""
-    rows = tuning_rows(records, folder, "fusion-l11")
+    rows = tuning_rows(records, folder, FUSION_MODEL)
     if not rows:
         return []
     table = tuning_table(rows)

@@ -21,6 +21,7 @@ from fusion.studies.results import (SOURCE_LANGUAGE, MeanSpread, RunGroup, best_
                                     sweep_table, tuning_of)
 
 LORA_STUDY = ZERO_SHOT_STUDY  # the shipped recipe's runs
+FUSION_MODEL = "fusion-l11"  # the shipped fusion layer, the one the full-tuning study trains
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import gradio as gr
 import pandas as pd
 
 from fusion.evaluation.runs import FULL_TUNING_STUDY, ZERO_SHOT_STUDY
-from fusion.studies.tuning import tuning_rows, tuning_table
+from fusion.studies.tuning import FUSION_MODEL, tuning_rows, tuning_table
 from ui.common import Parts, safe
 
 HELP = (
@@ -21,7 +21,6 @@ HELP = (
     "on English dev.")
 EMPTY = pd.DataFrame(columns=["tuning", "seeds", "baseline targets", "fusion targets", "Δ targets",
                               "95 % interval"])
-FUSION_MODEL = "fusion-l11"  # the shipped fusion layer, the one the full-tuning study trains
 _cache: dict[tuple, tuple[str, pd.DataFrame]] = {}
 _lock = threading.Lock()
 
