@@ -14,6 +14,7 @@ import torch  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data" / "wikiann"
+torch.set_num_threads(1)  # the tiny test encoders spend more on waking threads than on arithmetic
 
 
 def _xlmr_tokenizer():
@@ -106,6 +107,14 @@ def tiny_checkpoints(tiny_bert, tmp_path_factory) -> dict:
     fusion = TokenTagger(TaggerConfig(encoder=tiny_bert, fusion_layer=1))
     return {"baseline": str(save_tagger(baseline, root / "baseline")),
             "fusion": str(save_tagger(fusion, root / "fusion-l1"))}
+
+
+@pytest.fixture(scope="module")
+def models(tiny_checkpoints):
+    """The tiny checkpoints loaded as the server's two slots (one load per test module)."""
+    from serve.slots import load_slots
+
+    return load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
 
 
 # --- hand-made run records (the Results, Errors and Evaluate tabs' tests) ------------------

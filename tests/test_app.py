@@ -18,18 +18,12 @@ import app  # noqa: E402
 from serve import compare  # noqa: E402
 from serve.services import Services  # noqa: E402
 from serve.settings import COMPARE_BATCH, Settings, SettingsError  # noqa: E402
-from serve.slots import load_slots  # noqa: E402
 from ui import page, tour  # noqa: E402
 from ui.tabs import compare as compare_tab  # noqa: E402
 from ui.tabs import evaluate  # noqa: E402
 from ui.tabs import results  # noqa: E402
 
 CONLL = "Angela\tB-PER\nMerkel\tI-PER\nbesuchte\tO\nParis\tB-LOC\n\nDie\tO\nNew\tB-ORG\nYork\tI-ORG\nTimes\tI-ORG\n"
-
-
-@pytest.fixture(scope="module")
-def models(tiny_checkpoints):
-    return load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ reaches into another's private names; the studies layer runs without torch."""
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,6 +19,7 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+@functools.cache  # every contract test reads the same files: parse each once
 def imports_of(path: Path) -> list[tuple[str, str | None, bool]]:
     """(module, imported name or None, at top level) for every import in the file."""
     tree = ast.parse(path.read_text(encoding="utf-8"))

@@ -5,14 +5,7 @@ import threading
 import pytest
 
 from serve.foreground import CancelFlags, Cancelled, Foreground
-from serve.slots import load_slots
 from ui.tabs import evaluate
-
-
-@pytest.fixture(scope="module")
-def models(tiny_checkpoints):
-    return load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
-
 
 CONLL = "Angela\tB-PER\nMerkel\tI-PER\nbesuchte\tO\nParis\tB-LOC\n\nDie\tO\nNew\tB-ORG\nYork\tI-ORG\nTimes\tI-ORG\n"
 

@@ -159,18 +159,17 @@ UPLOADS = {
 
 
 @pytest.mark.parametrize("name", list(UPLOADS))
-def test_a_bad_upload_gets_its_whole_message_escaped(tiny_checkpoints, tmp_path, name):
+def test_a_bad_upload_gets_its_whole_message_escaped(models, tmp_path, name):
     content, words = UPLOADS[name]
     path = tmp_path / "upload.tsv"
     path.write_text(content, encoding="utf-8")
-    slots = load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
-    message, table, _, _ = evaluate.score_upload(slots, str(path), "<img src=x>", [])
+    message, table, _, _ = evaluate.score_upload(models, str(path), "<img src=x>", [])
     assert table.empty and words in message.replace("\\", "")
     assert not UNESCAPED_TAG.search(message)  # Markdown cannot eat <TAB> or <TYPE> as a tag
 
 
-def test_odd_text_and_language_never_break_a_page(tiny_checkpoints, tmp_path):
-    slots = load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
+def test_odd_text_and_language_never_break_a_page(models, tmp_path):
+    slots = models
     view = compare_text(slots, "Angela \udc00 Merkel in Paris")
     json.dumps([view.message, view.highlights, view.disagreement, view.table.to_dict("records")])  # encodable
     assert "".join(t for t, _ in view.highlights["baseline"]) == "Angela \ufffd Merkel in Paris"

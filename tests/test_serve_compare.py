@@ -5,12 +5,7 @@ import pytest
 
 from serve import compare
 from serve.compare import CompareService
-from serve.slots import load_slot, load_slots
-
-
-@pytest.fixture(scope="module")
-def models(tiny_checkpoints):
-    return load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
+from serve.slots import load_slot
 
 
 def _joined(segments) -> str:
@@ -32,7 +27,7 @@ def test_compare_on_tiny_models(models):
 @pytest.mark.parametrize("text", [
     "", "   \n\t ", "😀😀 🇩🇪 👍🏽", "a\x00b\x07c\x1b[31m\u200b\ufeff", "Paris 北京 Москва القاهرة ירושלים मुंबई",
     "\ud800 lone surrogate", "\x00\x07\x1f", "x" * 50_000, ("Tokyo " * 2000).strip(), "北京" * 2000,
-])
+], ids=lambda text: repr(text[:12]) + (f"…{len(text)}" if len(text) > 12 else ""))
 def test_compare_never_raises_on_odd_text(models, text):
     from fusion.tagging.batching import max_window_tokens
     from fusion.tagging.budget import fit_to_budget

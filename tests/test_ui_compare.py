@@ -5,18 +5,11 @@ from pathlib import Path
 
 import gradio as gr
 import pandas as pd
-import pytest
 
 from serve.compare import TABLE_COLUMNS, CompareService, compare_text
-from serve.slots import load_slots
 from ui.common import entity_colours
 from ui.link import InsidePlace
 from ui.tabs import compare
-
-
-@pytest.fixture(scope="module")
-def models(tiny_checkpoints):
-    return load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
 
 
 def test_compare_writes_the_three_exports(models, tmp_path, monkeypatch):

@@ -1,17 +1,10 @@
 """ui/tabs/evaluate.py: scoring an uploaded CoNLL file on tiny random taggers (no app built)."""
 
-import pytest
 
 from serve.runs import read_results
-from serve.slots import load_slots
 from ui.tabs import evaluate
 
 CONLL = "Angela\tB-PER\nMerkel\tI-PER\nbesuchte\tO\nParis\tB-LOC\n\nDie\tO\nNew\tB-ORG\nYork\tI-ORG\nTimes\tI-ORG\n"
-
-
-@pytest.fixture(scope="module")
-def models(tiny_checkpoints):
-    return load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
 
 
 def plain_text(markdown: str) -> str:

@@ -3,16 +3,9 @@
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
-
 from fusion.model.encoders import OFFLINE_ENCODER
 from serve.slots import TaggerSlot, load_slot, load_slots
 from ui import header
-
-
-@pytest.fixture(scope="module")
-def models(tiny_checkpoints):
-    return load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
 
 
 def test_header_names_encoders_and_links_the_paper(models):

@@ -2,19 +2,11 @@
 
 import re
 
-import pytest
-
 from serve.compare import compare_text, untagged_view
 from serve.explanations import TOKEN_LIMIT, ExplanationCache
-from serve.slots import load_slots
 from ui import markup
 from ui.common import sentence_choices
 from ui.tabs import inside
-
-
-@pytest.fixture(scope="module")
-def models(tiny_checkpoints):
-    return load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
 
 
 def view_of(models, text):
