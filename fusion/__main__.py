@@ -1,4 +1,4 @@
-"""`python -m fusion predict|train|intermediate|evaluate|evaluate-pos|probe`: flags are built from the option dataclasses."""
+"""`python -m fusion predict|train|intermediate|evaluate|evaluate-pos|probe|train-pairs|evaluate-pairs`: flags are built from the option dataclasses."""
 
 from __future__ import annotations
 
@@ -35,9 +35,11 @@ def _add_options(parser: argparse.ArgumentParser, options_class) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from fusion.evaluation.evaluate import EvaluateOptions
+    from fusion.evaluation.pairs import PairEvaluateOptions
     from fusion.evaluation.pos import PosEvaluateOptions
     from fusion.probing.probe_runs import ProbeStudyOptions
     from fusion.training.intermediate import IntermediateOptions
+    from fusion.training.pairs import PairTrainOptions
     from fusion.training.train import TrainOptions
 
     parser = argparse.ArgumentParser(prog="python -m fusion", description=__doc__)
@@ -64,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     probe_parser = commands.add_parser(
         "probe", help="per-layer linear probes on the frozen encoder -> layer-probe run records")
     _add_options(probe_parser, ProbeStudyOptions)
+    pair_train_parser = commands.add_parser(
+        "train-pairs", help="fine-tune a sentence-pair classifier (XNLI, PAWS-X) on English")
+    _add_options(pair_train_parser, PairTrainOptions)
+    pair_parser = commands.add_parser("evaluate-pairs", help="zero-shot accuracy of a pair classifier")
+    _add_options(pair_parser, PairEvaluateOptions)
 
     args = vars(parser.parse_args(argv))
     command = args.pop("command")
@@ -122,6 +129,18 @@ def run_command(command: str, args: dict) -> int:
 
         records = run_probe_study(ProbeStudyOptions(**args))
         print(f"{len(records)} probe runs -> {args['runs_dir']}")
+        return 0
+    if command == "train-pairs":
+        from fusion.training.pairs import PairTrainOptions, train_pairs
+
+        print(json.dumps(train_pairs(PairTrainOptions(**args)), indent=1))
+        return 0
+    if command == "evaluate-pairs":
+        from fusion.evaluation.pairs import PairEvaluateOptions, evaluate_pairs
+
+        record = evaluate_pairs(PairEvaluateOptions(**args))
+        print(f"{record['task']} accuracy, target average {100 * (record['average_accuracy_targets'] or 0):.2f} "
+              f"over {len(record['scores'])} languages" + (f" -> {args['output']}" if args["output"] else ""))
         return 0
     if command == "evaluate-pos":
         from fusion.evaluation.pos import evaluate_pos

@@ -170,7 +170,7 @@ def test_the_pos_reader_checks_the_sidecar(tmp_path):
     with pytest.raises(PredictionsError, match="no such predictions file"):
         load_pos_run(path)
 
-    with pytest.raises(RunRecordError, match="not a POS run record"):
+    with pytest.raises(RunRecordError, match="not a pos run record"):
         load_pos_run(stored_records("runs")[0])
 
 

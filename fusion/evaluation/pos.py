@@ -53,12 +53,15 @@ def scores_of(counts: dict[str, list[tuple[int, int]]]) -> dict[str, dict]:
 
 
 def write_pos_sidecar(path: str | Path, counts: dict[str, list[tuple[int, int]]],
-                      hashes: dict[str, str]) -> Path:
+                      hashes: dict[str, str], predicted: dict[str, list[int]] | None = None) -> Path:
     """Per language, the gold sentences' hash and each sentence's [correct, words] -> gzip JSON
-    (the same counts always give the same bytes)."""
+    (the same counts always give the same bytes). Sentence-pair runs (fusion/evaluation/pairs.py)
+    score one item per pair, [correct, 1], and add each pair's `predicted` label index."""
     payload = {"format": COUNTS_FORMAT, "format_version": COUNTS_FORMAT_VERSION,
                "languages": {language: {"sha256": hashes[language],
-                                        "counts": [[int(c), int(n)] for c, n in rows]}
+                                        "counts": [[int(c), int(n)] for c, n in rows],
+                                        **({"predicted": [int(p) for p in predicted[language]]}
+                                           if predicted else {})}
                              for language, rows in counts.items()}}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

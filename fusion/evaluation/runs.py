@@ -1,5 +1,5 @@
 """Run records: the JSON that `fusion.evaluation.evaluate` (NER taggers and layer probes) and
-`fusion.evaluation.pos` (POS taggers) write, their validation, and a folder of them as one pandas
+`fusion.evaluation.pos` (POS taggers) and `fusion.evaluation.pairs` (XNLI, PAWS-X) write, their validation, and a folder of them as one pandas
 DataFrame (a row per run × language).
 
 Every study writes one format. A record says exactly what was evaluated: the task ("ner" when the
@@ -11,8 +11,8 @@ the shape of the task's metric (`TASK_METRICS`):
 
 * ner: ``{"precision", "recall", "f1", "support", "per_type": {TYPE: {...}}}`` and ``average_f1``
   (the mean over languages), ``average_f1_targets``;
-* pos: ``{"accuracy", "support"}`` (support = words scored) and ``average_accuracy``,
-  ``average_accuracy_targets``.
+* pos, xnli, pawsx: ``{"accuracy", "support"}`` (support = words, or pairs, scored) and
+  ``average_accuracy``, ``average_accuracy_targets``.
 """
 
 from __future__ import annotations
@@ -33,10 +33,13 @@ SCHEMA_VERSION = 1
 # what was tagged; a record without the field is "ner" (every record written before POS was added)
 DEFAULT_TASK = "ner"
 POS_TASK = "pos"
-TASKS = (DEFAULT_TASK, POS_TASK)
+PAIR_TASKS = ("xnli", "pawsx")  # sentence-pair tasks: fusion.model.modeling.PAIR_TASKS, named here without torch
+TASKS = (DEFAULT_TASK, POS_TASK, *PAIR_TASKS)
+# scored by accuracy, with sidecars of per-item [correct, items] counts (words for POS, 1 per pair)
+ACCURACY_TASKS = (POS_TASK, *PAIR_TASKS)
 # per task: the fields of a language's score (each a fraction), and the record's average field
-TASK_METRICS = {DEFAULT_TASK: ("precision", "recall", "f1"), POS_TASK: ("accuracy",)}
-AVERAGE_FIELDS = {DEFAULT_TASK: "average_f1", POS_TASK: "average_accuracy"}
+TASK_METRICS = {DEFAULT_TASK: ("precision", "recall", "f1"), **{task: ("accuracy",) for task in ACCURACY_TASKS}}
+AVERAGE_FIELDS = {DEFAULT_TASK: "average_f1", **{task: "average_accuracy" for task in ACCURACY_TASKS}}
 
 # what a run belongs to. Every study name lives here: other modules use these constants.
 ZERO_SHOT_STUDY = "zero-shot"  # the shipped recipe's taggers; a record without "study" belongs here
@@ -48,9 +51,10 @@ FULL_DIRECT_STUDY = ZERO_SHOT_STUDY  # ... against the shipped recipe's direct t
 PROBE_STUDY = "layer-probe"  # a linear probe on one layer of the frozen encoder (fusion/probing/probe_runs.py)
 FULL_TUNING_STUDY = "full-tuning"  # every encoder weight trained instead of LoRA adapters (the paper's tuning)
 POS_STUDY = "pos"  # UPOS taggers as a second target task (fusion/evaluation/pos.py); its records are task "pos"
+PAIRS_STUDY = "pairs"  # XNLI / PAWS-X classifiers (fusion/evaluation/pairs.py); records of task xnli or pawsx
 DEFAULT_STUDY = ZERO_SHOT_STUDY
 STUDIES = (ZERO_SHOT_STUDY, SEED_STUDY, SWEEP_STUDY, INTERMEDIATE_STUDY, FULL_STUDY, PROBE_STUDY,
-           FULL_TUNING_STUDY, POS_STUDY)
+           FULL_TUNING_STUDY, POS_STUDY, PAIRS_STUDY)
 MAX_RUN_BYTES = 1_000_000  # the largest stored record (39 languages) is 29 kB
 
 # What a record may claim: far beyond every stored run, far below what would distort a view (a
@@ -194,6 +198,8 @@ def validate_run(record, source: str = "run record") -> dict:
         raise RunRecordError(f"{source}.study must be one of {', '.join(STUDIES)}, got {_short(study)}")
     if study == POS_STUDY and task != POS_TASK:
         raise RunRecordError(f"{source}: a {POS_STUDY} study record must have task pos, got {task!r}")
+    if study == PAIRS_STUDY and task not in PAIR_TASKS:
+        raise RunRecordError(f"{source}: a {PAIRS_STUDY} study record must have task xnli or pawsx, got {task!r}")
     checkpoint = _require(record, "checkpoint", dict, source)
     for key in ("path", "sha256", "encoder"):
         _text(checkpoint, key, f"{source}.checkpoint")
@@ -336,7 +342,7 @@ def check_predictions(record: dict, folder: str | Path, source: str | None = Non
     if sha256 is None:
         raise PredictionsError(f"{source}: records no sha256 for {path.name}")
     name, task = path.name, record_task(record)
-    if task == POS_TASK:
+    if task in ACCURACY_TASKS:
         stored = read_pos_counts(path, sha256, name)
         types = []
     else:
@@ -351,7 +357,7 @@ def check_predictions(record: dict, folder: str | Path, source: str | None = Non
         digest, counts = stored[lang]
         if digest != hashes.get(lang) or len(counts) != record["data"]["sentences"][lang]:
             raise PredictionsError(f"{name}: {lang} does not hold the sentences {source} scored")
-        if task == POS_TASK:
+        if task in ACCURACY_TASKS:
             wrong = _disagrees(score, _pos_scores(counts))
         else:
             per_type = counts.sum(0, dtype=np.int64)  # types × [tp, predicted, gold]

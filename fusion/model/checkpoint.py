@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from fusion.model.modeling import TaggerConfig, TokenTagger
+from fusion.model.pairs import PairClassifier, PairConfig, is_pair_config
 
 CONFIG_FILE = "tagger_config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -154,7 +155,8 @@ def verify_fingerprint(directory: Path, info: dict, trust_unverified: bool = Fal
 
 def load_tagger(directory: str | Path, merge: bool = True, expected_labels=None,
                 trust_unverified: bool = False) -> TokenTagger:
-    """Rebuild a tagger from a checkpoint directory (or a Hub repo id, online), in eval mode.
+    """Rebuild a tagger (or a pair classifier, when its config is one: `load_pair_classifier`)
+    from a checkpoint directory (or a Hub repo id, online), in eval mode.
 
     `merge` folds LoRA adapters into private weights for faster inference (pass False to keep
     training). `expected_labels`, when given, must equal the checkpoint's label list. The
@@ -168,8 +170,11 @@ def load_tagger(directory: str | Path, merge: bool = True, expected_labels=None,
     directory = resolve_checkpoint(directory)
     info = read_checkpoint_info(directory)
     config_path = directory / CONFIG_FILE
+    # the config says which kind of model it is: a tagger, or a pair classifier (its own config type)
+    config_class, model_class = ((PairConfig, PairClassifier) if is_pair_config(info["config"])
+                                 else (TaggerConfig, TokenTagger))
     try:
-        config = TaggerConfig.from_dict(info["config"])
+        config = config_class.from_dict(info["config"])
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"{config_path}: bad config: {error}") from error
     if expected_labels is not None and list(expected_labels) != config.labels:
@@ -191,7 +196,7 @@ def load_tagger(directory: str | Path, merge: bool = True, expected_labels=None,
         if not torch.isfinite(tensor).all():
             raise CheckpointError(f"{weights_path}: tensor '{name}' holds NaN or infinite values")
     try:
-        tagger = TokenTagger(config)
+        tagger = model_class(config)
     except EncoderError as error:
         raise CheckpointError(f"{config_path}: unknown or unavailable encoder "
                               f"'{config.encoder}': {error}") from error
@@ -226,3 +231,14 @@ def load_tagger(directory: str | Path, merge: bool = True, expected_labels=None,
     tagger.checkpoint_info = info
     tagger.verified = verified
     return tagger
+
+
+def load_pair_classifier(directory: str | Path, task: str | None = None, merge: bool = True,
+                         trust_unverified: bool = False) -> PairClassifier:
+    """`load_tagger` for a sentence-pair classifier (of `task`, when given); a tagger is refused."""
+    classifier = load_tagger(directory, merge=merge, trust_unverified=trust_unverified)
+    if not isinstance(classifier, PairClassifier):
+        raise CheckpointError(f"{directory}: a {classifier.config.task} tagger, not a sentence-pair classifier")
+    if task is not None and classifier.config.task != task:
+        raise CheckpointError(f"{directory}: a {classifier.config.task} classifier, not {task}")
+    return classifier

@@ -30,6 +30,8 @@ CONFIG_LIMITS = {"reduction": 4096, "lora_rank": 1024, "lora_alpha": 65536}
 MAX_LAYERS = 256
 MAX_LABELS = 1000
 TAGGING_TASKS = ("ner", "pos")  # what a tagger's labels are: IOB2 entities, or one tag per word
+# sentence-pair tasks (fusion/model/pairs.py): one label per pair, in the datasets' own names
+PAIR_TASKS = {"xnli": ("entailment", "neutral", "contradiction"), "pawsx": ("0", "1")}
 IGNORE_INDEX = -100  # label of positions the loss and the predictions skip
 
 
@@ -71,13 +73,15 @@ class TaggerConfig:
     lora_targets: list[str] = field(default_factory=lambda: ["query", "key", "value", "dense"])
     freeze_word_embeddings: bool = True  # the 250k-row table: frozen keeps checkpoints small
 
+    TASKS = TAGGING_TASKS  # what this kind of model may be trained for
+
     def __post_init__(self) -> None:
         """Check every field's type and range: a config read from a file may hold anything."""
         _require_type("encoder", self.encoder, str)
         _require_type("tuning", self.tuning, str)
         _require_type("task", self.task, str)
-        if self.task not in TAGGING_TASKS:
-            raise ValueError(f"task must be one of {TAGGING_TASKS}, got {self.task!r}")
+        if self.task not in self.TASKS:
+            raise ValueError(f"task must be one of {tuple(self.TASKS)}, got {self.task!r}")
         if self.tuning not in TUNING_MODES:
             raise ValueError(f"tuning must be one of {TUNING_MODES}, got {self.tuning!r}")
         # Bounded before anything is allocated: a config read from a file could ask for a rank
@@ -250,10 +254,10 @@ class TokenTagger(nn.Module):
         """PER, ORG, LOC... in the order of the label list."""
         return list(dict.fromkeys(label.split("-", 1)[1] for label in self.config.labels if "-" in label))
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                labels: torch.Tensor | None = None, output_attentions: bool = False,
-                output_hidden_states: bool = False) -> TaggerOutput:
-        """input_ids, attention_mask: B × T; labels: B × T with IGNORE_INDEX where unlabelled."""
+    def features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                 output_attentions: bool = False, output_hidden_states: bool = False):
+        """(B × T × d features the classifier reads, the gates or None, the encoder's output): the
+        last layer for the baseline, the AIF-fused sequence for the fusion model."""
         need_layers = output_hidden_states or self.fusion is not None
         out = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
                            output_hidden_states=need_layers, output_attentions=output_attentions,
@@ -262,6 +266,14 @@ class TokenTagger(nn.Module):
         if self.fusion is not None:
             lower = out.hidden_states[self.config.fusion_layer]
             features, gates = self.fusion(features, lower, attention_mask)
+        return features, gates, out
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                labels: torch.Tensor | None = None, output_attentions: bool = False,
+                output_hidden_states: bool = False) -> TaggerOutput:
+        """input_ids, attention_mask: B × T; labels: B × T with IGNORE_INDEX where unlabelled."""
+        features, gates, out = self.features(input_ids, attention_mask, output_attentions,
+                                             output_hidden_states)
         logits = self.classifier(self.dropout(features))
         loss = None
         if labels is not None:

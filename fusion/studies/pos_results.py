@@ -1,12 +1,13 @@
-"""The stored POS comparison: Δ UPOS accuracy of fusion over baseline per language, with paired
-bootstrap intervals over sentences (and seeds), from POS run records (the one run-record format,
-task "pos") and their per-sentence counts. No model is needed: this reads stored files only.
+"""The stored accuracy comparisons, POS first and the sentence-pair tasks (XNLI, PAWS-X) alike:
+Δ accuracy of fusion over baseline per language, with paired bootstrap intervals over sentences
+or pairs (and seeds), from run records of an accuracy task (the one run-record format) and their
+per-item counts. No model is needed: this reads stored files only.
 
-A POS folder holds, per seed, the run records ``pos-MODEL-sSEED.json`` (+ their sidecars) and the
-layer choice ``pos-dev-sSEED.json``: which fusion layer the English dev accuracy chose, and every
-tried layer's dev accuracy. A layer choice is not a run (no test data, no scores per language,
-no sidecar: it compares checkpoints by a number their training stored), so it keeps its own
-small shape, read and checked by `load_layer_choice`.
+A folder holds, per seed, the run records ``TASK-MODEL-sSEED.json`` (+ their sidecars) and the
+layer choice ``TASK-dev-sSEED.json``: which fusion layer the English dev (or held-out) accuracy
+chose, and every tried layer's accuracy. A layer choice is not a run (no test data, no scores per
+language, no sidecar: it compares checkpoints by a number their training stored), so it keeps its
+own small shape, read and checked by `load_layer_choice`.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from fusion.evaluation.runs import MAX_SEED, POS_TASK, RunRecordError, load_run,
 from fusion.evaluation.stored import read_json
 from fusion.text.languages import language_info
 
-LAYER_CHOICE_GLOB = "pos-dev-s*.json"  # the layer choices in a POS folder; every other *.json is a run
+# the layer choices in a folder of accuracy runs (TASK-dev-sSEED.json); every other *.json is a run
+LAYER_CHOICE_GLOB = "*-dev-s*.json"
 MAX_CHOICE_BYTES = 100_000
 
 
-def load_pos_run(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
+def load_pos_run(path: str | Path, task: str = POS_TASK) -> tuple[dict, dict[str, np.ndarray]]:
     """A POS run record and its per-sentence counts (language -> n × 2 array of [correct, words]),
     checked: a valid run record of task pos whose sidecar agrees with it (`load_run`: the sidecar's
     sha256 the recorded one, the same languages and sentences (content hash, sentence count), the
@@ -38,8 +40,8 @@ def load_pos_run(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
     (both StoredFileError, a ValueError)."""
     path = Path(path)
     record = load_run(path)
-    if record_task(record) != POS_TASK:
-        raise RunRecordError(f"{path.name}: not a POS run record (task {record_task(record)!r})")
+    if record_task(record) != task:
+        raise RunRecordError(f"{path.name}: not a {task} run record (task {record_task(record)!r})")
     sidecar, sha256 = sidecar_file(record, path.parent, path.name)
     stored = read_pos_counts(sidecar, sha256, sidecar.name)  # what load_run checked, read again
     return record, {language: stored[language][1] for language in record["scores"]}
@@ -193,19 +195,20 @@ def pooled_pos(found: list[PosResults]) -> list[PosDelta]:
     return compare_pos_seeds([result.runs for result in found])
 
 
-def pos_results(folder: str | Path) -> list[PosResults]:
-    """Every seed in `folder` with a layer choice and both runs (baseline, chosen fusion). A
-    broken choice, record or sidecar raises (ValueError naming the file): the stored comparison is
-    never quietly computed from part of the runs."""
+def pos_results(folder: str | Path, task: str = POS_TASK) -> list[PosResults]:
+    """Every seed in `folder` with a layer choice (TASK-dev-sSEED.json) and both runs
+    (TASK-baseline-sSEED.json and the chosen fusion model's); `task` is pos or a sentence-pair task
+    (xnli, pawsx), all scored by accuracy. A broken choice, record or sidecar raises (ValueError
+    naming the file): the stored comparison is never quietly computed from part of the runs."""
     folder = Path(folder)
     found = []
-    for choice_path in sorted(folder.glob(LAYER_CHOICE_GLOB)):
+    for choice_path in sorted(folder.glob(f"{task}-dev-s*.json")):
         choice = load_layer_choice(choice_path)
         seed, chosen = choice["seed"], choice["chosen"]
-        paths = [folder / f"pos-{model}-s{seed}.json" for model in ("baseline", chosen)]
+        paths = [folder / f"{task}-{model}-s{seed}.json" for model in ("baseline", chosen)]
         if not all(path.is_file() for path in paths):
             continue
-        baseline, fusion = (load_pos_run(path) for path in paths)
+        baseline, fusion = (load_pos_run(path, task) for path in paths)
         found.append(PosResults(seed, chosen, choice["english_dev_accuracy"],
                                 compare_pos(baseline, fusion),
                                 baseline[0]["data"]["max_sentences_per_language"], (baseline, fusion)))

@@ -1,0 +1,183 @@
+"""Sentence-pair transfer (XNLI, PAWS-X): the data join, the held-out split, the classifier, its
+checkpoint, training, the run record and the stored comparison, on tiny files and a tiny encoder."""
+
+import json
+
+import pytest
+import torch
+
+from fusion.data import pairs as pair_data
+from fusion.data.pairs import english_pairs, held_out, pair_languages, read_pairs
+from fusion.evaluation import runs
+from fusion.evaluation.pairs import PairEvaluateOptions, evaluate_pairs
+from fusion.model.checkpoint import CheckpointError, load_pair_classifier, load_tagger, save_tagger
+from fusion.model.modeling import PAIR_TASKS, TaggerConfig, TokenTagger
+from fusion.model.pairs import PairClassifier, PairConfig
+from fusion.studies.pos_results import pos_results, save_layer_choice
+from fusion.tagging.pairs import MAX_PAIR_TOKENS, classify_pairs, encode_pairs
+from fusion.training.pairs import PairTrainOptions, train_pairs
+
+XNLI_LABELS = ["entailment", "neutral", "contradiction"]
+
+
+def write_xnli(root, n=40):
+    """XTREME's layout: labelled dev files, unlabelled test files (CRLF), the German labelled test."""
+    folder = root / "xnli"
+    (folder / "xglue-de").mkdir(parents=True)
+    premises = [f"premise number {i // 2} is here" for i in range(n)]  # two hypotheses per premise
+    labels = [XNLI_LABELS[i % 3] for i in range(n)]
+    test = "".join(f"{p}\thypothesis {i}\r\n" for i, p in enumerate(premises))
+    for language in ("en", "de"):
+        (folder / f"test-{language}.tsv").write_bytes(test.encode("utf-8"))
+        (folder / f"dev-{language}.tsv").write_bytes("".join(
+            f"{language} dev {i}\t{language} hyp {i}\t{labels[i]}\r\n" for i in range(n // 2)).encode("utf-8"))
+    (folder / "xglue-de" / "test.txt").write_text(
+        "".join(f" {p}\thypothese {i}\t{labels[i]}\n" for i, p in enumerate(premises)), encoding="utf-8")
+    return labels
+
+
+def write_pawsx(root):
+    folder = root / "pawsx"
+    for sub in ("xglue-de", "hf-zh"):
+        (folder / sub).mkdir(parents=True)
+    (folder / "dev-en.tsv").write_text('"He said ""yes"" ."\tHe agreed .\t1\r\nA b .\tB a .\t0\r\n', encoding="utf-8")
+    for language in ("de", "zh", "fr"):
+        (folder / f"test-{language}.tsv").write_text("eins\tzwei\r\ndrei\tvier\r\n", encoding="utf-8")
+    (folder / "xglue-de" / "test_2k.tsv").write_text('id\tsentence1\tsentence2\tlabel\n1\t"eins\tzwei\t1\n2\tdrei\tvier\t0\n',
+                                                     encoding="utf-8")
+    (folder / "hf-zh" / "test.tsv").write_text("id\tsentence1\tsentence2\tlabel\n1\ta\tb\t0\n2\tc\td\t1\n", encoding="utf-8")
+
+
+def test_xnli_test_labels_come_from_the_german_copy_row_by_row(tmp_path):
+    labels = write_xnli(tmp_path)
+    pairs = read_pairs(tmp_path, "xnli", "de", "test")
+    assert [XNLI_LABELS[p.label] for p in pairs] == labels
+    assert pairs[0].first == "premise number 0 is here" and pairs[0].second == "hypothesis 0"  # CRLF gone
+    assert len(read_pairs(tmp_path / "xnli", "xnli", "en", "dev", limit=5)) == 5
+    assert pair_languages(tmp_path, "xnli", "dev") == ["de", "en"]
+
+
+def test_the_held_out_english_pairs_share_no_premise_with_training(tmp_path):
+    write_xnli(tmp_path, n=400)
+    train, held = english_pairs(tmp_path, "xnli")
+    assert len(train) + len(held) == 400 and 0 < len(held) < 200
+    assert not {p.first for p in train} & {p.first for p in held}
+    assert all(held_out(p) for p in held)
+
+
+def test_pawsx_reads_quoted_fields_and_has_test_labels_for_de_and_zh_only(tmp_path):
+    write_pawsx(tmp_path)
+    (first, second) = read_pairs(tmp_path, "pawsx", "en", "dev")
+    assert first.first == 'He said "yes" .' and first.label == 1 and second.label == 0
+    assert [p.label for p in read_pairs(tmp_path, "pawsx", "de", "test")] == [1, 0]
+    assert [p.label for p in read_pairs(tmp_path, "pawsx", "zh", "test")] == [0, 1]
+    assert pair_languages(tmp_path, "pawsx", "test") == ["de", "zh"]
+    with pytest.raises(ValueError, match="de, zh only"):
+        read_pairs(tmp_path, "pawsx", "fr", "test")
+
+
+def test_bad_pair_data_is_one_clear_error(tmp_path):
+    write_xnli(tmp_path)
+    (tmp_path / "xnli" / "dev-en.tsv").write_text("a\tb\tmaybe\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="'maybe' is not one of entailment"):
+        read_pairs(tmp_path, "xnli", "en", "dev")
+    (tmp_path / "xnli" / "xglue-de" / "test.txt").write_text("a\tb\tneutral\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="pairs but 1 labels"):
+        read_pairs(tmp_path, "xnli", "en", "test")
+    with pytest.raises(ValueError, match="no pawsx data folder"):
+        read_pairs(tmp_path, "pawsx", "en", "dev")
+
+
+def test_online_the_english_sets_come_from_the_hub(monkeypatch):
+    """The hub path, offline: `datasets.load_dataset` answers from a tiny in-memory fixture."""
+    import datasets
+
+    asked = []
+
+    def fake_load(name, config=None, split=None):
+        asked.append((name, config, split))
+        return [{"premise": "p", "hypothesis": "h", "label": 2}, {"premise": "q", "hypothesis": "h", "label": -1}]
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    train, held = english_pairs(pair_data.HUB, "xnli")
+    assert [(p.first, p.label) for p in train] == [("p", 2)]  # MultiNLI's unlabelled -1 left out
+    assert asked == [("nyu-mll/multi_nli", None, "train"), ("nyu-mll/multi_nli", None, "validation_matched")]
+
+
+def test_the_pair_config_is_its_own_type_and_checks_its_labels():
+    assert PairConfig(task="pawsx").labels == ["0", "1"]
+    with pytest.raises(ValueError, match="task must be one of"):
+        PairConfig(task="ner")
+    with pytest.raises(ValueError, match="task must be one of"):
+        TaggerConfig(task="xnli")
+    with pytest.raises(ValueError, match="has the labels"):
+        PairConfig(task="xnli", labels=["contradiction", "neutral", "entailment"])
+    with pytest.raises(ValueError, match="pooling"):
+        PairConfig(pooling="max")
+    assert runs.PAIR_TASKS == tuple(PAIR_TASKS)  # the torch-free copy of the names
+
+
+@pytest.mark.parametrize("fusion_layer", [None, 1])
+def test_a_pair_classifier_round_trips_and_a_tagger_is_not_one(tiny_bert, tmp_path, fusion_layer):
+    torch.manual_seed(0)
+    classifier = PairClassifier(PairConfig(encoder=tiny_bert, fusion_layer=fusion_layer, dropout=0.0)).eval()
+    pairs = [("Angela Merkel visited Paris.", "Merkel was in Paris."), ("北京", "Berlin is big.")]
+    labels, probabilities, cut = classify_pairs(classifier, pairs)
+    assert probabilities.shape == (2, 3) and cut == 0
+    assert torch.allclose(probabilities.sum(-1), torch.ones(2))
+    save_tagger(classifier, tmp_path / "pair")
+    loaded = load_pair_classifier(tmp_path / "pair", task="xnli", merge=False)
+    assert torch.allclose(classify_pairs(loaded, pairs)[1], probabilities, atol=1e-5)
+    assert isinstance(load_tagger(tmp_path / "pair"), PairClassifier)
+    with pytest.raises(CheckpointError, match="not pawsx"):
+        load_pair_classifier(tmp_path / "pair", task="pawsx")
+    save_tagger(TokenTagger(TaggerConfig(encoder=tiny_bert)), tmp_path / "tagger")
+    with pytest.raises(CheckpointError, match="not a sentence-pair classifier"):
+        load_pair_classifier(tmp_path / "tagger")
+    info = json.loads((tmp_path / "pair" / "tagger_config.json").read_text())
+    info["config"]["pooling"] = "first"  # an edited config no longer proves itself
+    (tmp_path / "pair" / "tagger_config.json").write_text(json.dumps(info))
+    with pytest.raises(CheckpointError, match="fingerprint does not match"):
+        load_pair_classifier(tmp_path / "pair")
+
+
+def test_a_pair_longer_than_the_bound_is_cut_and_counted(tiny_bert, make_tagger):
+    classifier = PairClassifier(PairConfig(encoder=tiny_bert))
+    ids, cut = encode_pairs(classifier, [("Paris " * 400, "Berlin"), ("a", "b")])
+    assert cut == 1 and len(ids[0]) == MAX_PAIR_TOKENS and len(ids[1]) < 10
+
+
+def test_training_keeps_the_best_held_out_epoch_and_resumes(tiny_bert, tmp_path):
+    write_xnli(tmp_path, n=120)
+    options = PairTrainOptions(output_dir=str(tmp_path / "run"), data=str(tmp_path), encoder=tiny_bert,
+                               fusion_layer=1, epochs=1, batch_size=8, save_every=5)
+    summary = train_pairs(options, show_progress=False)
+    saved = json.loads((tmp_path / "run" / "tagger_config.json").read_text())
+    training = saved["training"]
+    assert summary["best_epoch"] == 1 and training["dev_accuracy"] == summary["best_dev_accuracy"]
+    assert training["train_pairs"] + training["held_out_pairs"] == 120 and training["train_pairs_cut"] == 0
+    assert load_pair_classifier(tmp_path / "run").config.fusion_layer == 1
+    again = train_pairs(options, show_progress=False)  # finished: resumes at the end, trains nothing
+    assert again["history"] == summary["history"]
+
+
+def test_pair_runs_are_run_records_and_compare_with_intervals(tiny_bert, tmp_path):
+    write_xnli(tmp_path, n=60)
+    folder = tmp_path / "pair_runs"
+    folder.mkdir()
+    for model, layer in (("baseline", None), ("fusion-l1", 1)):
+        torch.manual_seed(3)
+        classifier = PairClassifier(PairConfig(encoder=tiny_bert, fusion_layer=layer))
+        save_tagger(classifier, tmp_path / model, extra={"training": {"seed": 13, "language": "en"}})
+        record = evaluate_pairs(PairEvaluateOptions(checkpoint=str(tmp_path / model), data=str(tmp_path),
+                                                    output=str(folder / f"xnli-{model}-s13.json")))
+        assert record["task"] == "xnli" and record["data"]["split"] == "dev"
+        assert record["data"]["sentences"] == {"de": 30, "en": 30} and record["average_accuracy_targets"] == \
+            record["scores"]["de"]["accuracy"]
+    loaded = runs.load_run(folder / "xnli-fusion-l1-s13.json")  # the sidecar checked against the scores
+    assert loaded["study"] == runs.PAIRS_STUDY
+    save_layer_choice(folder / "xnli-dev-s13.json", 13, {"fusion-l1": 0.5})
+    (found,) = pos_results(folder, task="xnli")
+    assert found.chosen == "fusion-l1" and {d.language for d in found.deltas} == {"de", "en", "average"}
+    assert all(d.low <= d.delta <= d.high for d in found.deltas)
+    assert pos_results(folder) == []  # the POS view never reads pair runs
