@@ -13,6 +13,7 @@ from fusion.evaluation.pairs import PairEvaluateOptions, evaluate_pairs
 from fusion.model.checkpoint import CheckpointError, load_pair_classifier, load_tagger, save_tagger
 from fusion.model.modeling import PAIR_TASKS, TaggerConfig, TokenTagger
 from fusion.model.pairs import PairClassifier, PairConfig
+from fusion.studies.four_tasks import TaskRow, accuracy_row, claims, four_task_table, gain_verdict
 from fusion.studies.pos_results import pos_results, save_layer_choice
 from fusion.tagging.pairs import MAX_PAIR_TOKENS, classify_pairs, encode_pairs
 from fusion.training.pairs import PairTrainOptions, train_pairs
@@ -181,3 +182,23 @@ def test_pair_runs_are_run_records_and_compare_with_intervals(tiny_bert, tmp_pat
     assert found.chosen == "fusion-l1" and {d.language for d in found.deltas} == {"de", "en", "average"}
     assert all(d.low <= d.delta <= d.high for d in found.deltas)
     assert pos_results(folder) == []  # the POS view never reads pair runs
+    row = accuracy_row(folder, "xnli")  # the four-task table's XNLI row
+    assert (row.seeds, row.languages, row.best_k, row.fusion_model) == (1, 1, "1", "fusion-l1")
+    assert row.low <= row.delta <= row.high
+
+
+def _row(task, delta, low, high, best_k):
+    return TaskRow(task, "accuracy", 3, 10, 70.0, 70.0 + delta, delta, low, high, f"fusion-l{best_k}", best_k, 0, 0)
+
+
+def test_the_paper_claims_are_judged_from_the_intervals_and_the_layers():
+    in_range = [_row("ner", 1.5, 0.5, 2.5, "11"), _row("xnli", 2.0, 1.0, 3.0, "8")]
+    first, second = claims(in_range)
+    assert first.startswith("Claim 1, a 1–3 point gain on each task: holds") and "k = 8" in second
+    assert "holds here" in second
+    first, second = claims([_row("ner", 0.4, -0.2, 1.0, "11"), _row("pos", 0.9, 0.6, 1.3, "11")])
+    assert "does not hold" in first and "interval includes 0" in first and "smaller than" in first
+    assert "does not hold here" in second
+    assert "not testable" in claims([_row("ner", 0.4, -0.2, 1.0, "11")])[1]
+    assert gain_verdict(_row("pawsx", -2.0, -3.0, -1.0, "2")) == "a loss"
+    assert list(four_task_table(in_range)["task"]) == ["NER (WikiANN)", "XNLI"]
