@@ -123,4 +123,6 @@ def claims(rows: list[TaskRow]) -> list[str]:
         differs = len(set(layers.values())) > 1
         second = (f"Claim 2, the best layer differs by task: {'holds' if differs else 'does not hold'} here ("
                   + ", ".join(f"{TASK_NAMES[t]} k = {k}" for t, k in layers.items()) + ").")
-    return [first, second]
+    missing = [TASK_NAMES[task] for task in TASK_NAMES if task not in {row.task for row in rows}]
+    return [first, second] + ([f"Not measured yet: {', '.join(missing)}; both claims are judged on the "
+                               "tasks above only."] if missing else [])

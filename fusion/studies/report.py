@@ -10,6 +10,7 @@ from fusion.evaluation.predictions import PredictionsError
 from fusion.evaluation.runs import (FULL_DIRECT_STUDY, FULL_STUDY, FULL_TUNING_STUDY, INTERMEDIATE_STUDY,
                                     SWEEP_STUDY, load_runs, training_recipe)
 from fusion.studies.bootstrap import run_intervals
+from fusion.studies.four_tasks import claims, four_task_rows, four_task_table
 from fusion.studies.intermediate_results import best_task_on_dev, effects_table, task_effects
 from fusion.studies.pos_results import pooled_pos, pos_results, pos_table
 from fusion.studies.probe_results import findings_text, layer_rows, probed_encoders
@@ -84,16 +85,32 @@ def _sweep_recipe(records: list[dict]) -> str:
     return next(training_recipe(r) for r in records if r.get("study") == SWEEP_STUDY and tuning_of(r) == "lora")
 
 
+def four_task_section(folder: Path, pos_folder: Path, pair_folder: Path) -> list[str]:
+    """The paper's four tasks in one table, and its two claims judged against it."""
+    rows = four_task_rows(folder, pos_folder, pair_folder)
+    if not rows:
+        return []
+    table = four_task_table(rows)
+    lines = ["**The four tasks** (target-language average; Δ = fusion − baseline, 95 % paired bootstrap "
+             "interval over sentences or pairs and seeds; best k: the fusion layer English chose; "
+             "languages up / down: target languages whose interval lies above / below 0)", "",
+             "| " + " | ".join(table.columns) + " |", "|---|" + "---:|" * (len(table.columns) - 1)]
+    lines += ["| " + " | ".join(str(value) for value in row) + " |" for row in table.itertuples(index=False)]
+    return lines + [""] + [f"- {claim}" for claim in claims(rows)] + [""]
+
+
 def results_markdown(folder: str | Path, pos_folder: str | Path | None = None,
-                     probe_folder: str | Path | None = None) -> str:
-    """Every results table of docs/RESULTS.md, from the run records under `folder` (and the POS runs
-    and layer-probe runs under `pos_folder` and `probe_folder`, by default the `pos_runs` and
-    `probe_runs` folders beside it)."""
+                     probe_folder: str | Path | None = None, pair_folder: str | Path | None = None) -> str:
+    """Every results table of docs/RESULTS.md, from the run records under `folder` (and the POS,
+    layer-probe and sentence-pair runs under `pos_folder`, `probe_folder` and `pair_folder`, by
+    default the `pos_runs`, `probe_runs` and `pair_runs` folders beside it)."""
     folder = Path(folder)
     pos_folder = Path(pos_folder) if pos_folder is not None else folder.parent / "pos_runs"
     probe_folder = Path(probe_folder) if probe_folder is not None else folder.parent / "probe_runs"
+    pair_folder = Path(pair_folder) if pair_folder is not None else folder.parent / "pair_runs"
     records, _ = load_runs(folder)
-    lines = ["F1 is strict entity-level F1 (seqeval, IOB2) in points, mean ± standard deviation over "
+    lines = four_task_section(folder, pos_folder, pair_folder)
+    lines += ["F1 is strict entity-level F1 (seqeval, IOB2) in points, mean ± standard deviation over "
              "seeds; Δ = fusion − baseline; the 95 % interval is a paired bootstrap over test "
              "sentences that also resamples seeds (1,000 resamples; * = excludes 0).", ""]
     shown = [g for g in groups(records) if g.study not in (INTERMEDIATE_STUDY, FULL_STUDY, FULL_TUNING_STUDY)]
