@@ -5,8 +5,10 @@ What is exported is `TokenTagger.logits_from_embeddings`: the encoder's layers, 
 and the classifier, from the word embeddings of a packed batch on. The word-embedding lookup
 stays in torch, so the graph does not copy the 250k-word matrix (a graph of a shipped tagger is
 86 MB without it, 470 MB with it). Rows and tokens are free dimensions: one graph serves every
-batch. The graph is built in memory, never written to or read from a file, and it copies the
-weights as they are at export time: a tagger that is trained afterwards must not keep it.
+batch. The graph is built in memory, and it copies the
+weights as they are at export time: a tagger that is trained afterwards must not keep it. A
+server keeps the graphs it made in a cache folder (fusion/model/onnx_cache.py), so that the next
+start exports nothing.
 
 The export uses torch's TorchScript-based exporter (`dynamo=False`): ~3 s per tagger against
 ~30 s for the torch.export-based one, with the same logits. Tracing holds Python's GIL for up to
@@ -182,32 +184,71 @@ def _random_batch(tagger, lengths: tuple[int, ...]):
 
 
 def attach_in_background(taggers: dict[str, object], threads: int = 1, report=None,
-                         checkpoints: dict[str, str] | None = None) -> threading.Thread:
+                         checkpoints: dict[str, str] | None = None, cache=None) -> threading.Thread:
     """`attach_runtime` for each tagger, one after the other in a daemon thread, so that the app
     serves on torch meanwhile; `report(name, attached)` after each. With `checkpoints`
     (name -> the directory it was loaded from), the graphs are traced in a child process
-    (`graphs_of_checkpoints`), as a server should, and each tagger's seconds count the child's."""
+    (`graphs_of_checkpoints`), as a server should, and each tagger's seconds count the child's.
+    With a `cache` (fusion/model/onnx_cache.py: GraphCache) as well, a stored graph is used first and
+    no child runs for it; a graph the child made is stored once it passed the check against torch,
+    and a stored one that fails the check is removed and made again."""
     report = report or (lambda name, attached: None)
 
     def attach_all():
-        started, graphs = time.perf_counter(), {}
-        if checkpoints is not None:
-            try:
-                graphs = dict(zip(taggers, graphs_of_checkpoints([checkpoints[name] for name in taggers])))
-            except Exception as error:  # noqa: BLE001 — every tagger keeps its torch forward
-                failed = Attached(time.perf_counter() - started, f"{type(error).__name__}: {error}")
-                for name in taggers:
-                    report(name, failed)
-                return
-        for name, tagger in taggers.items():
-            attached = attach_runtime(tagger, threads, graphs.get(name))
-            if graphs:
+        started = time.perf_counter()
+        if checkpoints is None:
+            for name, tagger in taggers.items():
+                report(name, attach_runtime(tagger, threads))
+            return
+        keys, pending = _cache_keys(cache, checkpoints, taggers), dict(taggers)
+        stored = {name: graph for name in pending if (graph := _cached(cache, keys.get(name)))}
+        for name, graph in stored.items():
+            attached = attach_runtime(pending[name], threads, graph)
+            if attached.error is None:
                 attached.seconds = time.perf_counter() - started
+                report(name, attached)
+                del pending[name]
+            else:  # stale or tampered: made again below
+                cache.forget(keys[name])
+        if not pending:
+            return
+        try:
+            graphs = dict(zip(pending, graphs_of_checkpoints([checkpoints[name] for name in pending])))
+        except Exception as error:  # noqa: BLE001 — every tagger keeps its torch forward
+            failed = Attached(time.perf_counter() - started, f"{type(error).__name__}: {error}")
+            for name in pending:
+                report(name, failed)
+            return
+        for name, tagger in pending.items():
+            attached = attach_runtime(tagger, threads, graphs[name])
+            attached.seconds = time.perf_counter() - started
+            if attached.error is None and keys.get(name):
+                cache.write(keys[name], graphs[name])
             report(name, attached)
 
     thread = threading.Thread(target=attach_all, name="onnx-runtime", daemon=True)
     thread.start()
     return thread
+
+
+def _cache_keys(cache, checkpoints: dict[str, str], taggers) -> dict[str, str]:
+    """name -> the graph cache's key of its checkpoint (none without a cache, or when the key
+    cannot be made: that tagger is then exported as without a cache)."""
+    if cache is None:
+        return {}
+    from fusion.model.onnx_cache import graph_key
+
+    keys = {}
+    for name in taggers:
+        try:
+            keys[name] = graph_key(checkpoints[name])
+        except (OSError, ValueError, ImportError):
+            continue
+    return keys
+
+
+def _cached(cache, key: str | None) -> bytes | None:
+    return cache.read(key) if cache is not None and key else None
 
 
 if __name__ == "__main__":  # graph_of_checkpoint's child: the graph of one checkpoint, on stdout
