@@ -1,7 +1,7 @@
 """One person in a real browser: seconds from clicking Compare to both models' entities on the
 page, the app as it ships against a reference measured in the same run.
 
-    python bench/browser_latency.py [--requests 12] [--reference DIR] [--reference-env "NAME=VALUE ..."]
+    python bench/browser_latency.py [--requests 12] [--floor | --reference DIR] [--reference-env "NAME=VALUE ..."]
 
 Starts `python app.py` (the shipped checkpoints) on loopback, opens it in Debian's chromium
 (Playwright, headless), and for each of N texts types it, clicks Compare (1.5 s after the last
@@ -18,6 +18,8 @@ The reference is the same app with LFE_COMPARE_QUEUED=1 (a page's Compare throug
 or with other operator settings (`--reference-env "LFE_RUNTIME=torch"`: the models on torch), or, with
 `--reference DIR`, the app of another checkout, e.g. an earlier commit:
 `git worktree add /tmp/before e444f26 && python bench/browser_latency.py --reference /tmp/before`.
+`--floor` takes Gradio's own floor as the reference (bench/gradio_floor/app.py: the same components,
+a function that answers at once), so the ratio is the app's click against what Gradio alone costs.
 """
 
 from __future__ import annotations
@@ -143,7 +145,11 @@ def main() -> int:
     parser.add_argument("--reference-env", default=None,
                         help='the reference app\'s operator settings, e.g. "LFE_RUNTIME=torch" (default: none '
                              'with --reference, else LFE_COMPARE_QUEUED=1)')
+    parser.add_argument("--floor", action="store_true",
+                        help="Gradio's floor as the reference: bench/gradio_floor (Compare's components, no models)")
     args = parser.parse_args()
+    if args.floor:
+        args.reference = ROOT / "bench" / "gradio_floor"
     # each text ends in its own number, so the page visibly changes every time
     texts = [f"{TEXTS[i % len(TEXTS)]} {i + 1}" for i in range(args.requests + 2)]
     settings = (dict(item.split("=", 1) for item in shlex.split(args.reference_env))
