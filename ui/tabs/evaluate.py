@@ -1,29 +1,35 @@
 """Evaluate your data: score both models on an uploaded CoNLL file, next to the stored runs for
 that language (one row set per group of runs, never mixed), and browse the file's sentences
-where the models differ (ui/error_browser.py)."""
+where the models differ (ui/error_browser.py). Uploads are scored one at a time, each waiting
+one told its place (serve/upload_queue.py), and one file may take a few minutes at most."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
-from dataclasses import dataclass
+import traceback
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
 import gradio as gr
 import pandas as pd
 
-from fusion.data.ner import DataFormatError, conll_dataset, parse_conll_lines
-from fusion.data.upload import DecodedText, UploadError, decode_upload
+from fusion.data.ner import DataFormatError, conll_dataset
+from fusion.data.upload import AUTO, ENCODINGS, DecodedText, LanguagePrefix, UploadError, decode_upload, read_sentences
 from fusion.evaluation.error_analysis import differing_sentences
 from fusion.evaluation.evaluate import predict_dataset, score_tags
 from fusion.studies.results import stored_scores
 from fusion.text.languages import LANGUAGES, language_info
-from serve.foreground import Cancelled
-from serve.markdown import plain
+from serve.foreground import Cancelled, Foreground
+from serve.markdown import failure_message, plain
 from serve.paths import SAMPLE_UPLOAD
 from serve.slots import TaggerSlot
+from serve.upload_queue import Finished, Progress, UploadLine, Waiting
 from ui import plots
 from ui.common import Parts, safe
 from ui.error_browser import ErrorBrowser
@@ -31,6 +37,19 @@ from ui.error_browser import ErrorBrowser
 SAMPLE_FILE = SAMPLE_UPLOAD
 UPLOAD_BYTES_LIMIT = 2_000_000  # 2 MB ...
 UPLOAD_SENTENCE_LIMIT = 5_000  # ... and 5,000 sentences per file
+# Seconds per sub-word token to score an upload with both models: bench/load.py, 2,000 sentences
+# alone, 2.08 ms per token on this project's 2-core machine (docs/PERFORMANCE.md).
+SECONDS_PER_TOKEN_HERE = 0.0021
+# ... and so the most sub-word tokens one upload may have: what that estimate says both models
+# score in 3 minutes. Uploads are scored one at a time for everyone, so this bounds what one
+# file can make the others wait (issue #26: a legal 1.9 MB file of one long token, about a
+# million tokens, held the line for an estimated 33 minutes). 5,000 WikiANN-like sentences (16
+# tokens each, bench/load.py) still fit under it, as under the sentence limit.
+UPLOAD_SECONDS_LIMIT = 180
+UPLOAD_TOKEN_LIMIT = int(UPLOAD_SECONDS_LIMIT / SECONDS_PER_TOKEN_HERE)  # 85,714
+# Uploads in the scoring line at once (one scored, the others told their place; waiting costs no
+# thread). More wait in Gradio's queue, which shows its own place.
+UPLOAD_LINE_LENGTH = 8
 # Sub-word tokens per batch while scoring an upload: small batches, so that the scoring can step
 # aside for a Compare after a fraction of a second (serve/foreground.py).
 UPLOAD_BATCH_TOKENS = 512
@@ -39,9 +58,11 @@ SCORE_COLUMNS = ["source", "model", "type", "precision", "recall", "F1", "suppor
 INTRO = (
     "Upload a CoNLL-style file — token in the first column, IOB tag (PER/ORG/LOC) in the last, a "
     "blank line between sentences — and name its language. Both models are scored on it (limit "
-    f"{UPLOAD_BYTES_LIMIT / 1e6:.0f} MB and {UPLOAD_SENTENCE_LIMIT:,} sentences); other tag types "
-    "count as O. Any text encoding is read (the one used is named); start from the sample file "
-    "to see the format.")
+    f"{UPLOAD_BYTES_LIMIT / 1e6:.0f} MB, {UPLOAD_SENTENCE_LIMIT:,} sentences and "
+    f"{UPLOAD_TOKEN_LIMIT:,} sub-word tokens, about {UPLOAD_SECONDS_LIMIT // 60} minutes of "
+    "scoring; files are scored one at a time); other tag types count as O. The text encoding is "
+    "found, or guessed and said so: pick it if the words shown look wrong. Start from the sample "
+    "file to see the format.")
 
 
 def check_upload(path) -> str | None:
@@ -94,21 +115,24 @@ class ReadUpload:
     name: str  # the file's name, escaped for Markdown
     dataset: object = None  # Dataset(tokens, ner_tags)
     decoded: DecodedText | None = None
+    prefix: LanguagePrefix | None = None  # WikiANN's language prefixes, removed from the tokens
+    other_types: tuple[tuple[str, int], ...] = ()  # entity types counted as O, with their tokens
+    tokens: int = 0  # sub-word tokens as the models read them (prepare_upload)
     problem: str | None = None
     short_problem: str = ""  # for the figure
 
 
-def read_upload(path) -> ReadUpload:
-    """Read an uploaded CoNLL file within the limits, or say why not."""
+def read_upload(path, encoding: str = AUTO) -> ReadUpload:
+    """Read an uploaded CoNLL file (in `encoding`, or found) within the limits, or say why not."""
     problem = check_upload(path)
     if problem:
         return ReadUpload("", problem=problem, short_problem=problem)
     file_name = Path(path).name
     name = plain(file_name)
     try:
-        decoded = decode_upload(file_name, Path(path).read_bytes())
-        sentences = parse_conll_lines(decoded.lines(), file_name)
-        dataset = conll_dataset(sentences, file_name, max_sentences=UPLOAD_SENTENCE_LIMIT + 1)
+        decoded = decode_upload(file_name, Path(path).read_bytes(), encoding)
+        read = read_sentences(decoded, file_name)
+        dataset = conll_dataset(read.sentences, file_name, max_sentences=UPLOAD_SENTENCE_LIMIT + 1)
     except (UploadError, DataFormatError) as error:
         return ReadUpload(name, problem=f"Could not read {name}: {plain(error)}",
                           short_problem="the file could not be read")
@@ -118,14 +142,31 @@ def read_upload(path) -> ReadUpload:
         message = (f"{name} has more than {UPLOAD_SENTENCE_LIMIT:,} sentences, the limit per upload. "
                    "Split it, or score it offline with `python -m fusion evaluate`.")
         return ReadUpload(name, problem=message, short_problem=message)
-    return ReadUpload(name, dataset, decoded)
+    return ReadUpload(name, dataset, decoded, read.prefix, read.other_types)
+
+
+def prepare_upload(slots: dict[str, TaggerSlot], path, encoding: str = AUTO) -> ReadUpload:
+    """`read_upload` and its sub-word tokens; over UPLOAD_TOKEN_LIMIT it is refused, before any
+    scoring."""
+    upload = read_upload(path, encoding)
+    if upload.problem:
+        return upload
+    tokens = upload_tokens(slots, upload.dataset)
+    if tokens > UPLOAD_TOKEN_LIMIT:
+        message = (f"{upload.name} has {tokens:,} sub-word tokens; the limit per upload is "
+                   f"{UPLOAD_TOKEN_LIMIT:,}, about {UPLOAD_SECONDS_LIMIT // 60} minutes of scoring "
+                   "with both models on this project's 2-core machine, because files are scored "
+                   "one at a time for everyone. Split it, or score it offline with "
+                   "`python -m fusion evaluate`.")
+        return replace(upload, tokens=tokens, problem=message, short_problem="over the token limit")
+    return replace(upload, tokens=tokens)
 
 
 class ScoringRate:
     """Seconds per sub-word token for scoring an upload with every loaded model, as measured on
     this server by the last scorings (before the first one: this project's 2-core machine)."""
 
-    MEASURED_HERE = 0.0021  # bench/load.py: 2,000 sentences alone, 2.08 ms per token, 2-core machine
+    MEASURED_HERE = SECONDS_PER_TOKEN_HERE
 
     def __init__(self, seconds_per_token: float = MEASURED_HERE):
         self.seconds_per_token = seconds_per_token
@@ -159,21 +200,51 @@ def upload_tokens(slots: dict[str, TaggerSlot], dataset) -> int:
     return sum(len(ids) for ids in encoded["input_ids"])
 
 
-def describe_upload(slots: dict[str, TaggerSlot], path, rate: ScoringRate = RATE) -> str:
+def scoring_seconds(slots: dict[str, TaggerSlot], tokens: int, rate: ScoringRate = RATE) -> float:
+    """The estimated time to score `tokens` with the loaded models, when no one is comparing."""
+    ready = [slot for slot in slots.values() if slot.ready]
+    return rate.estimate(tokens) * len(ready) / max(1, len(slots))
+
+
+def reading_note(decoded: DecodedText) -> str:
+    """How the file was read, with a few of its words beyond ASCII, so that a wrong encoding
+    shows; a guess says it is one."""
+    words = decoded.sample_words()
+    note = f"read as {plain(decoded.describe())}" + (": " + ", ".join(map(plain, words)) if words else "")
+    if decoded.guessed:
+        others = f" ({plain(', '.join(decoded.others))} would read it too)" if decoded.others else ""
+        note += (f". The encoding is a guess{others}: if these words look wrong, pick the file's "
+                 "encoding and score it again")
+    return note
+
+
+def upload_notes(upload: ReadUpload) -> str:
+    """What was done to the file's tokens and tags, each said once."""
+    notes = []
+    if upload.prefix is not None:
+        notes.append(plain(upload.prefix.describe()) + ".")
+    if upload.other_types:
+        types = ", ".join(f"{plain(t)} ({count:,} token{'s' if count > 1 else ''})"
+                          for t, count in upload.other_types[:6])
+        notes.append(f"Tags the models do not predict count as O: {types}.")
+    return "".join(" " + note for note in notes)
+
+
+def describe_upload(slots: dict[str, TaggerSlot], path, rate: ScoringRate = RATE, encoding: str = AUTO) -> str:
     """What scoring the file will take, said before it starts (or why it cannot be scored)."""
     if not path:
         return ""
-    upload = read_upload(path)
+    upload = prepare_upload(slots, path, encoding)
     if upload.problem:
         return upload.problem
     ready = [slot for slot in slots.values() if slot.ready]
-    tokens = upload_tokens(slots, upload.dataset)
-    seconds = rate.estimate(tokens) * len(ready) / max(1, len(slots))
     source = "measured on this server" if rate.measured else "measured on a 2-core machine"
-    return (f"{upload.name}: **{len(upload.dataset):,}** sentences, {tokens:,} sub-word tokens. Scoring "
+    return (f"{upload.name}: **{len(upload.dataset):,}** sentences, {upload.tokens:,} sub-word tokens, "
+            f"{reading_note(upload.decoded)}.{upload_notes(upload)} Scoring "
             f"{'both models' if len(ready) == 2 else 'the loaded model'} takes about "
-            f"**{_duration(seconds)}** when no one is comparing ({source}); it pauses while others "
-            "compare, and *Cancel* stops it.")
+            f"**{_duration(scoring_seconds(slots, upload.tokens, rate))}** when no one is comparing "
+            f"({source}). Files are scored one at a time; a scoring pauses while others compare, "
+            "and *Cancel* stops it.")
 
 
 def _duration(seconds: float) -> str:
@@ -193,18 +264,22 @@ class Scored(NamedTuple):
 
 
 def score_upload(slots: dict[str, TaggerSlot], path, language, records: list[dict], progress=None,
-                 rate: ScoringRate = RATE) -> Scored:
+                 rate: ScoringRate = RATE, encoding: str = AUTO) -> Scored:
     """Score both models on an uploaded file. `progress(fraction, description)` is called before
     the first batch and after each one; it may block (to let a Compare go first) or raise (to
     cancel)."""
-    empty = pd.DataFrame(columns=SCORE_COLUMNS)
-    upload = read_upload(path)
+    return score_read(slots, prepare_upload(slots, path, encoding), language, records, progress, rate)
+
+
+def score_read(slots: dict[str, TaggerSlot], upload: ReadUpload, language, records: list[dict],
+               progress=None, rate: ScoringRate = RATE) -> Scored:
+    """`score_upload` of a file already read (`prepare_upload`)."""
     if upload.problem:
-        return Scored(upload.problem, empty, plots.message_figure(upload.short_problem), [])
-    name, dataset, decoded = upload.name, upload.dataset, upload.decoded
+        return fallback_values(upload.problem, upload.short_problem)
+    dataset = upload.dataset
     ready = [slot for slot in slots.values() if slot.ready]
     if not ready:
-        return Scored("No model is loaded, so nothing can be scored.", empty, plots.message_figure("no model"), [])
+        return fallback_values("No model is loaded, so nothing can be scored.", "no model")
 
     rows, series, predicted = [], [], {}
     total = len(ready) * len(dataset)
@@ -225,25 +300,64 @@ def score_upload(slots: dict[str, TaggerSlot], path, language, records: list[dic
         series.append(plots.BarSeries(f"{slot.model} · your file", slot.side, False,
                                       {row["type"]: row["F1"] for row in mine}))
     if len(ready) == len(slots):  # the rate is for every model of the app
-        rate.observe(upload_tokens(slots, dataset), time.perf_counter() - started - waited[0])
+        rate.observe(upload.tokens, time.perf_counter() - started - waited[0])
     code = str(language or "").strip()
     stored, stored_series = stored_rows(records, code) if code else ([], [])
     table = pd.DataFrame(rows + stored, columns=SCORE_COLUMNS).round(1)
-    info = language_info(code)
-    message = (f"Scored **{len(dataset):,}** sentences of {name}"
-               + (f" ({plain(info.name)})" if code else "")
-               + f", read as {plain(decoded.describe())}. "
-               + ("Stored results for this language follow, one set per group of runs."
-                  if stored else ("No stored test results for this language." if code else
-                                  "Name the language to see the stored results beside yours.")))
     views = (differing_sentences(list(range(len(dataset))), dataset["tokens"], dataset["ner_tags"], predicted)
              if len(predicted) == 2 else [])
     figure = plots.per_type_bars(series + stored_series, title="F1 per entity type: your file vs stored runs")
-    return Scored(message, table, figure, views)
+    return Scored(scored_message(upload, code, bool(stored)), table, figure, views)
 
 
-def fallback_values(message: str) -> Scored:
-    return Scored(message, pd.DataFrame(columns=SCORE_COLUMNS), plots.message_figure(message), [])
+def scored_message(upload: ReadUpload, code: str, stored: bool) -> str:
+    info = language_info(code)
+    return (f"Scored **{len(upload.dataset):,}** sentences of {upload.name}"
+            + (f" ({plain(info.name)})" if code else "")
+            + f", {reading_note(upload.decoded)}.{upload_notes(upload)} "
+            + ("Stored results for this language follow, one set per group of runs."
+               if stored else ("No stored test results for this language." if code else
+                               "Name the language to see the stored results beside yours.")))
+
+
+def fallback_values(message: str, short: str | None = None) -> Scored:
+    return Scored(message, pd.DataFrame(columns=SCORE_COLUMNS), plots.message_figure(short or message), [])
+
+
+def status_text(state: Waiting | Progress, seconds: float) -> str:
+    """The page's status line while its upload (`seconds` to score) waits or is scored."""
+    if isinstance(state, Waiting):
+        others = f"{state.ahead} upload goes" if state.ahead == 1 else f"{state.ahead} uploads go"
+        return (f"Waiting for your turn: files are scored one at a time, and {others} first "
+                f"(about {_duration(state.seconds)} of scoring); yours then takes about "
+                f"{_duration(seconds)}.")
+    return f"Scoring ({100 * state.fraction:.0f} %): {plain(state.text)}"
+
+
+async def score_in_turn(line: UploadLine, slots: dict[str, TaggerSlot], path, language, records: list[dict],
+                        foreground: Foreground, cancel: threading.Event, encoding: str = AUTO,
+                        rate: ScoringRate = RATE) -> AsyncIterator[str | Scored]:
+    """What the page shows of an upload: its refusal (`Scored`) before any scoring, or its status
+    (Markdown) while it waits for its turn in `line` and while it is scored, then its `Scored`
+    values. The scoring steps aside while anyone compares and stops at its next batch once
+    `cancel` is set, which closing this generator does (Gradio closes it when the page has gone,
+    serve/upload_queue.py); a Cancelled scoring raises `Cancelled`."""
+    upload = await asyncio.to_thread(prepare_upload, slots, path, encoding)
+    if upload.problem:
+        yield fallback_values(upload.problem, upload.short_problem)
+        return
+    seconds = scoring_seconds(slots, upload.tokens, rate)
+
+    def work(show) -> Scored:
+        def report(fraction, text):
+            if foreground.wait_until_quiet(cancel.is_set) > 0.05:
+                text += " (paused while others compared)"
+            show(fraction, text)
+        return score_read(slots, upload, language, records, progress=report, rate=rate)
+
+    async with aclosing(line.take_turn(work, seconds, cancel)) as turns:  # closed with this one
+        async for state in turns:
+            yield state.result if isinstance(state, Finished) else status_text(state, seconds)
 
 
 def _build() -> Parts:
@@ -256,6 +370,8 @@ def _build() -> Parts:
             parts["language"] = gr.Dropdown([(f"{lang.name} ({lang.code})", lang.code) for lang in by_name],
                                             value=None, allow_custom_value=True,
                                             label="Language of the file")
+            parts["encoding"] = gr.Dropdown([AUTO, *ENCODINGS], value=AUTO, label="Text encoding",
+                                            info="auto: found, or guessed and said so", elem_id="upload-encoding")
             with gr.Row():
                 parts["button"] = gr.Button("Score both models", variant="primary")
                 parts["cancel"] = gr.Button("Cancel", variant="stop", elem_id="cancel-upload")
@@ -270,31 +386,35 @@ def _build() -> Parts:
 
 
 class EvaluateTab:
-    """Scoring a file is slow: it gets its own single slot, and between its batches it steps
-    aside while anyone compares (serve/foreground.py); Cancel stops it within one batch."""
+    """Scoring a file is slow: files take turns in one line (serve/upload_queue.py), and between
+    its batches a scoring steps aside while anyone compares (serve/foreground.py); Cancel, or
+    leaving the page, stops it within one batch."""
 
     def __init__(self, page, tab: gr.Tab):
         self.services = page.services
+        self.line = UploadLine()  # one per app: every page's uploads take turns in it
         self.parts = _build()
         self.browser = ErrorBrowser(page.colours, list(page.colours), "upload")
         # what a scoring sets: this tab's status, table and figure, and the browser's sentences
         self.scored = Parts(self.parts, views=self.browser.parts["views"])
 
-    def on_evaluate(self, path, language, request: gr.Request = None, progress=gr.Progress()) -> dict:
+    async def on_evaluate(self, path, language, encoding=AUTO, request: gr.Request = None):
+        """An async generator, so that Gradio can stop it between its steps when the page has
+        gone; waiting for a turn holds no thread."""
         services = self.services
         session = request.session_hash if request is not None else ""
         flag = services.cancel_flags.start(session)
-
-        def report(fraction, text):
-            if services.foreground.wait_until_quiet(flag.is_set) > 0.05:
-                text += " (paused while others compared)"
-            progress(fraction, desc=text)
-
+        values = score_in_turn(self.line, services.slots, path, language, services.runs.records,
+                               services.foreground, flag, encoding)
         try:
-            return self.scored.updates(score_upload(services.slots, path, language, services.runs.records,
-                                                    progress=report))
+            async with aclosing(values):
+                async for value in values:
+                    yield self.scored.updates(value) if isinstance(value, Scored) else {self.parts["status"]: value}
         except Cancelled:
-            return self.scored.updates(fallback_values(CANCELLED))
+            yield self.scored.updates(fallback_values(CANCELLED))
+        except Exception as error:  # noqa: BLE001 — shown to the user, logged in full
+            traceback.print_exc()
+            yield self.scored.updates(fallback_values(failure_message(error)))
         finally:
             services.cancel_flags.finish(session, flag)
 
@@ -304,13 +424,14 @@ class EvaluateTab:
 
     def wire(self, page) -> None:
         parts, browser = self.parts, self.browser
-        parts["upload"].change(safe(lambda path: describe_upload(self.services.slots, path), lambda message: message),
-                               [parts["upload"]], [parts["estimate"]], api_visibility="private",
-                               concurrency_limit=1, concurrency_id="evaluate-estimate")
+        gr.on([parts["upload"].change, parts["encoding"].change],
+              safe(lambda path, encoding: describe_upload(self.services.slots, path, encoding=encoding),
+                   lambda message: message),
+              parts.pick("upload", "encoding"), [parts["estimate"]], api_visibility="private",
+              concurrency_limit=1, concurrency_id="evaluate-estimate")
         scoring = parts["button"].click(
-            safe(self.on_evaluate, lambda message: self.scored.updates(fallback_values(message))),
-            parts.pick("upload", "language"), self.scored.pick(*Scored._fields), api_name="evaluate",
-            concurrency_limit=1, concurrency_id="evaluate")
+            self.on_evaluate, parts.pick("upload", "language", "encoding"), self.scored.pick(*Scored._fields),
+            api_name="evaluate", concurrency_limit=UPLOAD_LINE_LENGTH, concurrency_id="evaluate")
         scoring.then(lambda views, kinds, types: browser.show(views, "Sentences of your file where the models differ.",
                                                               kinds, types),
                      browser.parts.pick("views", "kinds", "types"), browser.outputs, api_visibility="private")
