@@ -5,7 +5,8 @@ sentences and words. The service keeps the recent ones, keyed by the text's hash
 later look at the same text (the page's layout, the downloads, Inside, Layers) reads that view
 instead of tagging or cutting the text again. Requests that arrive together are answered by one
 call (`serve/batcher.py`), and while any Compare runs, background work steps aside
-(`serve/foreground.py`).
+(`serve/foreground.py`). Whatever an endpoint is sent, it tags at most one request's share of
+it (`fit_request`: TEXT_LIMIT characters, TOKEN_BUDGET tokens), and says what it left out.
 """
 
 from __future__ import annotations
@@ -36,6 +37,18 @@ TABLE_COLUMNS = ["model", "entity", "type", "score", "start", "end", "agreement"
 EMPTY_MESSAGE = "Type a sentence in any language, or pick an example below."
 
 
+@dataclass(frozen=True)
+class RequestText:
+    """The part of a request's text that is tagged, and what was left out of it (`fit_request`)."""
+
+    text: str = ""  # what is tagged: a prefix of the cleaned text
+    notes: tuple[str, ...] = ()  # one per cut, saying what was left out; none: the whole text
+
+    @property
+    def note(self) -> str:
+        return "\n\n".join(self.notes)
+
+
 @dataclass
 class CompareView:
     """Everything the page shows of one compared text, made once."""
@@ -51,6 +64,7 @@ class CompareView:
     rows: list[EntityRow] = field(default_factory=list)  # the table's entities, for the exports
     summary: str = ""  # the comparison in one plain sentence (no markup), for the exports
     tagged: bool = True  # False: only cut into sentences and words (a text Compare never saw)
+    fitted: RequestText = field(default_factory=RequestText)  # what the request budget left out
 
     @functools.cached_property
     def key(self) -> str:
@@ -73,9 +87,10 @@ def entity_frame(rows: list[EntityRow] | None = None) -> pd.DataFrame:
                          for row in rows or []], columns=TABLE_COLUMNS)
 
 
-def fit_text(slots: dict[str, TaggerSlot], text) -> tuple[str, list[str]]:
-    """The part of `text` one Compare tags (the character limit, then the token budget), and
-    notes saying what was left out."""
+def fit_request(slots: dict[str, TaggerSlot], text) -> RequestText:
+    """What one request may tag of `text` (the character limit, then the token budget): every
+    endpoint that tags a text (Compare, Inside, Layers) calls this first, so none of them does
+    more work than one Compare, whatever it is sent."""
     text = clean_text("" if text is None else str(text))
     notes = []
     if len(text) > TEXT_LIMIT:
@@ -94,21 +109,21 @@ def fit_text(slots: dict[str, TaggerSlot], text) -> tuple[str, list[str]]:
                          f"can use the app at once): {kept}. Compare the rest separately, or score a "
                          "whole file in *Evaluate your data*.")
             text = text[:fitted.end]
-    return text, notes
+    return RequestText(text, tuple(notes))
 
 
 def compare_texts(slots: dict[str, TaggerSlot], texts: list) -> list[CompareView]:
     """Tag each text with every loaded model and compare; never raises on odd text. All texts
     go through each model together (their sentences batched by length), and the two models run
     at once (`predict_each`): many people's Compare requests cost little more than one."""
-    fitted = [fit_text(slots, text) for text in texts]
-    to_tag = [index for index, (text, _) in enumerate(fitted) if text.strip()]
+    fitted = [fit_request(slots, text) for text in texts]
+    to_tag = [index for index, request in enumerate(fitted) if request.text.strip()]
     ready = {side: slot.tagger for side, slot in slots.items() if slot.ready}
-    tagged = predict_each(ready, [fitted[index][0] for index in to_tag]) if ready and to_tag else {}
+    tagged = predict_each(ready, [fitted[index].text for index in to_tag]) if ready and to_tag else {}
     position = {index: k for k, index in enumerate(to_tag)}
-    return [view_of(slots, text, notes, {side: tagged[side][position[index]] for side in tagged}
+    return [view_of(slots, request, {side: tagged[side][position[index]] for side in tagged}
                     if index in position else {})
-            for index, (text, notes) in enumerate(fitted)]
+            for index, request in enumerate(fitted)]
 
 
 def compare_text(slots: dict[str, TaggerSlot], text) -> CompareView:
@@ -116,9 +131,10 @@ def compare_text(slots: dict[str, TaggerSlot], text) -> CompareView:
     return compare_texts(slots, [text])[0]
 
 
-def view_of(slots: dict[str, TaggerSlot], text: str, notes: list[str], predictions: dict) -> CompareView:
-    """What Compare shows for `text`, from each loaded model's Prediction of it."""
-    view = CompareView(text, "", text_direction(text))
+def view_of(slots: dict[str, TaggerSlot], request: RequestText, predictions: dict) -> CompareView:
+    """What Compare shows for the request's text, from each loaded model's Prediction of it."""
+    text, notes = request.text, list(request.notes)
+    view = CompareView(text, "", text_direction(text), fitted=request)
     if not text.strip():
         view.message = "\n\n".join(notes) or EMPTY_MESSAGE  # e.g. one "word" over the budget
         return view
@@ -149,9 +165,11 @@ def view_of(slots: dict[str, TaggerSlot], text: str, notes: list[str], predictio
 
 def untagged_view(slots: dict[str, TaggerSlot], text) -> CompareView:
     """A text cut into its sentences and words as the models cut it, not tagged: what Inside and
-    Layers need of a text Compare has not seen (an API call) or no longer keeps."""
-    text = clean_text("" if text is None else str(text))
-    view = CompareView(text, "", text_direction(text), tagged=False)
+    Layers need of a text Compare has not seen (an API call) or no longer keeps. Only the part
+    one request may tag is kept (`fit_request`): Inside and Layers tag it next."""
+    request = fit_request(slots, text)
+    text = request.text
+    view = CompareView(text, "", text_direction(text), tagged=False, fitted=request)
     ready = next((slot for slot in slots.values() if slot.ready), None)
     if ready is not None and text.strip():
         words, sentences = segment(text, ready.tagger.tokenizer)

@@ -15,8 +15,9 @@ environment variables only; this table is where they are described:
 `LFE_COMPARE_QUEUED=1` shows each person their place in line under load; without it a page's
 Compare is one direct request, faster alone. `LFE_RUNTIME=onnx` runs the forward on ONNX Runtime,
 about twice as fast on a CPU, exported by a child process once the server answers (torch until
-then, or for good if that fails: the log says why). bench/load.py measures the batch and the
-runtime against the old way (`LFE_COMPARE_BATCH=1 LFE_THREADS=2 LFE_RUNTIME=torch`).
+then, or for good if that fails: a line of the log and the page's header say why). bench/load.py
+measures the batch and the runtime against the old way (`LFE_COMPARE_BATCH=1 LFE_THREADS=2
+LFE_RUNTIME=torch`).
 
 For example `LFE_COMPARE_BATCH=1 LFE_RUNTIME=torch python app.py`. A variable set to a value that is not
 one of its own stops the app at start with a message naming it.

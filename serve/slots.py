@@ -13,6 +13,7 @@ from fusion.model.checkpoint import CheckpointError, load_tagger
 from serve.paths import CHECKPOINTS
 
 SIDES = ("baseline", "fusion")  # the two columns of every comparison
+NO_EXPORT = "no ONNX Runtime export was asked for (LFE_RUNTIME=torch)"  # the app exports unless told not to
 
 
 @dataclass
@@ -23,6 +24,8 @@ class TaggerSlot:
     directory: str
     tagger: object = None  # fusion.model.modeling.TokenTagger once loaded
     error: str | None = None
+    # Why it runs on torch while it does (no ONNX Runtime attached): set by attach_runtimes
+    torch_reason: str = NO_EXPORT
 
     @property
     def ready(self) -> bool:
@@ -34,9 +37,9 @@ class TaggerSlot:
         return self.tagger.config.model if self.ready else self.side
 
 
-def find_fusion_checkpoint(root: Path = CHECKPOINTS) -> Path | None:
-    """The shipped fusion checkpoint: the first `checkpoints/fusion-l<k>` holding a config."""
-    found = sorted(Path(root).glob("fusion-l*"), key=lambda p: (len(p.name), p.name))
+def find_fusion_checkpoint(root: Path = CHECKPOINTS, prefix: str = "") -> Path | None:
+    """The shipped fusion checkpoint: the first `checkpoints/<prefix>fusion-l<k>` holding a config."""
+    found = sorted(Path(root).glob(f"{prefix}fusion-l*"), key=lambda p: (len(p.name), p.name))
     found = [p for p in found if (p / "tagger_config.json").is_file()]
     return found[0] if found else None
 
@@ -80,10 +83,16 @@ def attach_runtimes(slots: dict[str, TaggerSlot], threads: int):
             state = f"runs on ONNX Runtime (ready in {attached.seconds:.1f} s)"
         else:
             state = f"stays on torch: {attached.error}"
-            slots[side].tagger.merge_adapters()
+            slots[side].torch_reason = f"its ONNX Runtime export failed ({attached.error})"
+            try:
+                slots[side].tagger.merge_adapters()
+            except Exception as error:  # noqa: BLE001 — slower on torch, still one line in the log
+                state += f" (adapters not merged: {type(error).__name__}: {error})"
         print(f"{side}: {state}", file=sys.stderr)
 
     ready = {side: slot for side, slot in slots.items() if slot.ready}
+    for slot in ready.values():
+        slot.torch_reason = "its ONNX Runtime export is under way"
     return onnx_runtime.attach_in_background({side: slot.tagger for side, slot in ready.items()}, max(1, threads),
                                              report, {side: slot.directory for side, slot in ready.items()})
 
@@ -91,3 +100,18 @@ def attach_runtimes(slots: dict[str, TaggerSlot], threads: int):
 def reference_tagger(slots: dict[str, TaggerSlot]):
     """The first loaded tagger (both read the same encoder), or None."""
     return next((slot.tagger for slot in slots.values() if slot.ready), None)
+
+
+def runtime_note(slots: dict[str, TaggerSlot]) -> str:
+    """Which runtime answers Compare, in one line: "Compare runs on ONNX Runtime." or "Compare
+    runs on torch: <why>." (each model's when the two differ); "" when no model is loaded."""
+    ready = [slot for slot in slots.values() if slot.ready]
+    reasons = {slot.side: slot.torch_reason for slot in ready
+               if getattr(slot.tagger, "runtime", None) is None}
+    if not reasons:
+        return "Compare runs on ONNX Runtime." if ready else ""
+    if len(reasons) == len(ready) and len(set(reasons.values())) == 1:
+        return f"Compare runs on torch: {reasons[ready[0].side]}."
+    return "Compare runs on " + "; ".join(
+        f"torch for the {slot.side} model: {reasons[slot.side]}" if slot.side in reasons
+        else f"ONNX Runtime for the {slot.side} model" for slot in ready) + "."

@@ -177,3 +177,80 @@ def test_odd_text_and_language_never_break_a_page(models, tmp_path):
     path.write_text("Paris\tB-LOC\n", encoding="utf-8")
     message, *_ = evaluate.score_upload(slots, str(path), "<script>x</script>", [])
     assert not UNESCAPED_TAG.search(message)
+
+
+# --- every endpoint that tags a text, sent odd or far too much text ---------------------------
+
+HOSTILE_TEXTS = {
+    "empty": "", "blank": " \n\t ", "markup": "<img src=x onerror=alert(1)> Paris", "lone surrogate": "\ud800 Paris",
+    "control characters": "a\x00b\x07c\x1b[31m Paris", "emoji": "😀😀 🇩🇪 👍🏽", "right to left": "زار محمد القاهرة.",
+    "one endless word": "x" * 50_000, "Chinese over the budget": "北京" * 3_000, "English over both limits": "Paris. " * 2_000,
+}
+
+
+@pytest.fixture(scope="module")
+def probe_slot(tiny_bert, tmp_path_factory):
+    from fusion.model.encoders import build_encoder
+    from fusion.probing.probes import LayerProbes, ProbeConfig, save_probes
+    from serve.probes import load_probe_slot
+
+    config = build_encoder(tiny_bert)[0].config
+    probes = LayerProbes(ProbeConfig(encoder=tiny_bert, n_layers=config.num_hidden_layers + 1, hidden=config.hidden_size))
+    return load_probe_slot(save_probes(probes, tmp_path_factory.mktemp("probes")))
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_TEXTS))
+def test_inside_and_layers_take_one_request_budget_of_any_text(models, probe_slot, name):
+    from serve.compare import TEXT_LIMIT, fit_request, untagged_view
+    from serve.explanations import ExplanationCache
+    from serve.probes import GridCache
+    from ui.tabs import inside, layers
+
+    text = HOSTILE_TEXTS[name]
+    request = fit_request(models, text)
+    view = untagged_view(models, text)  # what /inside and /layers read, made before any tagging
+    assert view.text == request.text and len(view.text) <= TEXT_LIMIT and view.fitted == request
+    explanations = ExplanationCache()
+    note = inside.inside_values(models, view, 0, "fusion", 99, 99, explanations).note
+    json.dumps(note)  # encodable: a lone surrogate was cleaned before anything else
+    assert not UNESCAPED_TAG.search(note) and request.note in note
+    note, _, table, _ = layers.layers_view(probe_slot, models, view, 0, GridCache(), explanations)
+    assert not UNESCAPED_TAG.search(note) and request.note in note and len(table) <= len(view.words)
+
+
+# --- links far too long for the server ---------------------------------------------------------
+
+HOSTILE_QUERIES = {
+    "1 MB of text": "text=" + "%E5%8C%97" * 120_000, "1 MB of one foreign key": "x=" + "y" * 1_000_000,
+    "only separators": "&" * 70_000, "broken escapes": "text=%ZZ%" * 10_000,
+    "a huge cut": "cut=" + "9" * 70_000 + "&text=Paris", "many keys": "&".join(f"k{i}=v" for i in range(20_000)),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_QUERIES))
+def test_an_over_long_link_is_cut_and_opens_the_page(name):
+    from urllib.parse import parse_qsl
+
+    from ui import link
+
+    query = link.bounded_query(HOSTILE_QUERIES[name])
+    assert query is not None and len(query) <= link.QUERY_BYTES_LIMIT
+    state = link.read_page(dict(parse_qsl(query)), link.PageState(), ("compare", "inside"))
+    assert len(state.text) <= link.LINK_TEXT_LIMIT and isinstance(link.opened_note(state), str)
+
+
+# --- an ONNX Runtime export that fails ---------------------------------------------------------
+
+def test_a_failed_export_is_one_log_line_and_an_escaped_note(tiny_checkpoints, monkeypatch, capsys):
+    from serve import slots as slots_module
+
+    def broken(directories, timeout=600):
+        raise OSError("<img src=x onerror=alert(1)> *no* [child](x)")
+
+    monkeypatch.setattr(slots_module.onnx_runtime, "graphs_of_checkpoints", broken)
+    slots = load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"], merge=False)
+    capsys.readouterr()
+    slots_module.attach_runtimes(slots, threads=1).join(timeout=60)
+    assert len(capsys.readouterr().err.strip().splitlines()) == len(slots)  # one line per model
+    line = header.runtime_markdown(slots)
+    assert line.startswith("*Compare runs on torch: ") and not UNESCAPED_TAG.search(line) and "\\[child\\]" in line

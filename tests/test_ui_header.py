@@ -47,3 +47,29 @@ def test_an_unverified_checkpoint_loads_only_on_trust_and_the_title_warns(tiny_c
     title = header.title_markdown(trusted)
     assert "Unverified checkpoint: fusion" in title and "baseline" not in title.split("Unverified")[1]
     assert "Unverified" not in header.title_markdown(load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"]))
+
+
+def test_the_page_says_which_runtime_answers_compare_after_an_export_failed(tiny_checkpoints, monkeypatch, capsys):
+    from serve import slots as slots_module
+
+    def broken(directories, timeout=600):
+        raise RuntimeError("no exporter <here>")
+
+    monkeypatch.setattr(slots_module.onnx_runtime, "graphs_of_checkpoints", broken)
+    slots = load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"], merge=False)
+    assert header.runtime_markdown(slots) == "*Compare runs on torch: no ONNX Runtime export was asked for " \
+                                             "\\(LFE\\_RUNTIME=torch\\)\\.*"
+    capsys.readouterr()
+    slots_module.attach_runtimes(slots, threads=1).join(timeout=120)
+    log = capsys.readouterr().err.strip().splitlines()
+    assert log == [f"{side}: stays on torch: RuntimeError: no exporter <here>" for side in ("baseline", "fusion")]
+    line = slots_module.runtime_note(slots)
+    assert line == "Compare runs on torch: its ONNX Runtime export failed (RuntimeError: no exporter <here>)."
+    assert "<here>" not in header.runtime_markdown(slots) and "no exporter" in header.runtime_markdown(slots)
+    slots["baseline"].tagger.runtime = object()  # one side on ONNX Runtime, the other not
+    assert slots_module.runtime_note(slots) == ("Compare runs on ONNX Runtime for the baseline model; torch for "
+                                                "the fusion model: its ONNX Runtime export failed "
+                                                "(RuntimeError: no exporter <here>).")
+    slots["fusion"].tagger.runtime = object()
+    assert slots_module.runtime_note(slots) == "Compare runs on ONNX Runtime."
+    assert header.runtime_markdown({"fusion": load_slot("fusion", None)}) == ""

@@ -50,3 +50,60 @@ def test_a_hostile_link_gives_the_defaults():
 def test_only_a_visit_that_names_our_keys_asks_for_a_view():
     assert link.asks_for_a_view({"text": "Paris"}) and link.asks_for_a_view({"tab": "inside"})
     assert not link.asks_for_a_view({}) and not link.asks_for_a_view({"__theme": "dark"})
+
+
+def test_an_over_long_query_is_cut_as_a_link_of_ours_would_be():
+    text = "北京 " * 40_000  # 120,000 characters, over 1 MB once encoded
+    query = urllib.parse.urlencode({"text": text, "tab": "inside", "junk": "j" * 5_000, "__theme": "dark"})
+    cut = link.bounded_query(query)
+    params = dict(urllib.parse.parse_qsl(cut))
+    assert len(cut) <= link.QUERY_BYTES_LIMIT and set(params) == {"text", "cut", "tab", "__theme"}
+    assert text.startswith(params["text"]) and params["cut"] == str(len(text))
+    opened = link.read_page(params, PageState(), TABS)
+    assert opened.tab == "inside" and f"{len(text):,}-character" in link.opened_note(opened)
+    assert link.bounded_query(link.page_query(PageState(text=text, tab="inside"), PageState())[0]) is None
+    for odd in ("%" * 9_000, "&" * 9_000, "=" * 9_000, "text=%ZZ" * 2_000, "cut=-1&text=" + "x" * 9_000):
+        assert len(link.bounded_query(odd)) <= link.QUERY_BYTES_LIMIT
+
+
+def test_the_server_cuts_an_over_long_query_before_the_page_sees_it():
+    """The middleware in front of Gradio (which answers an address over 64 KiB with HTTP 500),
+    on a bare Starlette app in-process: a GET is sent on with the query cut, anything else refused."""
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    seen = []
+
+    async def home(request):
+        seen.append(request.url.query)
+        return PlainTextResponse("page")
+
+    app = Starlette(routes=[Route("/", home, methods=["GET", "POST"])], middleware=[Middleware(link.CutLongQuery)])
+    client = TestClient(app)
+    assert client.get("/", params={"text": "Paris", "tab": "inside"}).text == "page" and len(seen) == 1
+    text = "Angela Merkel " * 3_000
+    answer = client.get("/", params={"text": text, "tab": "inside"}, follow_redirects=False)
+    assert answer.status_code == 303 and len(seen) == 1  # the page never saw the long query
+    params = dict(urllib.parse.parse_qsl(answer.headers["location"].removeprefix("?")))
+    assert params["cut"] == str(len(text)) and params["tab"] == "inside" and text.startswith(params["text"])
+    assert client.get("/", params={"text": text}).text == "page" and len(seen[-1]) <= link.QUERY_BYTES_LIMIT
+    assert client.post("/?text=" + "x" * 20_000).status_code == 414
+
+
+def test_only_a_compare_rewrites_the_link_note(models, tmp_path):
+    """The note is about the compared text: switching tabs, Inside's sliders or the Results group
+    leave it, so an opened link's note (it held only the start of its text) stays in view."""
+    from serve.services import Services
+    from ui import page
+
+    demo = page.build_page(Services.create(models, runs_dir=tmp_path, examples=[{"language": "en", "text": "Paris"}]))
+    writers = [fn for fn in demo.fns.values() if fn.name == "on_link"]
+    noted = [fn for fn in writers if any(getattr(output, "elem_id", None) == "link-note" for output in fn.outputs)]
+    # each way into Compare writes it (its button, an example, the tour, a sentence sent from
+    # Errors or Evaluate); the tab switch, Inside, Results and an opened link do not
+    assert 0 < len(noted) < len(writers) - 2
+    assert any(isinstance(m.cls, type) and m.cls is link.CutLongQuery
+               for m in page.launch_options()["app_kwargs"]["middleware"])

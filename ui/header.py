@@ -9,8 +9,9 @@ import gradio as gr
 from fusion.model.encoders import ENCODER_DESCRIPTIONS, OFFLINE_ENCODER
 from serve.markdown import code, plain
 from serve.paths import relative
-from serve.slots import SIDES, TaggerSlot
+from serve.slots import SIDES, TaggerSlot, runtime_note
 from ui import tour
+from ui.common import safe
 from ui.markup import COPY_LINK_JS, scroll_js
 
 PAPER_URL = "https://arxiv.org/abs/2205.08497"
@@ -81,6 +82,12 @@ def header_markdown(slots: dict[str, TaggerSlot]) -> str:
         + (ENCODER_NOTE if OFFLINE_ENCODER in encoders else ""))
 
 
+def runtime_markdown(slots: dict[str, TaggerSlot]) -> str:
+    """Which runtime answers Compare (an export's error is shown as typed, never as markup)."""
+    line = runtime_note(slots)
+    return f"*{plain(line)}*" if line else ""
+
+
 class Header:
     """Wide screens show the whole header; a phone a short line and the rest folded away. Beside
     the tour: the link tools (copy it; a note when it holds only the start of the text)."""
@@ -88,9 +95,13 @@ class Header:
     def __init__(self, slots: dict[str, TaggerSlot]):
         gr.Markdown(title_markdown(slots), elem_id="intro")
         gr.Markdown(header_markdown(slots), elem_id="header", elem_classes=["wide-only"])
+        # which runtime answers Compare: the export ends after the page is built, so each visit reads it
+        self.runtime = [gr.Markdown(runtime_markdown(slots), elem_id="runtime-note",
+                                    elem_classes=["wide-only", "help"])]
         gr.Markdown(INTRO, elem_id="intro-short", elem_classes=["narrow-only"])
         with gr.Accordion("About these models", open=False, elem_classes=["narrow-only"]):
             gr.Markdown(header_markdown(slots))
+            self.runtime.append(gr.Markdown(runtime_markdown(slots), elem_classes=["help"]))
         with gr.Row(elem_id="page-tools"):
             with gr.Column(scale=5):
                 self.tour = tour.build()
@@ -100,8 +111,15 @@ class Header:
                 self.link_note = gr.Markdown(elem_id="link-note")
 
     def wire(self, page) -> None:
-        """The copy button; each tour step opens its tab (the first also tags an example)."""
+        """The copy button; which runtime answers Compare, read at each visit; each tour step
+        opens its tab (the first also tags an example)."""
         self.copy_link.click(None, None, [self.copy_status], js=COPY_LINK_JS)
+
+        def on_runtime():
+            return [runtime_markdown(page.services.slots)] * len(self.runtime)
+
+        page.blocks.load(safe(on_runtime, lambda message: [message] * len(self.runtime)), None, self.runtime,
+                         api_visibility="private", queue=False, show_progress="hidden")
         examples = page.services.examples
         for step, button in self.tour["steps"]:
             event = page.show_tab(button.click, step.tab)

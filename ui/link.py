@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import NamedTuple
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from serve.slots import SIDES
 from ui.common import whole_number
@@ -14,8 +14,12 @@ LINK_TEXT_LIMIT = 2_000  # characters of the compared text a link holds
 # ... and its URL-encoded size: servers refuse request lines over ~16 KB, and every event the
 # page sends repeats the query (a Chinese character takes 9 bytes encoded).
 LINK_BYTES_LIMIT = 6_000
+# A whole query string of ours fits this (the text's LINK_BYTES_LIMIT and the short rest); a
+# longer one is cut before Gradio sees it (`CutLongQuery`)
+QUERY_BYTES_LIMIT = 8_000
 LINK_KEYS = ("text", "cut", "tab", "side", "layer", "head", "sentence", "word", "group", "fusion", "by")
 _NAME_LIMIT = 300  # a tab id, group key or model name longer than this is no name of ours
+_PAIRS_READ = 100  # parameters of an over-long query that are read
 
 
 @dataclass(frozen=True)
@@ -125,3 +129,52 @@ def opened_note(state: PageState) -> str:
         return ""
     return (f"This link holds the first {len(state.text):,} characters of a {state.cut_from:,}-character "
             "text: that start is what was compared.")
+
+
+def bounded_query(query: str) -> str | None:
+    """A query string over QUERY_BYTES_LIMIT as a link of ours would hold it: the text's start
+    (`link_text`) with `cut` saying how long it was, then the other parameters as long as they
+    fit, each short; None when the query fits already. Never raises, whatever the query."""
+    if len(query) <= QUERY_BYTES_LIMIT:
+        return None
+    # its first pairs only: a link of ours has a dozen, and 500,000 of them took seconds to read
+    pairs = parse_qsl("&".join(query.split("&", _PAIRS_READ)[:_PAIRS_READ]), keep_blank_values=True)
+    text = next((value for key, value in pairs if key == "text"), "")
+    kept = [("text", link_text(text))] if text else []
+    if text and len(kept[0][1]) < len(text):
+        cut = whole_number(next((value for key, value in pairs if key == "cut"), None)) or 0
+        kept.append(("cut", str(max(cut, len(text)))))
+    seen, size = {"text", "cut"}, len(urlencode(kept, quote_via=quote))
+    for key, value in pairs:
+        if key in seen or len(key) + len(value) > _NAME_LIMIT:
+            continue
+        seen.add(key)
+        added = len(urlencode([(key, value)], quote_via=quote)) + 1  # and its "&"
+        if size + added <= QUERY_BYTES_LIMIT:
+            kept.append((key, value))
+            size += added
+    return urlencode(kept, quote_via=quote)
+
+
+class CutLongQuery:
+    """ASGI middleware: no request with a query string over QUERY_BYTES_LIMIT reaches Gradio,
+    which answers an address over 64 KiB with HTTP 500 (the visitor saw a blank page), before
+    any of the page's JavaScript runs. A GET is sent on to the same address with the query cut
+    (`bounded_query`): the page opens that start of the text and says so (`opened_note`); any
+    other request gets 414."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        raw = scope.get("query_string", b"") if scope["type"] == "http" else b""
+        if len(raw) <= QUERY_BYTES_LIMIT:
+            return await self.app(scope, receive, send)
+        headers = [(b"content-length", b"0")]
+        if scope.get("method") in ("GET", "HEAD"):
+            query = bounded_query(raw.decode("utf-8", "replace")) or ""
+            status, headers = 303, headers + [(b"location", f"?{query}".encode("ascii"))]
+        else:
+            status = 414
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})

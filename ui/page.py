@@ -12,13 +12,14 @@ from __future__ import annotations
 import functools
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from serve.runs import default_choice
 from serve.services import Services
 from serve.settings import CONCURRENCY, QUEUE_SIZE, SESSION_CAPACITY
 from ui.common import entity_colours, safe, skip_all
 from ui.header import Header, slot_titles
-from ui.link import PageState, asks_for_a_view, opened_note, page_query, read_page, state_of
+from ui.link import CutLongQuery, PageState, asks_for_a_view, opened_note, page_query, read_page, state_of
 from ui.markup import INSIDE_PLACEHOLDER_CSS, PAGE_CSS, linked_tab_js, replace_url_js, select_tab_js
 from ui.tabs.compare import CompareTab
 from ui.tabs.errors import ErrorsTab
@@ -136,19 +137,22 @@ class Page:
 
     # ---- the link ------------------------------------------------------------------------
 
-    def synced(self, event):
+    def synced(self, event, text_changed: bool = False):
         """After `event`, the page state goes into the address bar (a round trip computes the
-        query, then the browser writes it without reloading)."""
+        query, then the browser writes it without reloading). The link's note is about the
+        compared text, so only an event that changed the text (`text_changed`) writes it: the
+        others leave it, e.g. the note of an opened link that held only the start of its text."""
         fields = self._link_fields
+        outputs = [self.link, self.link_note] if text_changed else [self.link]
 
         def on_link(values: dict):
             state = state_of(values[self.compared], values[self.tab], defaults=self.defaults,
                              **{name: values[widget] for name, widget in fields.items()})
             query, note = page_query(state, self.defaults)
-            return {self.link: query, self.link_note: note}
+            return dict(zip(outputs, (query, note)))
 
-        return event.then(safe(on_link, lambda message: {self.link_note: message}),
-                          {self.compared, self.tab, *fields.values()}, [self.link, self.link_note],
+        failed = (lambda message: {self.link_note: message}) if text_changed else skip_all
+        return event.then(safe(on_link, failed), {self.compared, self.tab, *fields.values()}, outputs,
                           api_visibility="private", show_progress="hidden",
                           ).then(None, [self.link], None, js=replace_url_js())
 
@@ -184,7 +188,7 @@ class Page:
         opened = opened.then(None, None, None, js=linked_tab_js())  # Inside draws itself when opened
         for step in self._link_steps:
             opened = step(opened)
-        self.synced(opened)
+        self.synced(opened)  # the opened link's note stays
 
 
 def page_defaults(services: Services) -> PageState:
@@ -214,9 +218,11 @@ def build_page(services: Services) -> gr.Blocks:
 
 
 def launch_options() -> dict:
-    """Settings `launch()` takes in Gradio 6 (theme and CSS moved there from Blocks)."""
+    """Settings `launch()` takes in Gradio 6 (theme and CSS moved there from Blocks), and the
+    server's guard against an over-long link (`CutLongQuery`)."""
     return {"theme": gr.themes.Soft(), "css": PAGE_CSS + INSIDE_PLACEHOLDER_CSS,
-            "max_file_size": 4 * UPLOAD_BYTES_LIMIT, "state_session_capacity": SESSION_CAPACITY}
+            "max_file_size": 4 * UPLOAD_BYTES_LIMIT, "state_session_capacity": SESSION_CAPACITY,
+            "app_kwargs": {"middleware": [Middleware(CutLongQuery)]}}
 
 
 def launch(blocks: gr.Blocks, **options):

@@ -245,7 +245,7 @@ class CompareTab:
                        **(api or {"api_visibility": "private"}))
         laid_out = self.page.lay_out(event)
         self.exports_then(laid_out)
-        self.page.synced(laid_out).then(None, None, None, js=scroll or SHOW_RESULT_JS)
+        self.page.synced(laid_out, text_changed=True).then(None, None, None, js=scroll or SHOW_RESULT_JS)
 
     def exports_then(self, event):
         def on_exports(text):

@@ -85,8 +85,8 @@ def inside_view(slots: dict[str, TaggerSlot], view: CompareView, side: str, sent
     word's row and names its gate share."""
     if side not in SIDES:
         return _message(f"Pick a model: {' or '.join(SIDES)}.")
-    if not view.text.strip():
-        return _message(PLACEHOLDER)
+    if not view.text.strip():  # nothing compared, or nothing of it fits one request's budget
+        return _message(view.fitted.note or PLACEHOLDER)
     slot = slots.get(side)
     if slot is None or not slot.ready:
         return _message(f"The {side} model is not loaded.")
@@ -94,13 +94,15 @@ def inside_view(slots: dict[str, TaggerSlot], view: CompareView, side: str, sent
     if explanation is None or len(explanation.attentions) == 0:
         return _message("This text has no words to explain.")
     shown = inside_figures(explanation, side, layer, head)
+    notes = [shown.note]
     position = clamp(focus, len(view.text), lowest=-1) if focus is not None else -1
-    if position < 0:
-        return shown
-    focus_note, token = focus_on(view, explanation, position)
-    if token is not None:
-        outline_token(shown, token, len(explanation.tokens))
-    return shown._replace(note=shown.note + "\n\n" + focus_note)
+    if position >= 0:
+        focus_note, token = focus_on(view, explanation, position)
+        if token is not None:
+            outline_token(shown, token, len(explanation.tokens))
+        notes.append(focus_note)
+    notes.append(view.fitted.note)  # what of the text sent was left out ("" when nothing was)
+    return shown._replace(note="\n\n".join(note for note in notes if note))
 
 
 def focus_on(view: CompareView, explanation: Explanation, position: int) -> tuple[str, int | None]:

@@ -77,8 +77,8 @@ def layers_view(probe_slot: ProbeSlot, slots: dict[str, TaggerSlot], view: Compa
     if not probe_slot.ready:
         return fallback_values(f"The layer probes are not loaded ({plain(probe_slot.error)}); they "
                                f"ship in {code(relative(PROBES_DIR))}.")
-    if not view.text.strip():
-        return fallback_values(PLACEHOLDER)
+    if not view.text.strip():  # nothing compared, or nothing of it fits one request's budget
+        return fallback_values(view.fitted.note or PLACEHOLDER)
     grid = grids.get(probe_slot, view, clamp(sentence if sentence is not None else 0, 10**9, 0))
     if not grid.words:
         return fallback_values("This text has no words to read.")
@@ -94,6 +94,8 @@ def layers_view(probe_slot: ProbeSlot, slots: dict[str, TaggerSlot], view: Compa
     if fusion_layer is not None and missing:
         note += (f" The gate share of {missing} word(s) is not shown: the fusion model's explanation "
                  f"covers the first {TOKEN_LIMIT} sub-word tokens of a sentence.")
+    if view.fitted.notes:  # what of the text sent was left out
+        note += "\n\n" + view.fitted.note
     return LayersView(note, figure, word_table(grid, shares), sentence_dropdown(grid))
 
 
