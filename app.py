@@ -64,7 +64,9 @@ def main(argv=None) -> None:
     page = build_page(Services.create(slots, runs_dir=args.runs, data_dir=args.data, settings=settings))
     launch(page, server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True)
     if settings.runtime == "onnx":  # once the server answers: the export's child would slow start-up
-        attach_runtimes(slots, settings.threads)
+        from fusion.model.onnx_cache import GraphCache
+
+        attach_runtimes(slots, settings.threads, GraphCache())  # graphs of an earlier start are reused
     page.block_thread()
 
 

@@ -16,7 +16,6 @@ PROBE_RUNS_DIR = ASSETS / "probe_runs"  # Results › Layers
 SAMPLES_DIR = ASSETS / "error_samples"  # the Errors tab's sentences without --data
 EXAMPLES_FILE = ASSETS / "examples.json"  # Compare's examples
 PAIR_EXAMPLES_FILE = ASSETS / "pair_examples.json"  # the Pairs tab's (scripts/pair_examples.py)
-PAIR_RUNS_DIR = ASSETS / "pair_runs"  # XNLI / PAWS-X run records and layer choices (scripts/pair_runs.sh)
 SAMPLE_UPLOAD = ASSETS / "sample_upload.conll"  # hand-written, offered by Evaluate
 TEMP_DIR = Path(tempfile.gettempdir())  # the CSV of Results' table
 EXPORTS_DIR = TEMP_DIR / "lfe-exports"  # Compare's downloads
@@ -25,6 +24,11 @@ EXPORTS_DIR = TEMP_DIR / "lfe-exports"  # Compare's downloads
 def pos_runs_dir(runs_dir) -> Path:
     """The POS runs sit beside the run records' folder (scripts/pos_runs.sh)."""
     return Path(runs_dir).parent / "pos_runs"
+
+
+def pair_runs_dir(runs_dir) -> Path:
+    """So do the XNLI / PAWS-X runs and their layer choices (scripts/pair_runs.sh)."""
+    return Path(runs_dir).parent / "pair_runs"
 
 
 def relative(path) -> str:

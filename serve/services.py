@@ -10,6 +10,7 @@ from pathlib import Path
 from serve.compare import CompareService
 from serve.explanations import ExplanationCache
 from serve.foreground import CancelFlags, Foreground
+from serve.pairs import PairService
 from serve.paths import EXAMPLES_FILE, PROBE_RUNS_DIR, PROBES_DIR, RUNS_DIR, SAMPLES_DIR
 from serve.probes import GridCache, LazyProbes
 from serve.runs import RunStore, read_results, warm_up
@@ -43,6 +44,7 @@ class Services:
     explanations: ExplanationCache = field(default_factory=ExplanationCache)
     probes: LazyProbes = field(default_factory=LazyProbes)
     grids: GridCache = field(default_factory=GridCache)
+    pairs: PairService = field(default_factory=PairService)  # the Pairs tab's classifiers, loaded when first asked
 
     @classmethod
     def create(cls, slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[dict] | None = None,

@@ -11,11 +11,15 @@ environment variables only; this table is where they are described:
 | `LFE_COMPARE_BATCH`  | `8`                | Compare requests answered by one call at most (`1`: one at a time) |
 | `LFE_COMPARE_QUEUED` | off                | `1`: a page's Compare goes through Gradio's queue (see below)      |
 | `LFE_RUNTIME`        | `onnx`             | what runs the taggers' prediction forward: `onnx` or `torch`       |
+| `LFE_CACHE_DIR`      | see below          | where exported ONNX graphs are kept between starts                 |
 
 `LFE_COMPARE_QUEUED=1` shows each person their place in line under load; without it a page's
 Compare is one direct request, faster alone. `LFE_RUNTIME=onnx` runs the forward on ONNX Runtime,
 about twice as fast on a CPU, exported by a child process once the server answers (torch until
-then, or for good if that fails: a line of the log and the page's header say why). bench/load.py
+then, or for good if that fails: a line of the log and the page's header say why). The graphs
+are kept in `LFE_CACHE_DIR` (else `/data/layer-fusion-explorer` on a Space with persistent
+storage, else `~/.cache/layer-fusion-explorer`), keyed by the checkpoint and the libraries, so a
+later start exports nothing (fusion/model/onnx_cache.py). bench/load.py
 measures the batch and the runtime against the old way (`LFE_COMPARE_BATCH=1 LFE_THREADS=2
 LFE_RUNTIME=torch`).
 

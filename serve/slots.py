@@ -72,9 +72,11 @@ def load_slots(baseline_dir, fusion_dir, merge: bool = True, trust_unverified: b
     return slots
 
 
-def attach_runtimes(slots: dict[str, TaggerSlot], threads: int):
+def attach_runtimes(slots: dict[str, TaggerSlot], threads: int, cache=None):
     """The loaded taggers get their ONNX Runtime forward in the background (fusion/model/onnx_runtime.py);
-    each runs on torch until then, or for good if the export fails (the log says why). Taggers
+    each runs on torch until then, or for good if the export fails (the log says why). With a
+    `cache` (fusion/model/onnx_cache.py: GraphCache) a graph made at an earlier start is used
+    first, and no export runs for it. Taggers
     loaded with merge=False keep their LoRA adapters apart for torch (Inside), which saves a copy
     of every layer; one that stays on torch has them merged, its fastest torch forward."""
 
@@ -94,7 +96,7 @@ def attach_runtimes(slots: dict[str, TaggerSlot], threads: int):
     for slot in ready.values():
         slot.torch_reason = "its ONNX Runtime export is under way"
     return onnx_runtime.attach_in_background({side: slot.tagger for side, slot in ready.items()}, max(1, threads),
-                                             report, {side: slot.directory for side, slot in ready.items()})
+                                             report, {side: slot.directory for side, slot in ready.items()}, cache)
 
 
 def reference_tagger(slots: dict[str, TaggerSlot]):

@@ -66,11 +66,12 @@ def test_every_tour_step_opens_a_tab_of_the_app(models):
     assert sum(step.example for step in tour.STEPS) == 1
 
 
-def test_the_endpoints_keep_their_names_and_the_tuning_section_adds_one(models):
+def test_the_endpoints_keep_their_names_and_the_new_sections_add_theirs(models):
     demo = page.build_page(Services.create(models, examples=[]))
     named = {fn.api_name for fn in demo.fns.values() if fn.api_name and fn.api_visibility == "public"}
     assert named == {"compare", "inside", "layers", "results", "reload_runs", "layer_probes",
-                     "intermediate_tasks", "evaluate", "cancel_evaluate", "errors", "tuning"}
+                     "intermediate_tasks", "evaluate", "cancel_evaluate", "errors", "tuning",
+                     "four_tasks", "pairs", "pair_inside"}
 
 
 def test_no_server_call_outputs_a_container_and_compare_shows_progress_on_the_panes(models):

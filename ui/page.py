@@ -26,15 +26,18 @@ from ui.tabs.errors import ErrorsTab
 from ui.tabs.evaluate import UPLOAD_BYTES_LIMIT, EvaluateTab
 from ui.tabs.inside import InsideTab
 from ui.tabs.layers import LayersTab
+from ui.tabs.pairs import PairsTab
 from ui.tabs.results import ResultsTab
+from ui.tabs.results_four_tasks import FourTasksSection
 from ui.tabs.results_intermediate import IntermediateSection
 from ui.tabs.results_layer_probes import LayerProbesSection
 from ui.tabs.results_tuning import TuningSection
 
 # (label, id, what the tab holds): each part is laid out by its constructor, wired by `wire`
 TABS = (("Compare", "compare", (CompareTab,)), ("Inside", "inside", (InsideTab,)),
-        ("Layers", "layers", (LayersTab,)),
-        ("Results", "results", (ResultsTab, LayerProbesSection, IntermediateSection, TuningSection)),
+        ("Layers", "layers", (LayersTab,)), ("Pairs", "pairs", (PairsTab,)),
+        ("Results", "results", (ResultsTab, FourTasksSection, LayerProbesSection, IntermediateSection,
+                                 TuningSection)),
         ("Errors", "errors", (ErrorsTab,)), ("Evaluate your data", "evaluate", (EvaluateTab,)))
 
 

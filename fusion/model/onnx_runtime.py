@@ -200,8 +200,12 @@ def attach_in_background(taggers: dict[str, object], threads: int = 1, report=No
             for name, tagger in taggers.items():
                 report(name, attach_runtime(tagger, threads))
             return
-        keys, pending = _cache_keys(cache, checkpoints, taggers), dict(taggers)
-        stored = {name: graph for name in pending if (graph := _cached(cache, keys.get(name)))}
+        pending = dict(taggers)
+        try:
+            keys = _cache_keys(cache, checkpoints, taggers)
+            stored = {name: graph for name in pending if (graph := _cached(cache, keys.get(name)))}
+        except Exception:  # noqa: BLE001 — a broken cache is no cache: export as without one
+            keys, stored = {}, {}
         for name, graph in stored.items():
             attached = attach_runtime(pending[name], threads, graph)
             if attached.error is None:
