@@ -10,7 +10,9 @@ base encoder, which every model of the process shares (one copy of the encoder's
 
 from __future__ import annotations
 
+import functools
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +57,11 @@ class PairExplanation:
     gate_shares: list[float] | None  # per token, the share of the last layer (None: the baseline)
 
 
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=len(SIDES), thread_name_prefix="pairs")
+
+
 def pair_checkpoints(root: Path = PAIR_CHECKPOINTS) -> dict[str, dict[str, Path | None]]:
     """task -> side -> checkpoint directory (None where none is shipped)."""
     found = {}
@@ -79,9 +86,13 @@ def bounded(first: str, second: str) -> tuple[str, str, list[str]]:
 
 
 class PairService:
-    def __init__(self, directories: dict[str, dict[str, Path | None]] | None = None, trust_unverified: bool = False):
+    def __init__(self, directories: dict[str, dict[str, Path | None]] | None = None, trust_unverified: bool = False,
+                 attach=None):
+        """`attach(slots)`, when given, gives loaded classifiers their fast runtime (the app's
+        `serve.slots.attach_runtimes` with its graph cache: the same runtime as Compare)."""
         self.directories = pair_checkpoints() if directories is None else directories
         self.trust_unverified = trust_unverified
+        self.attach = attach
         self._slots: dict[str, dict[str, TaggerSlot]] = {}
         self._lock = threading.Lock()
 
@@ -100,7 +111,14 @@ class PairService:
                 self._slots[task] = {side: load_slot(side, sides.get(side), merge=False,
                                                      trust_unverified=self.trust_unverified)
                                      for side in SIDES}
+                if self.attach is not None:  # in the background: the first answer comes from torch
+                    self.attach(self._slots[task])
             return self._slots[task]
+
+    def use(self, task: str, slots: dict[str, TaggerSlot]) -> None:
+        """Serve `task` with classifiers loaded elsewhere (a bench's, a test's)."""
+        with self._lock:
+            self._slots[task] = slots
 
     def classify(self, task: str, first: str, second: str) -> PairView:
         first, second, notes = bounded(first, second)
@@ -108,11 +126,16 @@ class PairService:
         if not first or not second:
             view.notes.append("Write two sentences: the pair is classified as a whole.")
             return view
-        for side, slot in self.slots(task).items():
+        slots = self.slots(task)
+        for side, slot in slots.items():
             if not slot.ready:
                 view.notes.append(f"No {side} model for {task}: {slot.error}")
-                continue
-            labels, probabilities, cut = classify_pairs(slot.tagger, [(first, second)])
+        ready = {side: slot for side, slot in slots.items() if slot.ready}
+        # both models at once, one thread each, as Compare runs its two taggers
+        answers = dict(zip(ready, _pool().map(lambda slot: classify_pairs(slot.tagger, [(first, second)]),
+                                              ready.values())))
+        for side, slot in ready.items():
+            labels, probabilities, cut = answers[side]
             names = slot.tagger.config.labels
             words = LABEL_WORDS[task]
             view.answers[side] = PairAnswer(names[labels[0]], words[names[labels[0]]],

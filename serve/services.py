@@ -15,7 +15,7 @@ from serve.paths import EXAMPLES_FILE, PROBE_RUNS_DIR, PROBES_DIR, RUNS_DIR, SAM
 from serve.probes import GridCache, LazyProbes
 from serve.runs import RunStore, read_results, warm_up
 from serve.settings import QUEUE_SIZE, Settings
-from serve.slots import TaggerSlot, reference_tagger
+from serve.slots import TaggerSlot, attach_runtimes, reference_tagger
 
 
 def load_examples(path: Path = EXAMPLES_FILE) -> list[dict]:
@@ -28,6 +28,19 @@ def load_examples(path: Path = EXAMPLES_FILE) -> list[dict]:
         return []
     return [item for item in items if isinstance(item, dict) and isinstance(item.get("text"), str)
             and item["text"].strip()]
+
+
+def pair_runtimes(settings: Settings):
+    """How the Pairs tab's classifiers get the runtime Compare runs on: ONNX Runtime (graphs from
+    the cache of earlier starts) unless the operator chose torch."""
+    if settings.runtime != "onnx":
+        return None
+
+    def attach(slots):
+        from fusion.model.onnx_cache import GraphCache
+
+        attach_runtimes(slots, settings.threads, GraphCache())
+    return attach
 
 
 @dataclass
@@ -56,7 +69,8 @@ class Services:
         compare = CompareService(slots, Foreground(), max_batch=settings.compare_batch, max_waiting=QUEUE_SIZE)
         runs = RunStore(runs_dir, read_results(runs_dir)[0])
         services = cls(slots, compare, runs, settings, load_examples() if examples is None else examples,
-                       data_dir, Path(samples_dir), Path(probe_runs_dir), probes=LazyProbes(probes_dir))
+                       data_dir, Path(samples_dir), Path(probe_runs_dir), probes=LazyProbes(probes_dir),
+                       pairs=PairService(attach=pair_runtimes(settings)))
         warm_up(runs_dir, runs.records, services.loaded_fusion,
                 between=lambda: compare.foreground.wait_until_quiet(limit=5.0))
         return services

@@ -203,3 +203,32 @@ def test_the_paper_claims_are_judged_from_the_intervals_and_the_layers():
     assert "not testable" in claims([_row("ner", 0.4, -0.2, 1.0, "11")])[1]
     assert gain_verdict(_row("pawsx", -2.0, -3.0, -1.0, "2")) == "a loss"
     assert list(four_task_table(in_range)["task"]) == ["NER (WikiANN)", "XNLI"]
+
+
+@pytest.mark.parametrize("pooling", ["mean", "first"])
+def test_packed_pairs_get_the_padded_forwards_probabilities(tiny_bert, pooling):
+    """Scoring packs pairs into rows (and may run on ONNX Runtime); training pads them: the same answer."""
+    from fusion.tagging.batching import pad_batch
+
+    torch.manual_seed(0)
+    classifier = PairClassifier(PairConfig(encoder=tiny_bert, fusion_layer=1, pooling=pooling)).eval()
+    pairs = [("Angela Merkel visited Paris.", "Merkel was in Paris."), ("北京", "Berlin is big."), ("a", "b")]
+    ids, _ = encode_pairs(classifier, pairs)
+    _, packed, _ = classify_pairs(classifier, pairs)
+    with torch.no_grad():
+        batch = pad_batch(ids, classifier.tokenizer.pad_token_id)
+        padded = classifier(batch["input_ids"], batch["attention_mask"]).logits.softmax(-1)
+    assert torch.allclose(packed, padded, atol=1e-5)
+
+
+def test_a_pair_classifier_runs_on_onnx_runtime_with_the_same_answers(tiny_bert):
+    from fusion.model.onnx_runtime import attach_runtime
+
+    torch.manual_seed(0)
+    classifier = PairClassifier(PairConfig(encoder=tiny_bert, fusion_layer=1)).eval()
+    pairs = [("Angela Merkel visited Paris.", "Merkel was in Paris."), ("北京", "Berlin is big.")]
+    _, on_torch, _ = classify_pairs(classifier, pairs)
+    attached = attach_runtime(classifier)
+    assert attached.error is None and classifier.runtime is not None
+    _, on_onnx, _ = classify_pairs(classifier, pairs)
+    assert torch.allclose(on_onnx, on_torch, atol=1e-4)

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from fusion.model.modeling import PAIR_TASKS, TaggerConfig, TaggerOutput, TokenTagger
+from fusion.model.packing import encode_embedded
 
 POOLINGS = ("mean", "first")
 
@@ -71,3 +72,23 @@ class PairClassifier(TokenTagger):
         return TaggerOutput(logits=logits, loss=loss, gates=gates,
                             attentions=out.attentions if output_attentions else None,
                             hidden_states=out.hidden_states if output_hidden_states else None)
+
+    def logits_from_embeddings(self, word_embeddings: torch.Tensor, positions: torch.Tensor,
+                               segments: torch.Tensor) -> torch.Tensor:
+        """Packed pairs (fusion/model/packing.py) from their word embeddings on -> rows × T ×
+        n_labels, where slot s of a row holds the logits of the row's pair s (slots past its pairs
+        hold the classifier's bias). The signature and shape of a tagger's, so that the ONNX export
+        (fusion/model/onnx_runtime.py) and its check against torch serve both."""
+        out = encode_embedded(self.encoder, word_embeddings, positions, segments,
+                              output_hidden_states=self.fusion is not None)
+        features = out.last_hidden_state
+        if self.fusion is not None:
+            features, _ = self.fusion(features, out.hidden_states[self.config.fusion_layer],
+                                      (segments >= 0).long(), segments)
+        # as many slots as tokens: a bound from the shape, not the data (as AIF's packed means)
+        slots = torch.arange(segments.shape[1], device=segments.device)
+        members = (segments.unsqueeze(-1) == slots).to(features.dtype)  # rows × T × slots
+        if self.config.pooling == "first":
+            members = members * (positions == 0).unsqueeze(-1).to(features.dtype)
+        pooled = members.transpose(1, 2) @ features / members.sum(1).unsqueeze(-1).clamp(min=1.0)
+        return self.classifier(self.dropout(pooled))

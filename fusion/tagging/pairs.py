@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from fusion.tagging.batching import pad_batch
+from fusion.model.packing import pack_batch
 
 MAX_PAIR_TOKENS = 256  # tokens of a pair with its template; XNLI's longest English pair has ~150
 
@@ -26,7 +26,9 @@ def encode_pairs(classifier, pairs: list[tuple[str, str]]) -> tuple[list[list[in
 
 @torch.no_grad()
 def pair_probabilities(classifier, ids: list[list[int]], batch_size: int = 32) -> torch.Tensor:
-    """len(ids) × n_labels class probabilities of encoded pairs, in eval mode, batched by length."""
+    """len(ids) × n_labels class probabilities of encoded pairs, in eval mode. Pairs of similar
+    length are packed into rows (fusion/model/packing.py), and a classifier with an ONNX Runtime
+    forward attached runs through it, as Compare's taggers do."""
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     device = next(classifier.parameters()).device
     pad_id = classifier.tokenizer.pad_token_id if classifier.tokenizer.pad_token_id is not None else 0
@@ -34,9 +36,10 @@ def pair_probabilities(classifier, ids: list[list[int]], batch_size: int = 32) -
     classifier.eval()
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
-        batch = pad_batch([ids[i] for i in rows], pad_id)
-        logits = classifier(batch["input_ids"].to(device), batch["attention_mask"].to(device)).logits
-        result[rows] = logits.float().softmax(-1).cpu()
+        batch = pack_batch([ids[i] for i in rows], pad_id).to(device)
+        logits = classifier.packed_logits(batch)  # rows × slots × labels
+        picked = torch.stack([logits[row, batch.segments[row, column]] for row, column in batch.places])
+        result[rows] = picked.float().softmax(-1).cpu()
     return result
 
 
