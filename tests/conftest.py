@@ -6,6 +6,9 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"  # no test touches the network, whatever the shell says
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+# the app's cache folder (the offline encoder's fp32 weights, ONNX graphs): the user's, unless set
+os.environ.setdefault("LFE_CACHE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
+                                                    ".cache"))
 
 from pathlib import Path  # noqa: E402
 

