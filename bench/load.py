@@ -4,7 +4,9 @@ only, bounded in count and time), and print what they waited, against the app ru
 server's memory after many new sessions and what a file being scored does to Compare.
 
     python bench/load.py [--clients 30] [--requests 5] [--sessions 500] [--upload-sentences 2000]
-                         [--repeats 3] [--light-client] [--timeout 600]
+                         [--repeats 3] [--light-client] [--timeout 600] [--mix]
+
+`--mix`: a class that uses Compare, Inside, Layers and one upload at once instead (bench/mix.py).
 
 Per server (the old way first, then the app as it ships): one user's Compare p50 over 10
 requests, then a class: N users open the page at once (connect; timed apart, with the server's
@@ -288,9 +290,15 @@ def main() -> int:
     parser.add_argument("--light-client", action="store_true", help=(
         "gradio_client without TLS set-up and file downloads (ssl_verify=False, download_files=False "
         "on the http loopback URL)"))
+    parser.add_argument("--mix", action="store_true",
+                        help="a class using Compare, Inside and Layers with one upload (bench/mix.py)")
     args = parser.parse_args()
     if args.light_client:
         CLIENT_OPTIONS.update(ssl_verify=False, download_files=False)
+    if args.mix:
+        import mix
+
+        return mix.main(args)
 
     figures = {}
     for name, settings in (("old way (one Compare at a time, models in turn, 2 threads, torch)", OLD_WAY),

@@ -6,7 +6,7 @@ import random
 
 import pytest
 import torch
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, write_xnli
 from safetensors.torch import load_file
 
 from fusion.model.checkpoint import load_tagger
@@ -180,3 +180,17 @@ def test_an_interrupted_stage_resumes_to_the_same_adapters(tmp_path, tiny_bert, 
     resumed = load_file(str(tmp_path / "resumed" / "sst2" / ADAPTERS_FILE))
     assert straight.keys() == resumed.keys()
     assert all(torch.allclose(straight[k], resumed[k], atol=1e-6) for k in straight)
+
+
+def test_a_pair_classifier_starts_from_intermediate_adapters(tmp_path, tiny_bert):
+    """XNLI as a target after an intermediate task: the same adapters carry over into a pair classifier."""
+    from fusion.model.pairs import PairClassifier, PairConfig
+    from fusion.training.pairs import PairTrainOptions, train_pairs
+
+    _run(tmp_path, tiny_bert, "sst2", epochs=1, max_examples=30)
+    write_xnli(tmp_path / "pairs", n=120)
+    options = PairTrainOptions(output_dir=str(tmp_path / "xnli"), data=str(tmp_path / "pairs"), encoder=tiny_bert,
+                               epochs=1, batch_size=8, start_from=str(tmp_path / "sst2"))
+    classifier = PairClassifier(PairConfig(encoder=tiny_bert))
+    train_pairs(options, show_progress=False, classifier=classifier)
+    assert load_tagger(tmp_path / "xnli").checkpoint_info["training"]["intermediate"]["task"] == "sst2"

@@ -5,6 +5,7 @@ import json
 
 import pytest
 import torch
+from conftest import XNLI_LABELS, write_pawsx, write_xnli
 
 from fusion.data import pairs as pair_data
 from fusion.data.pairs import english_pairs, held_out, pair_languages, read_pairs
@@ -17,36 +18,6 @@ from fusion.studies.four_tasks import TaskRow, accuracy_row, claims, four_task_t
 from fusion.studies.pos_results import pos_results, save_layer_choice
 from fusion.tagging.pairs import MAX_PAIR_TOKENS, classify_pairs, encode_pairs
 from fusion.training.pairs import PairTrainOptions, train_pairs
-
-XNLI_LABELS = ["entailment", "neutral", "contradiction"]
-
-
-def write_xnli(root, n=40):
-    """XTREME's layout: labelled dev files, unlabelled test files (CRLF), the German labelled test."""
-    folder = root / "xnli"
-    (folder / "xglue-de").mkdir(parents=True)
-    premises = [f"premise number {i // 2} is here" for i in range(n)]  # two hypotheses per premise
-    labels = [XNLI_LABELS[i % 3] for i in range(n)]
-    test = "".join(f"{p}\thypothesis {i}\r\n" for i, p in enumerate(premises))
-    for language in ("en", "de"):
-        (folder / f"test-{language}.tsv").write_bytes(test.encode("utf-8"))
-        (folder / f"dev-{language}.tsv").write_bytes("".join(
-            f"{language} dev {i}\t{language} hyp {i}\t{labels[i]}\r\n" for i in range(n // 2)).encode("utf-8"))
-    (folder / "xglue-de" / "test.txt").write_text(
-        "".join(f" {p}\thypothese {i}\t{labels[i]}\n" for i, p in enumerate(premises)), encoding="utf-8")
-    return labels
-
-
-def write_pawsx(root):
-    folder = root / "pawsx"
-    for sub in ("xglue-de", "hf-zh"):
-        (folder / sub).mkdir(parents=True)
-    (folder / "dev-en.tsv").write_text('"He said ""yes"" ."\tHe agreed .\t1\r\nA b .\tB a .\t0\r\n', encoding="utf-8")
-    for language in ("de", "zh", "fr"):
-        (folder / f"test-{language}.tsv").write_text("eins\tzwei\r\ndrei\tvier\r\n", encoding="utf-8")
-    (folder / "xglue-de" / "test_2k.tsv").write_text('id\tsentence1\tsentence2\tlabel\n1\t"eins\tzwei\t1\n2\tdrei\tvier\t0\n',
-                                                     encoding="utf-8")
-    (folder / "hf-zh" / "test.tsv").write_text("id\tsentence1\tsentence2\tlabel\n1\ta\tb\t0\n2\tc\td\t1\n", encoding="utf-8")
 
 
 def test_xnli_test_labels_come_from_the_german_copy_row_by_row(tmp_path):

@@ -17,6 +17,7 @@ from fusion.model.encoders import OFFLINE_ENCODER
 from fusion.model.pairs import PairClassifier, PairConfig
 from fusion.tagging.batching import length_grouped_batches, pad_batch
 from fusion.tagging.pairs import classify_pairs, encode_pairs
+from fusion.training.intermediate import start_from_intermediate
 from fusion.training.loop import load_resume, log_entry, optimizer_and_schedule, save_resume, set_seed
 
 
@@ -41,6 +42,8 @@ class PairTrainOptions:
     max_train_pairs: int | None = field(default=None, metadata={"help": "first N training pairs (all when None)"})
     tuning: str = field(default="lora", metadata={"help": "lora, full or frozen"})
     save_every: int = field(default=100, metadata={"help": "steps between resume points"})
+    start_from: str | None = field(default=None, metadata={
+        "help": "an intermediate-task run (python -m fusion intermediate): start from its adapters"})
 
 
 def held_out_accuracy(classifier: PairClassifier, pairs) -> float:
@@ -63,6 +66,7 @@ def train_pairs(options: PairTrainOptions, show_progress: bool = True,
                                                pooling=options.pooling))
     if classifier.config.task != options.task:
         raise ValueError(f"the classifier is for {classifier.config.task}, the options say {options.task}")
+    intermediate = start_from_intermediate(classifier, options.start_from) if options.start_from else None
     device = "cuda" if torch.cuda.is_available() else "cpu"
     classifier.to(device)
     train_set, held = english_pairs(options.data, options.task, options.max_train_pairs)
@@ -79,6 +83,8 @@ def train_pairs(options: PairTrainOptions, show_progress: bool = True,
                 "trainable_parameters": sum(p.numel() for p in trainable),
                 # the names the run records read for every study (fusion/evaluation/runs.py)
                 "train_sentences": len(train_set), "dev_sentences": len(held)}
+    if intermediate is not None:
+        settings["intermediate"] = intermediate
     pad_id = classifier.tokenizer.pad_token_id if classifier.tokenizer.pad_token_id is not None else 0
     while state["epoch"] < options.epochs:
         epoch = state["epoch"]
