@@ -19,15 +19,29 @@ from serve.slots import TaggerSlot, attach_runtimes, reference_tagger
 
 
 def load_examples(path: Path = EXAMPLES_FILE) -> list[dict]:
-    """[{"language": code, "text": ...}]; a missing or malformed file gives no examples."""
+    """[{"language": code, "text": ...}], each optionally with its right answer: "gold", the
+    entities as [[words, type], ...] in the order of the text, its "source" and "licence", and
+    "disagree": true where the shipped models disagree on it (tests/test_lesson.py checks).
+    A missing or malformed file gives no examples; a malformed answer is dropped (the example
+    stays, its answer unknown)."""
     try:
         items = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
     if not isinstance(items, list):
         return []
-    return [item for item in items if isinstance(item, dict) and isinstance(item.get("text"), str)
-            and item["text"].strip()]
+    examples = []
+    for item in items:
+        if not (isinstance(item, dict) and isinstance(item.get("text"), str) and item["text"].strip()):
+            continue
+        item = dict(item)
+        gold = item.get("gold")
+        if not (isinstance(gold, list) and all(
+                isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) and v.strip() for v in pair)
+                for pair in gold)):
+            item.pop("gold", None)
+        examples.append(item)
+    return examples
 
 
 def pair_runtimes(settings: Settings):

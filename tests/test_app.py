@@ -60,10 +60,18 @@ def test_the_hosting_knobs_are_environment_variables():
 # --------------------------------------------------------------------------------------------
 
 def test_every_tour_step_opens_a_tab_of_the_app(models):
-    demo = page.build_page(Services.create(models, examples=[{"language": "en", "text": "Paris"}]))
+    examples = [{"language": "en", "text": "Paris"}, {"language": "de", "text": "Berlin", "disagree": True}]
+    demo = page.build_page(Services.create(models, examples=examples))
     ids = {block.id for block in demo.blocks.values() if isinstance(block, gr.Tab)}
     assert len(tour.STEPS) == 5 and {step.tab for step in tour.STEPS} <= ids
-    assert sum(step.example for step in tour.STEPS) == 1
+    # the first step tags the first example, the disagreement step one the models disagree on
+    assert [tour.example_text(step, examples) for step in tour.STEPS] == ["Paris", "Berlin", None, None, None]
+    assert tour.STEPS[1].anchor == "disagreement" and "Show the right answer" in tour.STEPS[1].text
+    assert [tour.example_text(step, examples[:1]) for step in tour.STEPS[:2]] == ["Paris", None]  # none disagrees
+    assert [tour.example_text(step, []) for step in tour.STEPS[:2]] == [None, None]
+    tagging = [fn for fn in demo.fns.values() if fn.fn is not None and fn.name == "<lambda>" and not fn.inputs
+               and [o.elem_id for o in fn.outputs] == ["text"]]
+    assert sorted(fn.fn() for fn in tagging) == ["Berlin", "Paris"]  # each of the two buttons fills the box
 
 
 def test_the_endpoints_keep_their_names_and_the_new_sections_add_theirs(models):

@@ -137,6 +137,169 @@ def test_a_link_restores_the_text_and_the_view(tiny_app, browser):
     fresh.wait_for_function("() => !window.location.search.includes('tab=')")  # the address follows the tab
 
 
+def _attention_shows(page, layer: int, head: int) -> None:
+    page.wait_for_function("(end) => document.querySelector('#attention-plot .gtitle')?.textContent.endsWith(end)",
+                           arg=f"layer {layer}, head {head}")
+
+
+def test_inside_boxes_apply_on_enter_and_plot_box_and_link_agree(tiny_app, browser):
+    """Typing a head or a layer and pressing Enter draws it (Gradio's slider box applied only on
+    leaving it); a number out of range or not whole snaps, the same in the box, the plot and the
+    link (the tiny model: 3 layers, 2 heads)."""
+    page = _page(browser)
+    _compare(page, tiny_app, "Angela Merkel visited Paris.")
+    page.get_by_role("tab", name="Inside").click()
+    _attention_shows(page, 3, 1)
+    head, layer = (page.locator(f"#inside-{name} input[type=number]") for name in ("head", "layer"))
+    head.fill("2")
+    head.press("Enter")
+    _attention_shows(page, 3, 2)
+    page.wait_for_function("() => new URLSearchParams(window.location.search).get('head') === '2'")
+    assert head.input_value() == "2"
+    layer.fill("2")
+    layer.press("Enter")
+    _attention_shows(page, 2, 2)
+    page.wait_for_function("() => new URLSearchParams(window.location.search).get('layer') === '2'")
+    layer.fill("9")  # beyond the last layer: snaps to it (the default, so the link leaves it out)
+    layer.press("Enter")
+    _attention_shows(page, 3, 2)
+    page.wait_for_function("() => !window.location.search.includes('layer=')")
+    head.fill("1.4")
+    head.press("Enter")
+    _attention_shows(page, 3, 1)
+    page.wait_for_function("() => !window.location.search.includes('head=')")
+    assert (layer.input_value(), head.input_value()) == ("3", "1") and page.locator(".toast-body").count() == 0
+
+
+def test_compare_chips_name_their_type_in_the_palette_colour(tiny_app, browser):
+    from ui.common import ENTITY_COLOURS
+
+    page = _page(browser)
+    _compare(page, tiny_app, "Angela Merkel visited Paris. Then Olaf Scholz went to Berlin.")
+    chips = page.evaluate("""() => [...document.querySelectorAll('#baseline-entities .token.highlighted')].map(
+        (chip) => { const label = chip.querySelector('.label');
+                    return label && [label.textContent.trim(), getComputedStyle(label).backgroundColor]; })""")
+    assert chips and all(chips), chips  # every entity names its type on the chip
+    for kind, background in chips:
+        red, green, blue = (int(ENTITY_COLOURS[kind][i:i + 2], 16) for i in (1, 3, 5))
+        assert background == f"rgb({red}, {green}, {blue})", (kind, background)
+
+
+# A word split over two lines ("gro / ups"): its text's boxes lie on more than one line.
+BROKEN_WORDS = """(selector) => { const broken = [];
+  for (const root of document.querySelectorAll(selector)) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const word of node.data.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, word.index); range.setEnd(node, word.index + word[0].length);
+        const lines = new Set([...range.getClientRects()].filter((box) => box.width > 0).map((box) => Math.round(box.top)));
+        if (lines.size > 1) broken.push(word[0]); } } }
+  return broken; }"""
+FITS = "(selector) => { const box = document.querySelector(selector); return box.scrollWidth <= box.clientWidth; }"
+LONG_TEXT = ("The European Union and the United Nations met in Geneva on Monday, where Angela Merkel said that "
+             "several working groups of the World Health Organization would meet again in Nairobi before the "
+             "summer, and that the representatives of the participating organisations and their working groups "
+             "agreed on everything. Researchers from Stanford University joined the groups for the first time.")
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_words_never_break_inside_and_the_entities_fit(tiny_app, browser, viewport):
+    """Long prose breaks between words, in the panes and in help text; table headers too; on a
+    phone Compare's entity table fits, its agreement column in sight."""
+    page = _page(browser, viewport, is_mobile=viewport is PHONE)
+    _compare(page, tiny_app, LONG_TEXT)
+    page.wait_for_selector("#entity-table [data-testid^=cell-]", state="attached")
+    page.wait_for_timeout(500)
+    assert page.evaluate(BROKEN_WORDS, "#baseline-entities .textfield, #fusion-entities .textfield, .prose") == []
+    assert page.evaluate(BROKEN_WORDS, "#entity-table th") == []
+    assert page.evaluate(FITS, "#entity-table .virtual-table-viewport")
+    assert page.locator("#entity-table th", has_text="agreement").is_visible()
+    page.get_by_role("tab", name="Errors").click()
+    page.wait_for_selector("#errors-sentences [data-testid^=cell-]", state="attached")
+    page.wait_for_timeout(500)
+    assert page.evaluate(BROKEN_WORDS, "#errors-sentences th, #errors-sentences [data-testid^=cell-]") == []
+    _shot(page, f"{'phone' if viewport is PHONE else 'desktop'}-long-text-errors")
+
+
+def test_results_fit_the_desktop_and_their_titles_a_phone(tiny_app, browser):
+    page = _page(browser)
+    page.goto(tiny_app)
+    page.get_by_role("tab", name="Results").click()
+    page.wait_for_selector("#language-table [data-testid^=cell-]", state="attached")
+    page.wait_for_timeout(1000)
+    assert page.evaluate(FITS, "#language-table .virtual-table-viewport")  # the intervals too, at 1400 px
+    assert page.evaluate(BROKEN_WORDS, "#language-table th") == []
+    group = page.get_by_role("combobox", name="Runs to compare (seeds of one recipe are averaged)")
+    assert group.input_value().startswith("zero-shot · all test · ")  # what tells the groups apart, first
+    assert group.evaluate("(box) => box.scrollWidth <= box.clientWidth")  # and all of it in sight
+    _shot(page, "desktop-results")
+    phone = _page(browser, PHONE, is_mobile=True)
+    phone.goto(tiny_app)
+    phone.get_by_role("tab", name="Results").click()
+    phone.wait_for_selector("#language-table [data-testid^=cell-]", state="attached")
+    phone.wait_for_selector(".js-plotly-plot .gtitle")
+    phone.wait_for_timeout(1000)
+    titles = phone.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].filter((plot) => plot.offsetParent)
+        .map((plot) => [plot.querySelector('.gtitle')?.getBoundingClientRect().right ?? 0,
+                        plot.querySelector('.main-svg').getBoundingClientRect().right])""")
+    assert len(titles) >= 2 and all(title <= plot for title, plot in titles), titles
+    _shot(phone, "phone-results")
+
+
+def _arabic_file(folder) -> Path:
+    """The first sentences of the shipped Arabic sample as a CoNLL file (with brackets)."""
+    import json
+
+    sample = json.loads((ROOT / "assets" / "error_samples" / "ar.json").read_text(encoding="utf-8"))
+    lines = ["\n".join(f"{token}\t{tag}" for token, tag in zip(item["tokens"], item["gold"]))
+             for item in sample["sentences"][:6]]
+    path = folder / "arabic.conll"
+    path.write_text("\n\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+# The x of each piece of a pane's text, in the order of the text
+PIECE_X = """(selector) => [...document.querySelectorAll(selector + ' .token-container')]
+    .map((piece) => piece.getBoundingClientRect().x)"""
+
+
+def test_right_to_left_sentences_read_right_to_left_in_errors_and_evaluate(tiny_app, browser, tmp_path):
+    """Arabic in the Errors tab and in an uploaded file: the panes are right to left (the text's
+    start at the right), the sentence list's cells find their own direction; Evaluate shows its
+    scores, figure and panes only once a file is scored."""
+    page = _page(browser)
+    page.goto(tiny_app)
+    page.get_by_role("tab", name="Errors").click()
+    page.wait_for_selector("#errors-sentences [data-testid^=cell-]", state="attached")
+    assert not page.locator("#errors-gold").is_visible()  # no sentence picked: no empty panes
+    page.get_by_role("combobox", name="Language", exact=True).click()
+    page.get_by_role("option", name="ar", exact=True).click()
+    page.wait_for_function("() => /[\u0600-\u06ff]/.test(document.querySelector("
+                           "'#errors-sentences [data-testid=cell-0-1]')?.innerText ?? '')")
+    cell = page.locator("#errors-sentences [data-testid=cell-0-1] span")
+    assert cell.evaluate("(span) => getComputedStyle(span).unicodeBidi") == "plaintext"
+    page.locator("#errors-sentences [data-testid=cell-0-1]").click()
+    page.wait_for_selector("#errors-gold .token-container")
+    assert page.locator("#errors-gold").get_attribute("dir") == "rtl"
+    pieces = page.evaluate(PIECE_X, "#errors-gold")
+    assert len(pieces) > 1 and pieces == sorted(pieces, reverse=True)  # the first piece at the right
+    _shot(page, "desktop-errors-arabic")
+
+    page.get_by_role("tab", name="Evaluate your data").click()
+    assert not page.locator("#upload-results").is_visible()  # before a file: no empty table, plot or panes
+    page.locator("#upload input[type=file]").set_input_files(str(_arabic_file(tmp_path)))
+    page.get_by_role("button", name="Score both models").click()
+    page.wait_for_selector("#upload-results", state="visible")
+    page.wait_for_selector("#upload-sentences [data-testid=cell-0-1]", state="attached")
+    page.locator("#upload-sentences [data-testid=cell-0-1]").click()
+    page.wait_for_selector("#upload-gold .token-container")
+    assert page.locator("#upload-gold").get_attribute("dir") == "rtl"
+    pieces = page.evaluate(PIECE_X, "#upload-gold")
+    assert pieces == sorted(pieces, reverse=True)
+    _shot(page, "desktop-evaluate-arabic")
+
+
 def test_copy_link_puts_the_address_on_the_clipboard(tiny_app, browser):
     page = _page(browser, permissions=["clipboard-read", "clipboard-write"])
     _compare(page, tiny_app, "Paris")
@@ -171,7 +334,8 @@ def test_the_comparison_downloads(tiny_app, browser, tmp_path):
         contents[name] = path.read_bytes()
     assert b"<script>" not in contents["html"] and b"&lt;" in contents["html"]
     assert contents["png"].startswith(b"\x89PNG")
-    assert contents["csv"].decode().splitlines()[0] == "model,entity,type,score,start,end,agreement"
+    assert contents["csv"].startswith(b"\xef\xbb\xbf")  # a spreadsheet reads it as UTF-8 (Arabic, Hebrew...)
+    assert contents["csv"].decode("utf-8-sig").splitlines()[0] == "model,entity,type,score,start,end,agreement"
 
 
 def test_inside_before_any_compare_is_a_placeholder(tiny_app, browser):

@@ -9,11 +9,19 @@ import time
 import pytest
 from PIL import Image
 
+from pathlib import Path
+
 from fusion.tagging.agreement import EntityRow, Segment
 from ui import export
+from ui.common import ENTITY_COLOURS
 
 HOSTILE = "<script>alert(1)</script>"
 COLOURS = {"PER": "#8ecae6", "LOC": "#90be6d"}
+PALETTE = {kind: ENTITY_COLOURS[kind] for kind in ("PER", "ORG", "LOC")}
+
+
+def export_rgb(colour: str) -> tuple:
+    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
 
 
 def segments(text: str, spans) -> tuple:
@@ -55,8 +63,32 @@ def test_html_keeps_the_direction_and_lists_every_entity():
     text = "זאב נסע לירושלים"
     page = export.comparison_html(comparison(text, [(8, 16, "LOC")], direction="rtl"))
     assert page.count('dir="rtl"') == 2  # both panels
-    assert "<td>לירושלים</td>" in page and page.count("<tr>") == 2  # header + one entity
+    assert '<td dir="auto">לירושלים</td>' in page and page.count("<tr>") == 2  # header + one entity
     assert "Neither model found an entity" in export.comparison_html(comparison("plain text", []))
+
+
+def test_right_to_left_text_keeps_its_order_in_every_file(tmp_path):
+    """Hebrew with brackets and a Latin name: the page marks its direction (each cell its own),
+    the CSV holds the text in logical order behind a byte-order mark (so a spreadsheet reads it as
+    UTF-8), and the picture lays the first word out at the right."""
+    text = "זאב (IBM) נסע לירושלים"
+    files = export.write_exports(comparison(text, [(5, 8, "ORG"), (14, 22, "LOC")], direction="rtl",
+                                                 colours=PALETTE), tmp_path)
+    page = Path(files.html).read_text(encoding="utf-8")
+    assert '<p class="text" dir="rtl">' in page and '<td dir="auto">IBM</td>' in page
+    raw = Path(files.csv).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # the BOM
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert rows[0][0] == "model" and [row[1] for row in rows[1:]] == ["IBM", "לירושלים"]
+    picture = Image.open(files.png).convert("RGB")
+    pixels = picture.load()
+    boxes = {}  # the first line of each colour: the entity's box (the legend comes later)
+    for kind in ("ORG", "LOC"):
+        rgb = export_rgb(PALETTE[kind])
+        top = next(y for y in range(picture.height) if any(pixels[x, y] == rgb for x in range(picture.width)))
+        boxes[kind] = [x for x in range(picture.width) if pixels[x, top + 6] == rgb]
+    # the ORG box (the entity nearer the start) lies right of the LOC box in a right-to-left line
+    assert boxes["ORG"] and boxes["LOC"] and min(boxes["ORG"]) > max(boxes["LOC"])
 
 
 def test_csv_columns_and_formula_guard():

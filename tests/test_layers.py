@@ -83,6 +83,9 @@ def test_the_layers_view_reads_a_sentence_with_gate_shares(tmp_path, tiny_bert, 
     layers_view(slot, slots, text, 1, cache)
     assert cache.computed == 1  # the second look comes from the cache
     assert "Compare a text first" in layers_view(slot, slots, "  ", 0, cache)[0]
+    # a right-to-left sentence's words run right to left, under the grid too (the gate bars)
+    _, figure, *_ = layers_view(slot, slots, "ذهب باراك أوباما إلى باريس.", 0, cache)
+    assert figure.layout.xaxis.autorange == figure.layout.xaxis2.autorange == "reversed"
     broken = load_probe_slot(tmp_path / "missing")
     assert not broken.ready and "not loaded" in layers_view(broken, slots, text, 0)[0]
 

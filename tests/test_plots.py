@@ -102,3 +102,36 @@ def test_per_type_bars(series, traces):
     assert len(figure.data) == traces
     if traces:
         assert figure.data[1].marker.pattern.shape == "/" and figure.data[0].marker.color == "#4C78A8"
+
+
+ARABIC = ["<s>", "▁ذهب", "▁إلى", "▁(", "باريس", "▁)", "</s>"]
+
+
+def test_token_axes_run_right_to_left_for_a_right_to_left_sentence():
+    """Inside and Layers lay a sentence out as it reads: a right-to-left sentence's first token at
+    the right; each tick is embedded right to left, so a lone bracket shows as in the sentence."""
+    matrix = np.eye(len(ARABIC))
+    ltr = plots.attention_heatmap(ARABIC, matrix)
+    rtl = plots.attention_heatmap(ARABIC, matrix, rtl=True)
+    assert ltr.layout.xaxis.autorange is None and rtl.layout.xaxis.autorange == "reversed"
+    assert rtl.layout.yaxis.autorange == "reversed"  # rows still read top to bottom
+    assert rtl.layout.xaxis.ticktext[3] == "\u202b▁(\u202c" and ltr.layout.xaxis.ticktext[3] == "▁("
+    assert rtl.layout.xaxis.ticktext[0] == "\u202b&lt;s&gt;\u202c"  # still escaped
+    bars = plots.gate_share_bars(ARABIC, [0.5] * len(ARABIC), 1, rtl=True)
+    assert bars.layout.xaxis.autorange == "reversed"
+    grid = plots.emergence_grid(["ذهب", "إلى", "باريس"], [["O", "O", "B-LOC"]] * 2, np.full((2, 3), 0.9),
+                                gate_share=[0.5, 0.5, 0.5], fusion_layer=1, rtl=True)
+    assert grid.layout.xaxis.autorange == grid.layout.xaxis2.autorange == "reversed"  # grid and gate bars
+    assert plots.emergence_grid(["Paris"], [["B-LOC"]], [[0.9]]).layout.xaxis.autorange is None
+
+
+def test_titles_fit_a_phone_and_say_the_rest_below():
+    """Plotly never wraps a title: a phone (about 330 px of plot) clipped the long ones."""
+    delta = plots.delta_bars(["Arabic (ar)"], [1.0], ["Afro-Asiatic"], [(0.5, 1.5)])
+    sweep = plots.layer_sweep([0, 1], {"targets": [50.0, 52.0]}, subtitle="best English k = 1")
+    transfer = plots.layer_transfer([0, 1], [50, 60], [40, 45], [0.8, 0.75])
+    for figure in (delta, sweep, transfer):
+        assert len(figure.layout.title.text) <= 35 and figure.layout.title.subtitle.text
+    assert delta.layout.title.subtitle.text == "fusion − baseline, in F1 points"
+    hostile = plots.per_type_bars([plots.BarSeries("x", "fusion", False, {"PER": 50.0})], subtitle="<b>x</b>")
+    assert hostile.layout.title.subtitle.text == "&lt;b&gt;x&lt;/b&gt;"

@@ -41,7 +41,8 @@ def test_the_downloads_and_the_picture_of_a_compared_text(models, tmp_path, monk
     view = CompareService(models).compare("Angela Merkel visited Paris.")
     exports = compare.export_values(view, {}, {})
     assert "visited" in Path(exports.html).read_text(encoding="utf-8")  # the text, cut at the entities
-    assert Path(exports.csv).read_text(encoding="utf-8").startswith("model,entity,type,score,start,end,agreement")
+    # utf-8-sig: the CSV may start with a byte-order mark (for spreadsheets)
+    assert Path(exports.csv).read_text(encoding="utf-8-sig").startswith("model,entity,type,score,start,end,agreement")
     assert exports.picture.visible is True and exports.png.visible is False and exports.png.value is None
     drawn = compare.picture_values(view, {}, {})
     assert drawn.picture.visible is False and drawn.png.visible is True
@@ -74,3 +75,69 @@ def test_the_page_layout_follows_the_text(models):
     assert all(update.rtl for update in (layout.baseline, layout.fusion, layout.disagreement))
     assert layout.downloads.visible is False  # stale downloads hidden
     assert len(layout.table) == len(arabic.rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Show the right answer
+# --------------------------------------------------------------------------------------------
+
+EXAMPLES = [{"language": "en", "text": "Angela Merkel visited Paris.", "gold": [["Angela Merkel", "PER"], ["Paris", "LOC"]],
+             "source": "written <b>by hand</b>", "licence": "MIT"},
+            {"language": "ar", "text": "زار محمد علي مدينة القاهرة.", "gold": [["محمد علي", "PER"], ["القاهرة", "LOC"]],
+             "source": "WikiANN (PAN-X), ar test sentence 1", "licence": "CC BY-SA"},
+            {"language": "en", "text": "No answer here."}]
+
+
+def _segments(pane: gr.HighlightedText) -> list[tuple]:
+    return [(item["token"], item["class_or_confidence"]) for item in pane.value]
+
+
+def test_the_right_answer_of_an_example_is_shown_with_what_each_model_found(models):
+    view = compare_text(models, "Angela Merkel visited Paris.")
+    answer = compare.right_answer_values(EXAMPLES, view)
+    assert set(answer._fields) == {"answer_note", "answer"}
+    assert answer.answer.visible is True and answer.answer.rtl is False
+    assert _segments(answer.answer) == [("Angela Merkel", "PER"), (" visited ", None), ("Paris", "LOC"), (".", None)]
+    found = {side: compare.exactly_right(view, side, compare.gold_entities(view.text, EXAMPLES[0]["gold"]))
+             for side in ("baseline", "fusion")}
+    assert f"baseline {found['baseline']} of 2, fusion {found['fusion']} of 2" in answer.answer_note
+    assert answer.answer_note.startswith("**The right answer:** 2 entities.")
+    assert "<b>" not in answer.answer_note and "Source: written" in answer.answer_note  # the file's text, escaped
+    assert answer.answer_note.endswith("Licence: MIT.")
+    assert "WikiANN" not in answer.answer_note
+    arabic = compare.right_answer_values(EXAMPLES, compare_text(models, "  زار محمد علي مدينة القاهرة.\n"))
+    assert arabic.answer.rtl is True and ("القاهرة", "LOC") in _segments(arabic.answer)  # as given, give or take spaces
+    assert "automatically from Wikipedia" in arabic.answer_note
+
+
+def test_the_right_answer_is_unknown_for_typed_text(models):
+    for text in ("Angela Merkel visited Paris!", "No answer here.", "Olaf Scholz"):
+        answer = compare.right_answer_values(EXAMPLES, compare_text(models, text))
+        assert answer.answer_note == compare.ANSWER_UNKNOWN and answer.answer.visible is False
+    nothing = compare.right_answer_values(EXAMPLES, compare_text(models, " "))
+    assert nothing.answer_note == compare.ANSWER_NOTHING and nothing.answer.visible is False
+    hidden = compare.answer_hidden()  # after each Compare, until asked for again
+    assert hidden.answer_note == "" and hidden.answer.visible is False and hidden.answer.value is None
+
+
+def test_an_answer_is_placed_in_its_text_in_order():
+    text = "สมชาย ใจดี เดินทางจากกรุงเทพไปเชียงใหม่เพื่อพบเพื่อนที่มหาวิทยาลัยเชียงใหม่"
+    gold = [["เชียงใหม่", "LOC"], ["มหาวิทยาลัยเชียงใหม่", "ORG"]]
+    places = compare.gold_entities(text, gold)
+    assert [text[e.start:e.end] for e in places] == ["เชียงใหม่", "มหาวิทยาลัยเชียงใหม่"]
+    assert places[0].end <= places[1].start  # the city first, then the university
+    assert compare.gold_entities(text, [["Paris", "LOC"]]) is None
+    assert compare.gold_entities(text, gold[::-1]) is None  # out of order: not there after the university
+    assert compare.example_of(EXAMPLES, "No answer here.") is None and compare.example_of(EXAMPLES, None) is None
+
+
+def test_show_the_right_answer_is_a_private_event_and_a_new_compare_hides_it(models):
+    from serve.services import Services
+    from ui import page
+
+    demo = page.build_page(Services.create(models, examples=EXAMPLES))
+    reveal = [fn for fn in demo.fns.values() if fn.name == "on_right_answer"]
+    assert len(reveal) == 1 and reveal[0].api_visibility == "private"
+    assert [o.elem_id for o in reveal[0].outputs] == ["answer-note", "right-answer"]
+    layouts = [fn for fn in demo.fns.values() if fn.name == "on_layout"]
+    assert layouts and all("right-answer" in [o.elem_id for o in fn.outputs] for fn in layouts)

@@ -39,6 +39,43 @@ def test_score_upload(models, runs_dir, tmp_path):  # noqa: F811 — the fixture
         assert set(view.errors) == {"baseline", "fusion"}
 
 
+def test_the_chart_sets_the_file_beside_one_group_of_stored_runs(runs_dir):
+    """Every group's stored scores are in the table (the default group first), but the chart
+    shows the default group's only: ~20 bars per type said nothing."""
+    import json
+
+    from conftest import make_record
+
+    for model, layer in (("baseline", None), ("fusion-l10", 10), ("fusion-l2", 2)):
+        small = make_record(f"small-{model}", model, layer, "test", {"en": 0.5, "de": 0.3}, 3,
+                            train_sentences=2000, study="seed-study")
+        (runs_dir / f"small-{model}.json").write_text(json.dumps(small), encoding="utf-8")
+    records, _ = read_results(runs_dir)
+    rows, series = evaluate.stored_rows(records, "de")
+    sources = list(dict.fromkeys(row["source"] for row in rows))
+    assert len(sources) == 2 and "20000" in sources[0]  # the default group's rows first
+    small_models = list(dict.fromkeys(row["model"] for row in rows if "2000 sent" in row["source"]))
+    assert small_models == ["baseline", "fusion-l2", "fusion-l10"]  # natural order
+    assert [item.name for item in series] == ["baseline · stored (en 20000 sent × 3 ep)",
+                                              "fusion-l1 · stored (en 20000 sent × 3 ep)"]
+
+
+def test_the_scores_show_one_decimal_and_wait_for_a_scored_file(models, runs_dir, tmp_path):
+    import gradio as gr
+
+    from ui import markup
+    from ui.common import decimals
+
+    records, _ = read_results(runs_dir)
+    path = tmp_path / "mine.tsv"
+    path.write_text(CONLL, encoding="utf-8")
+    table = evaluate.score_upload(models, str(path), "de", records).scores
+    shown = gr.Dataframe(interactive=False).postprocess(decimals(table, whole=("support",))).metadata
+    f1 = [row[evaluate.SCORE_COLUMNS.index("F1")] for row in shown["display_value"]]
+    assert all(len(value.split(".")[1]) == 1 for value in f1)  # "61.0", never "61"
+    assert "dataset.scored" in markup.SCORED_JS and '[data-scored="yes"]) #upload-results' in markup.PAGE_CSS
+
+
 def test_score_upload_refuses_clearly(models, tmp_path, monkeypatch):
     bad = tmp_path / "bad.tsv"
     bad.write_text("Angela\tB-PER\nMerkel\n", encoding="utf-8")

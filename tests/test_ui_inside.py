@@ -84,7 +84,7 @@ def test_inside_shows_a_placeholder_until_a_text_is_compared(models):
     note, *_ = inside.inside_values(models, view_of(models, ""), 0, "fusion", 1, 1, cache, None, 3, 2)
     assert note == inside.PLACEHOLDER
     *_, layer, head = inside.inside_values(models, view_of(models, "Paris."), 0, "fusion", 99, -4, cache, None, 3, 2)
-    assert (layer, head) == (3, 1)  # snapped into the range, shown back in the sliders
+    assert (layer, head) == (3, 1)  # snapped into the range: what the plots show (for the API)
     clamp_js = markup.inside_clamp_js(3, 2)
     assert "top) => Math.min" in clamp_js and "snap(layer, 3)" in clamp_js
     # which of the two shows is the browser's (a column set by the server is re-read at every
@@ -101,3 +101,32 @@ def test_the_sentence_picker_follows_the_compared_text(models):
     assert [index for _, index in picker.choices] == [0, 1] and picker.value == 1
     assert inside.sentence_picker(view, 7).value == 0  # a sentence the text does not have: the first
     assert inside.sentence_picker(view_of(models, ""), 0).value is None
+
+
+def test_a_right_to_left_sentence_reads_right_to_left_inside(models):
+    cache = ExplanationCache()
+    view = compare_text(models, "Paris is big. ذهب باراك أوباما إلى باريس.")
+    _, attention, _, share, gates = inside.inside_view(models, view, "fusion", 1, 1, 1, cache)
+    assert attention.layout.xaxis.autorange == "reversed" and share.layout.xaxis.autorange == "reversed"
+    assert all(tick.startswith("\u202b") for tick in gates.layout.yaxis.ticktext)
+    _, attention, *_ = inside.inside_view(models, view, "fusion", 0, 1, 1, cache)  # the English sentence
+    assert attention.layout.xaxis.autorange is None
+
+
+def test_the_boxes_apply_on_enter_and_never_take_an_old_answer_back(models):
+    """Layer and head apply on Enter, on leaving the box, by its arrows and on letting go of the
+    slider; the answer goes to hidden boxes (the API's), never into the sliders, and a number
+    typed while the last view is drawn is drawn next (always_last), not dropped."""
+    from serve.services import Services
+    from ui import page
+
+    js = markup.inside_clamp_js(3, 2)
+    assert "event.key === 'Enter'" in js and "blur()" in js and "lfeInsideBoxes" in js
+    demo = page.build_page(Services.create(models, examples=[]))
+    fn = next(fn for fn in demo.fns.values() if fn.api_name == "inside")
+    assert fn.trigger_mode == "always_last"
+    outputs = {getattr(block, "elem_id", None) for block in fn.outputs}
+    assert not outputs & {"inside-layer", "inside-head"} and len(fn.outputs) == len(inside.InsideValues._fields)
+    triggers = {(demo.blocks[block_id].elem_id, event) for block_id, event in fn.targets
+                if getattr(demo.blocks[block_id], "elem_id", None)}
+    assert {("inside-layer", "release"), ("inside-head", "release")} <= triggers

@@ -39,8 +39,8 @@ def test_results_groups_never_mix_recipes(runs_dir):
                         train_sentences=2000, study="seed-study")
     (runs_dir / "small.json").write_text(json.dumps(small), encoding="utf-8")
     records, _ = read_results(runs_dir)
-    labels = [label for label, _ in results.group_choices(records)]
-    assert len(labels) == 2 and "20000" in labels[0] and "2000 sent" in labels[1]
+    labels = [label for label, _ in results.group_choices(records)]  # natural order, by study first
+    assert labels == ["seed-study · ≤ 100 test · en 2000 sent × 3 ep", "zero-shot · ≤ 100 test · en 20000 sent × 3 ep"]
     rows, _ = evaluate.stored_rows(records, "de")
     assert {row["source"] for row in rows} == {"stored: en 20000 sent × 3 ep, 100 sentences, 2 runs",
                                                "stored: en 2000 sent × 3 ep, 100 sentences, 1 run"}
@@ -60,8 +60,27 @@ def test_results_reload_picks_the_group_a_link_asks_for(runs_dir):
                         train_sentences=2000, study="seed-study")
     (runs_dir / "small.json").write_text(json.dumps(small), encoding="utf-8")
     records, _ = read_results(runs_dir)
-    first, second = [key for _, key in results.group_choices(records)]
+    first, _ = default_choice(records, "fusion-l1")  # the most-trained group
+    second = next(key for _, key in results.group_choices(records) if key != first)
     _, _, group, fusion_model = results.reload_values(runs_dir, "fusion-l1", second, "fusion-l1")
     assert group.value == second and fusion_model.value is None  # no fusion run in that group
     _, _, group, fusion_model = results.reload_values(runs_dir, "fusion-l1", "no|such|group", None)
     assert group.value == first and fusion_model.value == "fusion-l1"
+
+
+def test_the_table_shows_one_decimal_per_column_and_models_sort_naturally(runs_dir):
+    import gradio as gr
+
+    records, _ = read_results(runs_dir)
+    key, fusion_model = default_choice(records, "fusion-l1")
+    table = results.results_view(runs_dir, records, key, fusion_model, "family", 1).table
+    shown = gr.Dataframe(interactive=False).postprocess(results.shown_table(table)).metadata["display_value"]
+    column = {name: [row[index] for row in shown] for index, name in enumerate(results.TABLE_COLUMNS)}
+    assert column["baseline F1"] == ["41.0", "61.0", "81.0", "21.0"]  # ar, de, en, zh: "41.0", never "41"
+    assert column["sentences"] == ["100"] * 4 and column["Δ 95% low"] == ["–"] * 4  # no sidecars: no interval
+    for k in (10, 2):
+        record = make_record(f"fusion-l{k}-s1", f"fusion-l{k}", k, "test", {"en": 0.8, "de": 0.6}, 1)
+        (runs_dir / f"l{k}.json").write_text(json.dumps(record), encoding="utf-8")
+    records, _ = read_results(runs_dir)
+    group = results.group_by_key(records, key)
+    assert results.model_choices(records, group) == ["fusion-l1", "fusion-l2", "fusion-l10"]

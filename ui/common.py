@@ -1,18 +1,26 @@
 """Small things every tab uses: named outputs (`Parts`), the error guard, numbers from any widget,
-the sentence picker's choices and the entity colours."""
+the sentence picker's choices, the entity palette, reading direction, the order of lists of runs
+and the number format of tables."""
 
 from __future__ import annotations
 
 import functools
 import math
+import re
 import traceback
 
 import gradio as gr
 
+from fusion.text.languages import text_direction
 from serve.markdown import failure_message
 
-ENTITY_COLOURS = {"PER": "#8ecae6", "ORG": "#ffb703", "LOC": "#90be6d", "MISC": "#cdb4db"}
-SPARE_COLOURS = ["#f4a261", "#e9c46a", "#a8dadc", "#ffafcc"]
+# The one palette of entity types: Compare's panes, the Layers grid, Errors, Evaluate and the
+# exports all take their colours from here. Okabe–Ito colours, told apart with the common
+# colour-vision deficiencies; each has a name, for help text that says which is which.
+ENTITY_PALETTE = {"PER": ("#56B4E9", "sky blue"), "ORG": ("#E69F00", "orange"),
+                  "LOC": ("#009E73", "green"), "MISC": ("#CC79A7", "pink")}
+ENTITY_COLOURS = {kind: colour for kind, (colour, _) in ENTITY_PALETTE.items()}
+SPARE_COLOURS = ["#0072B2", "#D55E00", "#F0E442", "#999999"]  # types beyond the four
 
 
 class Parts(dict):
@@ -69,7 +77,10 @@ def sentence_choices(text: str, sentences: list[tuple[int, int]]) -> list[tuple[
     labels = []
     for index, (start, end) in enumerate(sentences):
         words = text[start:end]
-        labels.append((f"{index + 1}: {words[:60]}{'…' if len(words) > 60 else ''}", index))
+        shown = f"{words[:60]}{'…' if len(words) > 60 else ''}"
+        if is_rtl(words):  # isolated right to left (RLI … PDI), after the number
+            shown = f"\u2067{shown}\u2069"
+        labels.append((f"{index + 1}: {shown}", index))
     return labels
 
 
@@ -77,5 +88,61 @@ def entity_colours(slots: dict) -> dict[str, str]:
     """A colour per entity type the loaded checkpoints can predict (PER, ORG, LOC for PAN-X)."""
     types = sorted({t for s in slots.values() if s.ready for t in s.tagger.entity_types}) \
         or ["PER", "ORG", "LOC"]
+    return palette_of(types)
+
+
+def palette_of(types) -> dict[str, str]:
+    """The palette's colour of each type, in order; a type it does not know gets a spare one."""
     spare = iter(SPARE_COLOURS * (1 + len(types) // len(SPARE_COLOURS)))
     return {t: ENTITY_COLOURS.get(t) or next(spare) for t in types}
+
+
+def colour_words(colours: dict[str, str]) -> str:
+    """The colours in words, for help text: "sky blue PER, orange ORG, green LOC"."""
+    names = {colour: name for colour, name in ENTITY_PALETTE.values()}
+    return ", ".join(f"{names.get(colour, 'grey')} {kind}" for kind, colour in colours.items())
+
+
+def is_rtl(text: str) -> bool:
+    """Whether `text` reads right to left: Compare's rule (fusion.text.languages.text_direction),
+    used by every view that shows text or lays tokens out in reading order."""
+    return text_direction(text) == "rtl"
+
+
+# --------------------------------------------------------------------------------------------
+# Lists of runs and tables of numbers
+# --------------------------------------------------------------------------------------------
+
+def natural_key(text) -> list:
+    """Sorts "fusion-l2" before "fusion-l10": digits compare as numbers."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part.lower())
+            for part in re.split(r"(\d+)", str(text)) if part]
+
+
+def group_label(group) -> str:
+    """A group of runs as its dropdown shows it: what tells groups apart first (the study and how
+    many test sentences), then the training recipe, so the closed box shows the difference."""
+    scope = "all" if group.sentences_cap is None else f"≤ {group.sentences_cap:,}"
+    return f"{group.study} · {scope} {group.split} · {group.recipe}"
+
+
+def group_options(found) -> list[tuple[str, str]]:
+    """(label, key) of each group of runs, in natural order of the labels."""
+    return sorted(((group_label(group), group.key) for group in found), key=lambda item: natural_key(item[0]))
+
+
+def decimals(table, places: int = 1, whole=(), finer: dict[str, int] | None = None):
+    """A table as the page shows it (a pandas Styler): every float column with `places` decimals
+    (never 75 in one row and 75.3 in the next), the `whole` columns (counts) as whole numbers,
+    the `finer` ones with their own number of decimals, "–" where empty. The numbers stay
+    numbers underneath, for sorting and for the API."""
+    if len(table):  # a column with no value at all shows "–" too, not "None"
+        table = table.astype({column: float for column in table.columns if table[column].isna().all()})
+    finer = {column: digits for column, digits in (finer or {}).items() if column in table.columns}
+    floats = [c for c in table.columns if c not in whole and c not in finer and table[c].dtype.kind == "f"]
+    styled = table.style.format(f"{{:.{places}f}}", subset=floats, na_rep="–")
+    counts = [c for c in whole if c in table.columns and table[c].dtype.kind in "fiu"]
+    styled = styled.format("{:,.0f}", subset=counts, na_rep="–")
+    for column, digits in finer.items():
+        styled = styled.format(f"{{:.{digits}f}}", subset=[column], na_rep="–")
+    return styled

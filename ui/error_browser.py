@@ -13,10 +13,12 @@ from fusion.evaluation.error_analysis import ERROR_KINDS, SentenceView, error_co
 from fusion.tagging.predict import Word, entities_from_words
 from serve.markdown import plain
 from serve.slots import SIDES
-from ui.common import Parts
+from ui.common import Parts, is_rtl
 
 SHOWN_LIMIT = 300  # sentences listed at once; the counts always cover all of them
-SENTENCE_COLUMNS = ["sentence", "text", "baseline mistakes", "fusion mistakes"]
+# "#": the sentence's number in its test set (a header "sentence" broke letter by letter on a phone)
+SENTENCE_COLUMNS = ["#", "text", "baseline mistakes", "fusion mistakes"]
+PANES = (("gold", "Gold"), ("baseline", "Baseline"), ("fusion", "Fusion"))
 WRONG = " ✗"  # suffix of a predicted entity that does not match gold
 HELP = (
     "**Where the models differ.** Each row is a sentence whose predictions differ between the two "
@@ -36,15 +38,11 @@ class Picked(NamedTuple):
 
 
 class Listed(NamedTuple):
-    """The sentences listed under the filters, none of them picked yet."""
+    """The sentences listed under the filters, none of them picked yet (`picked_panes(None)`)."""
 
     shown: list
     note: str
     sentences: pd.DataFrame
-    gold: None = None
-    baseline: None = None
-    fusion: None = None
-    text: str = ""
 
 
 class Shown(NamedTuple):
@@ -55,10 +53,6 @@ class Shown(NamedTuple):
     note: str
     counts: pd.DataFrame | None
     sentences: pd.DataFrame | None
-    gold: None = None
-    baseline: None = None
-    fusion: None = None
-    text: str | None = ""
 
 
 def entity_colours(types: list[str], base: dict[str, str]) -> dict[str, str]:
@@ -78,7 +72,7 @@ def _mistakes(view: SentenceView, side: str) -> str:
 
 
 def sentence_frame(views: list[SentenceView]) -> pd.DataFrame:
-    rows = [{"sentence": v.index, "text": v.text, "baseline mistakes": _mistakes(v, "baseline"),
+    rows = [{"#": v.index, "text": v.text, "baseline mistakes": _mistakes(v, "baseline"),
              "fusion mistakes": _mistakes(v, "fusion")} for v in views[:SHOWN_LIMIT]]
     return pd.DataFrame(rows, columns=SENTENCE_COLUMNS)
 
@@ -112,6 +106,15 @@ def sentence_values(views: list[SentenceView] | None, row: int | None) -> Picked
                   highlights(view, view.predicted["fusion"], view.gold), view.text)
 
 
+def picked_panes(picked: Picked | None) -> dict:
+    """The three panes and *Send to Compare* for a picked sentence, by part name: right to left
+    for a right-to-left sentence (Compare's rule), and hidden while no sentence is picked."""
+    picked = picked or Picked(None, None, None, "")
+    shown, rtl = picked.gold is not None, is_rtl(picked.text)
+    panes = {key: gr.HighlightedText(value=getattr(picked, key), visible=shown, rtl=rtl) for key, _ in PANES}
+    return panes | {"send": gr.Button(visible=shown), "text": picked.text}
+
+
 def filtered(views: list[SentenceView] | None, kinds, entity_types) -> tuple[list[SentenceView], str]:
     chosen = select(views or [], kinds, entity_types)
     note = (f"{len(chosen):,} of {len(views or []):,} differing sentences match"
@@ -126,7 +129,7 @@ def shown_values(views: list[SentenceView], note: str, kinds, entity_types) -> S
 
 
 def failed_values(message: str) -> Shown:
-    return Shown([], [], message, None, None, text=None)
+    return Shown([], [], message, None, None)
 
 
 class ErrorBrowser:
@@ -143,26 +146,31 @@ class ErrorBrowser:
             parts["types"] = gr.CheckboxGroup(types, value=types, label="Entity types")
         parts["sentences"] = gr.Dataframe(pd.DataFrame(columns=SENTENCE_COLUMNS), interactive=False, wrap=True,
                                           label="Sentences (pick one)", elem_id=f"{elem_prefix}-sentences",
-                                          column_widths=["9%", "51%", "20%", "20%"], max_height=420)
+                                          column_widths=["12%", "48%", "20%", "20%"], max_height=420)
         colour_map = entity_colours(types, colours)
-        for key, label in (("gold", "Gold"), ("baseline", "Baseline"), ("fusion", "Fusion")):
-            parts[key] = gr.HighlightedText(label=label, color_map=colour_map, show_legend=False,
-                                            elem_id=f"{elem_prefix}-{key}")
-        parts["send"] = gr.Button("Send to Compare", size="sm")
+        for key, label in PANES:  # shown once a sentence is picked (`picked_panes`)
+            parts[key] = gr.HighlightedText(label=label, color_map=colour_map, show_legend=False, visible=False,
+                                            elem_id=f"{elem_prefix}-{key}", elem_classes=["entities"])
+        parts["send"] = gr.Button("Send to Compare", size="sm", visible=False, elem_id=f"{elem_prefix}-send")
         parts["text"] = gr.State("")
         parts["views"] = gr.State([])
         parts["shown"] = gr.State([])
 
     @property
+    def pane_outputs(self) -> list:
+        return self.parts.pick(*(key for key, _ in PANES), "send", "text")
+
+    @property
     def outputs(self) -> list:
         """What `show` and `failed` set."""
-        return self.parts.pick(*Shown._fields)
+        return self.parts.pick(*Shown._fields) + self.pane_outputs
 
     def show(self, views: list[SentenceView], note: str, kinds, entity_types) -> dict:
-        return self.parts.updates(shown_values(views, note, kinds, entity_types))
+        shown = shown_values(views, note, kinds, entity_types)
+        return self.parts.updates(shown) | self.parts.updates(picked_panes(None))
 
     def failed(self, message: str) -> dict:
-        return self.parts.updates(failed_values(message))
+        return self.parts.updates(failed_values(message)) | self.parts.updates(picked_panes(None))
 
     def wire(self, page) -> None:
         """Filters re-list the sentences; picking a row shows it; *Send to Compare* tags it."""
@@ -170,13 +178,15 @@ class ErrorBrowser:
 
         def on_filter(views, kinds, entity_types):
             chosen, note = filtered(views, kinds, entity_types)
-            return parts.updates(Listed(chosen, note, sentence_frame(chosen)))
+            listed = Listed(chosen, note, sentence_frame(chosen))
+            return parts.updates(listed) | parts.updates(picked_panes(None))
 
         gr.on([parts["kinds"].input, parts["types"].input], on_filter, parts.pick("views", "kinds", "types"),
-              parts.pick(*Listed._fields), api_visibility="private")
+              parts.pick(*Listed._fields) + self.pane_outputs, api_visibility="private")
 
         def on_pick(shown, event: gr.SelectData):
-            return parts.updates(sentence_values(shown, event.index[0] if event is not None and event.index else None))
+            row = event.index[0] if event is not None and event.index else None
+            return parts.updates(picked_panes(sentence_values(shown, row)))
 
-        parts["sentences"].select(on_pick, [parts["shown"]], parts.pick(*Picked._fields), api_visibility="private")
+        parts["sentences"].select(on_pick, [parts["shown"]], self.pane_outputs, api_visibility="private")
         page.send_to_compare(parts["send"].click, lambda text: text, [parts["text"]])

@@ -6,6 +6,11 @@ titles) is escaped with `html.escape` before it enters the HTML, and the page ca
 Security Policy that runs no script at all. CSV cells that a spreadsheet would read as a formula
 get a leading apostrophe.
 
+Right-to-left text keeps its direction in every file: the HTML page's text is marked dir="rtl"
+(each table cell dir="auto", each entity isolated), the PNG lays a right-to-left text out right to
+left, and the CSV starts with a byte-order mark, without which a spreadsheet reads UTF-8 as its
+local code page and Arabic or Hebrew come out as mojibake (the text itself stays in logical order).
+
 The PNG is drawn with Pillow (no browser, nothing downloaded): kaleido is not installed here and
 matplotlib neither, while Pillow comes with gradio and lays out Arabic, Devanagari or Thai through
 libraqm. Each character is drawn with the first Noto font that has a glyph for it.
@@ -111,7 +116,8 @@ def _panel_html(panel: Panel, direction: str) -> str:
 
 def _table_html(rows) -> str:
     head = "".join(f"<th>{_e(column)}</th>" for column in CSV_COLUMNS)
-    body = "".join("<tr>" + "".join(f"<td>{_e(value)}</td>" for value in (
+    # dir="auto": each cell reads in its own text's direction (an Arabic entity in an English table)
+    body = "".join("<tr>" + "".join(f'<td dir="auto">{_e(value)}</td>' for value in (
         row.side, row.text, row.label, row.score, row.start, row.end, row.agreement)) + "</tr>\n"
         for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}</tbody></table>"
@@ -391,7 +397,7 @@ def write_exports(export: ComparisonExport, folder, keep_seconds: float = KEEP_S
     paths = ExportFiles(str(folder / f"comparison-{digest}.html"), str(folder / f"comparison-{digest}.csv"),
                         str(folder / f"comparison-{digest}.png") if picture else None)
     Path(paths.html).write_text(page, encoding="utf-8")
-    Path(paths.csv).write_text(table, encoding="utf-8")
+    Path(paths.csv).write_text(table, encoding="utf-8-sig")  # with its byte-order mark: see above
     if picture:
         Path(paths.png).write_bytes(comparison_png(export))
     return paths

@@ -19,6 +19,14 @@ PAPER = ("Chen et al. 2022, *Feature Aggregation in Zero-Shot Cross-Lingual Tran
          "Multilingual BERT*")
 INTRO = ("Two named-entity taggers trained on English only, tried on any language: the baseline "
          "reads the encoder's last layer, the fusion model also a lower one.")
+# The words a class needs, without jargon; the jargon (WikiANN, AIF, dev F1, the encoder's
+# weights and vocabulary) is under "About these models".
+PLAIN_WORDS = (
+    "**In plain words:** an *entity* is a name in the text: a person (PER), an organisation (ORG) "
+    "or a place (LOC). The encoder reads a sentence through a stack of *layers*, each reworking "
+    "what the one below made of every word; the baseline tags from the last layer. The fusion "
+    "model also reads one lower layer, and its *gate* decides, word by word, how much to take "
+    "from each.")
 ENCODER_NOTE = (
     "\n\n> **Encoder note.** The paper fine-tunes mBERT (`bert-base-multilingual-cased`). These "
     "checkpoints use **multilingual-e5-small, not mBERT**: a 12-layer, 384-wide BERT-architecture "
@@ -88,20 +96,25 @@ def runtime_markdown(slots: dict[str, TaggerSlot]) -> str:
     return f"*{plain(line)}*" if line else ""
 
 
+def plain_header() -> str:
+    """What wide screens show under the title: what the app does, and its words in plain language."""
+    return f"{INTRO}\n\n{PLAIN_WORDS}"
+
+
 class Header:
-    """Wide screens show the whole header; a phone a short line and the rest folded away. Beside
-    the tour: the link tools (copy it; a note when it holds only the start of the text)."""
+    """Under the title, in plain words, what the app does (a phone: one line, the words folded
+    away); the details and their jargon under "About these models". Beside the tour: the link
+    tools (copy it; a note when it holds only the start of the text)."""
 
     def __init__(self, slots: dict[str, TaggerSlot]):
         gr.Markdown(title_markdown(slots), elem_id="intro")
-        gr.Markdown(header_markdown(slots), elem_id="header", elem_classes=["wide-only"])
-        # which runtime answers Compare: the export ends after the page is built, so each visit reads it
-        self.runtime = [gr.Markdown(runtime_markdown(slots), elem_id="runtime-note",
-                                    elem_classes=["wide-only", "help"])]
+        gr.Markdown(plain_header(), elem_id="header", elem_classes=["wide-only"])
         gr.Markdown(INTRO, elem_id="intro-short", elem_classes=["narrow-only"])
-        with gr.Accordion("About these models", open=False, elem_classes=["narrow-only"]):
-            gr.Markdown(header_markdown(slots))
-            self.runtime.append(gr.Markdown(runtime_markdown(slots), elem_classes=["help"]))
+        with gr.Accordion("About these models", open=False, elem_id="about"):
+            gr.Markdown(PLAIN_WORDS, elem_classes=["narrow-only"])  # a phone's plain words
+            gr.Markdown(header_markdown(slots), elem_id="about-models")
+            # which runtime answers Compare: the export ends after the page is built, so each visit reads it
+            self.runtime = gr.Markdown(runtime_markdown(slots), elem_id="runtime-note", elem_classes=["help"])
         with gr.Row(elem_id="page-tools"):
             with gr.Column(scale=5):
                 self.tour = tour.build()
@@ -112,19 +125,20 @@ class Header:
 
     def wire(self, page) -> None:
         """The copy button; which runtime answers Compare, read at each visit; each tour step
-        opens its tab (the first also tags an example)."""
+        opens its tab (the first two also tag an example: the first, then one the models
+        disagree on)."""
         self.copy_link.click(None, None, [self.copy_status], js=COPY_LINK_JS)
 
         def on_runtime():
-            return [runtime_markdown(page.services.slots)] * len(self.runtime)
+            return runtime_markdown(page.services.slots)
 
-        page.blocks.load(safe(on_runtime, lambda message: [message] * len(self.runtime)), None, self.runtime,
+        page.blocks.load(safe(on_runtime, lambda message: message), None, self.runtime,
                          api_visibility="private", queue=False, show_progress="hidden")
-        examples = page.services.examples
         for step, button in self.tour["steps"]:
             event = page.show_tab(button.click, step.tab)
-            if step.example and examples:
-                page.send_to_compare(event.then, lambda: examples[0]["text"], None,
-                                     scroll=scroll_js(step.anchor), open_tab=False)
+            text = tour.example_text(step, page.services.examples)
+            if text is not None:
+                page.send_to_compare(event.then, lambda text=text: text, None, scroll=scroll_js(step.anchor),
+                                     open_tab=False)
                 continue
             event.then(None, None, None, js=scroll_js(step.anchor))

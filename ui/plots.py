@@ -1,7 +1,8 @@
 """The plotly figures of the app. Pure functions: plain data in (lists, numbers), a go.Figure out.
 
 Token axes use positions with the token strings as tick labels, because plotly merges repeated
-category names (two "▁the" tokens would otherwise share one row).
+category names (two "▁the" tokens would otherwise share one row). With `rtl`, an axis along a
+sentence runs right to left, as the sentence reads.
 """
 
 from __future__ import annotations
@@ -12,13 +13,18 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
+from ui.common import ENTITY_COLOURS
+
 MODEL_COLOURS = {"baseline": "#4C78A8", "fusion": "#F58518"}
 _FONT = dict(family="system-ui, 'Noto Sans', 'Noto Sans CJK SC', sans-serif", size=12)
 
 
-def _layout(figure: go.Figure, title: str, height: int = 420) -> go.Figure:
-    figure.update_layout(title=dict(text=title, x=0.01, xanchor="left"), height=height,
-                         margin=dict(l=60, r=20, t=60, b=60), font=_FONT, template="plotly_white")
+def _layout(figure: go.Figure, title: str, height: int = 420, subtitle: str = "") -> go.Figure:
+    """Plotly never wraps a title: keep `title` short enough for a phone (~35 characters), and
+    say the rest in the smaller `subtitle` (plain text: it may hold a run's model name)."""
+    figure.update_layout(title=dict(text=title, x=0.01, xanchor="left", subtitle=dict(text=_escape(subtitle))),
+                         height=height, margin=dict(l=60, r=20, t=80 if subtitle else 60, b=60), font=_FONT,
+                         template="plotly_white")
     return figure
 
 
@@ -37,9 +43,20 @@ def _escape(text) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _token_axis(tokens: list[str]) -> dict:
+def _tick(text, rtl: bool = False) -> str:
+    """A tick label; in a right-to-left sentence embedded right to left (RLE … PDF), so that a
+    bracket alone shows as it does in the sentence (an SVG label is laid out left to right)."""
+    return f"\u202b{_escape(text)}\u202c" if rtl else _escape(text)
+
+
+def _token_axis(tokens: list[str], rtl: bool = False) -> dict:
     return dict(tickmode="array", tickvals=list(range(len(tokens))),
-                ticktext=[_escape(t) for t in tokens], tickfont=dict(size=10))
+                ticktext=[_tick(t, rtl) for t in tokens], tickfont=dict(size=10))
+
+
+def _reading_order(rtl: bool) -> dict:
+    """An axis along a sentence: left to right, or right to left for a right-to-left sentence."""
+    return dict(autorange="reversed") if rtl else {}
 
 
 def _token_height(n_tokens: int) -> int:
@@ -50,8 +67,9 @@ def _token_height(n_tokens: int) -> int:
 # Inside the model
 # --------------------------------------------------------------------------------------------
 
-def attention_heatmap(tokens: list[str], matrix, title: str = "Attention") -> go.Figure:
-    """matrix: T × T, row = the token that attends (query), column = the token attended to (key)."""
+def attention_heatmap(tokens: list[str], matrix, title: str = "Attention", rtl: bool = False) -> go.Figure:
+    """matrix: T × T, row = the token that attends (query), column = the token attended to (key);
+    with `rtl` the columns run right to left, as the sentence reads."""
     values = np.asarray(matrix, dtype=float)
     if values.ndim != 2 or values.shape != (len(tokens), len(tokens)):
         return message_figure(f"attention of shape {values.shape} does not fit {len(tokens)} tokens",
@@ -62,9 +80,10 @@ def attention_heatmap(tokens: list[str], matrix, title: str = "Attention") -> go
         zmax=float(values.max()) if values.size else 1.0, colorbar=dict(title="weight"),
         customdata=[[[labels[r], labels[c]] for c in positions] for r in positions],
         hovertemplate="%{customdata[0]} → %{customdata[1]}<br>weight %{z:.3f}<extra></extra>"))
-    figure.update_xaxes(title="attended to (key)", side="bottom", tickangle=-60, **_token_axis(tokens))
+    figure.update_xaxes(title="attended to (key)", side="bottom", tickangle=-60, **_token_axis(tokens, rtl),
+                        **_reading_order(rtl))
     figure.update_yaxes(title="attending token (query)", autorange="reversed", scaleanchor="x",
-                        constrain="domain", **_token_axis(tokens))
+                        constrain="domain", **_token_axis(tokens, rtl))
     return _layout(figure, title, _token_height(len(tokens)) + 60)
 
 
@@ -105,8 +124,9 @@ def attention_overview(attentions, selected_layer: int | None = None,
 
 
 def gate_share_bars(tokens: list[str], share, fusion_layer: int | None,
-                    title: str = "Where each token's features come from") -> go.Figure:
-    """Stacked bars per token: mean gate (share of the last layer) and 1 − it (share of layer k)."""
+                    title: str = "Where each token's features come from", rtl: bool = False) -> go.Figure:
+    """Stacked bars per token, in reading order: mean gate (share of the last layer) and 1 − it
+    (share of layer k)."""
     if share is None:
         return message_figure("The baseline has no fusion gate: it reads the last layer only.", title)
     share = [float(s) for s in share]
@@ -123,13 +143,13 @@ def gate_share_bars(tokens: list[str], share, fusion_layer: int | None,
     figure.update_layout(barmode="stack", legend=dict(orientation="h", y=1.02, x=1, xanchor="right",
                                                       yanchor="bottom"))
     figure.add_hline(y=0.5, line=dict(color="#999", dash="dot"))
-    figure.update_xaxes(tickangle=-60, **_token_axis(tokens))
+    figure.update_xaxes(tickangle=-60, **_token_axis(tokens, rtl), **_reading_order(rtl))
     figure.update_yaxes(title="share of the features", range=[0, 1], tickformat=".0%")
     return _layout(figure, title, height=400)
 
 
 def gate_heatmap(tokens: list[str], gates, fusion_layer: int | None,
-                 title: str = "Gate value of every channel") -> go.Figure:
+                 title: str = "Gate value of every channel", rtl: bool = False) -> go.Figure:
     """tokens (rows) × channels (columns) heatmap of the gate M (1 = all last layer)."""
     if gates is None:
         return message_figure("The baseline has no fusion gate: it reads the last layer only.", title)
@@ -145,7 +165,7 @@ def gate_heatmap(tokens: list[str], gates, fusion_layer: int | None,
         customdata=[[_escape(tokens[r])] * values.shape[1] for r in range(len(tokens))],
         hovertemplate="%{customdata}, channel %{x}<br>gate %{z:.3f}<extra></extra>"))
     figure.update_xaxes(title="channel (hidden dimension)")
-    figure.update_yaxes(autorange="reversed", **_token_axis(tokens))
+    figure.update_yaxes(autorange="reversed", **_token_axis(tokens, rtl))
     return _layout(figure, title, _token_height(len(tokens)))
 
 
@@ -160,7 +180,8 @@ GROUP_PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2
 
 def delta_bars(labels: list[str], deltas: list[float], groups: list[str],
                intervals: list[tuple[float, float] | None] | None = None, group_title: str = "family",
-               title: str = "F1 change from fusion (fusion − baseline), per target language") -> go.Figure:
+               title: str = "Δ F1 per target language",
+               subtitle: str = "fusion − baseline, in F1 points") -> go.Figure:
     """One bar per language, coloured and ordered by group. `intervals` (low, high) are drawn as
     whiskers; a bar whose interval excludes 0 is solid and its label starred, others are pale."""
     intervals = intervals if intervals is not None else [None] * len(labels)
@@ -189,13 +210,13 @@ def delta_bars(labels: list[str], deltas: list[float], groups: list[str],
                          legend=dict(orientation="h", y=-0.45, font=dict(size=11)))
     figure.update_xaxes(tickangle=-60, type="category")
     figure.update_yaxes(title="Δ F1 (points)")
-    return _layout(figure, title, height=520)
+    return _layout(figure, title, height=520, subtitle=subtitle)
 
 
 def layer_sweep(layers: list[int], series: dict[str, list[float]],
                 errors: dict[str, list[float]] | None = None, chosen_layer: int | None = None,
                 baselines: dict[str, float] | None = None,
-                title: str = "Dev F1 by fusion layer k") -> go.Figure:
+                title: str = "Dev F1 by fusion layer k", subtitle: str = "") -> go.Figure:
     """A line per series (e.g. "average of target languages", "English") over layers k;
     `baselines` draws dotted horizontal lines; `chosen_layer` a vertical marker."""
     if not layers:
@@ -220,7 +241,7 @@ def layer_sweep(layers: list[int], series: dict[str, list[float]],
     figure.update_xaxes(title="fusion layer k (0 = embeddings)", dtick=1)
     figure.update_yaxes(title="F1")
     figure.update_layout(legend=dict(orientation="h", y=-0.25))
-    return _layout(figure, title, height=440)
+    return _layout(figure, title, height=440, subtitle=subtitle)
 
 
 @dataclass(frozen=True)
@@ -233,7 +254,7 @@ class BarSeries:
     f1: dict[str, float]  # entity type ("overall", PER...) -> F1 in points
 
 
-def per_type_bars(series: list[BarSeries], title: str = "F1 per entity type") -> go.Figure:
+def per_type_bars(series: list[BarSeries], title: str = "F1 per entity type", subtitle: str = "") -> go.Figure:
     """Grouped bars, one group per entity type, one bar per series."""
     if not series:
         return message_figure("Nothing scored yet.", title)
@@ -246,11 +267,11 @@ def per_type_bars(series: list[BarSeries], title: str = "F1 per entity type") ->
     figure.update_layout(barmode="group", legend=dict(orientation="h", y=-0.2))
     figure.update_xaxes(type="category")
     figure.update_yaxes(title="F1", range=[0, 100])
-    return _layout(figure, title, height=400)
+    return _layout(figure, title, height=400, subtitle=subtitle)
 
 
 def delta_heatmap(rows: list[str], columns: list[str], column_groups: list[str], delta, low, high,
-                  title: str = "Δ F1 per task and language") -> go.Figure:
+                  title: str = "Δ F1 per task and language", subtitle: str = "") -> go.Figure:
     """rows × columns of Δ F1 (None where not measured) on a red–blue scale centred on 0; a cell
     whose 95 % interval [low, high] excludes 0 carries a star. Columns arrive grouped (e.g. by
     family); the group is named in the hover and by a label above its first column."""
@@ -280,7 +301,7 @@ def delta_heatmap(rows: list[str], columns: list[str], column_groups: list[str],
                                   font=dict(size=9, color="#555"))
             if index:  # a dark line between two families
                 figure.add_vline(x=index - 0.5, line=dict(color="#222", width=2))
-    _layout(figure, title, height=max(340, 40 * len(rows) + 300))
+    _layout(figure, title, height=max(340, 40 * len(rows) + 300), subtitle=subtitle)
     figure.update_layout(margin=dict(t=150), title=dict(y=0.98, yanchor="top"))
     return figure
 
@@ -288,9 +309,6 @@ def delta_heatmap(rows: list[str], columns: list[str], column_groups: list[str],
 # --------------------------------------------------------------------------------------------
 # Layers: probes per layer, and where an entity emerges in a sentence
 # --------------------------------------------------------------------------------------------
-
-ENTITY_COLOURS = {"PER": "#E45756", "ORG": "#4C78A8", "LOC": "#54A24B"}
-
 
 def _family_columns(figure: go.Figure, families: list[str]) -> None:
     """A label above the first column of each family and a line between families."""
@@ -327,7 +345,8 @@ def probe_heatmap(layers: list[int], languages: list[str], families: list[str], 
 
 def layer_transfer(layers: list[int], english, targets, ratio, english_sd=None, targets_sd=None,
                    ratio_sd=None, sweep_layers=None, sweep_targets=None,
-                   title: str = "What each layer knows, in English and in the other languages") -> go.Figure:
+                   title: str = "What each layer knows",
+                   subtitle: str = "in English and in the other languages") -> go.Figure:
     """Probe F1 on English and on the targets per layer (left axis), the transfer ratio target /
     English (right axis), and, when given, the fusion sweep's target F1 per fused layer k."""
     if not layers:
@@ -357,17 +376,20 @@ def layer_transfer(layers: list[int], english, targets, ratio, english_sd=None, 
                          yaxis2=dict(title="target F1 / English F1", overlaying="y", side="right",
                                      rangemode="tozero", showgrid=False),
                          legend=dict(orientation="h", y=-0.25))
-    return _layout(figure, title, height=460)
+    return _layout(figure, title, height=460, subtitle=subtitle)
 
 
 def emergence_grid(words: list[str], tags: list[list[str]], scores, gate_share=None,
                    fusion_layer: int | None = None,
-                   title: str = "Each layer's probe, word by word") -> go.Figure:
-    """layers (rows) × words (columns): the colour is the probe's entity type, its strength the
-    probability; "O" is white. Below, when given, the fusion gate's share of the last layer."""
+                   title: str = "Each layer's probe, word by word", colours: dict[str, str] | None = None,
+                   rtl: bool = False) -> go.Figure:
+    """layers (rows) × words (columns, in reading order): the colour is the probe's entity type
+    (`colours`: the page's palette), its strength the probability; "O" is white. Below, when
+    given, the fusion gate's share of the last layer."""
     if not words or not tags:
         return message_figure("Compare a text first: this grid reads its sentence layer by layer.", title)
-    kinds = ["O"] + list(ENTITY_COLOURS)
+    colours = colours or {kind: ENTITY_COLOURS[kind] for kind in ("PER", "ORG", "LOC")}
+    kinds = ["O"] + list(colours)
     values = np.asarray(scores, dtype=float)
     z = np.full(values.shape, np.nan)
     text = [["" for _ in words] for _ in tags]
@@ -381,8 +403,8 @@ def emergence_grid(words: list[str], tags: list[list[str]], scores, gate_share=N
     scale = [[0.0, "#FFFFFF"], [0.999 / len(kinds), "#FFFFFF"]]
     for index, kind in enumerate(kinds[1:], start=1):
         low, high = index / len(kinds), (index + 1) / len(kinds)
-        scale += [[low, "#F4F4F4"], [high - 1e-3, ENTITY_COLOURS[kind]]]
-    scale.append([1.0, ENTITY_COLOURS[kinds[-1]]])
+        scale += [[low, "#F4F4F4"], [high - 1e-3, colours[kind]]]
+    scale.append([1.0, colours[kinds[-1]]])
     hover = [[f"layer {layer} · {_escape(words[c])}: {_escape(tags[layer][c])} "
               f"({values[layer, c]:.0%})" for c in range(len(words))] for layer in range(len(tags))]
     rows = 2 if gate_share is not None else 1
@@ -407,9 +429,11 @@ def emergence_grid(words: list[str], tags: list[list[str]], scores, gate_share=N
     figure.update_yaxes(title="layer", tickmode="array", tickvals=list(range(len(tags))),
                         autorange="reversed", row=1, col=1)
     figure.update_xaxes(tickmode="array", tickvals=list(range(len(words))),
-                        ticktext=[_escape(w) for w in words], tickangle=-45, row=rows, col=1)
+                        ticktext=[_tick(w, rtl) for w in words], tickangle=-45, row=rows, col=1)
+    figure.update_xaxes(**_reading_order(rtl))  # every row: they share the words' axis
     figure.update_layout(showlegend=False)
-    legend = "   ".join(f"<span style='color:{colour}'>■</span> {kind}" for kind, colour in ENTITY_COLOURS.items())
+    legend = "   ".join(f"<span style='color:{colour}'>■</span> {_escape(kind)}"
+                         for kind, colour in colours.items())
     figure.add_annotation(text=legend, showarrow=False, x=1.0, y=1.0, xref="paper", yref="paper",
                           xanchor="right", yanchor="bottom", font=dict(size=11))  # one line: no overlap
     return _layout(figure, title, height=max(420, 26 * len(tags) + (200 if rows == 2 else 120)))

@@ -15,19 +15,24 @@ class TourStep:
     tab: str  # the tab id its button opens
     button: str
     anchor: str | None = None  # elem_id the page scrolls to
-    example: bool = False  # the button also tags the first example
+    example: str | None = None  # the button also tags an example: FIRST or DISAGREEING
+
+
+FIRST = "first"  # the first example (English: the models were trained on it)
+DISAGREEING = "disagreeing"  # the first example marked "disagree" (the shipped models disagree on it)
 
 
 STEPS = (
     TourStep("1. Try an example",
              "Both models tag the same text. Press the button (or click any example under the text "
              "box) and read the two panes side by side: each colour is an entity type.",
-             "compare", "Tag an example", anchor="compare-status", example=True),
+             "compare", "Tag an example", anchor="compare-status", example=FIRST),
     TourStep("2. Read the disagreement",
-             "*Where they disagree* colours only what differs: blue or orange where one model found "
-             "an entity the other missed, red for a different type, purple for different "
-             "boundaries. The status line counts them.",
-             "compare", "Show the disagreement", anchor="disagreement"),
+             "The button tags an example where the two models disagree. *Where they disagree* "
+             "marks only what differs, in its legend's words: *only baseline* or *only fusion* where "
+             "one model found an entity the other missed, *type differs*, *boundary differs*. Guess "
+             "which model is right, then press *Show the right answer*.",
+             "compare", "Show the disagreement", anchor="disagreement", example=DISAGREEING),
     TourStep("3. Open Inside",
              "Click a row of the entity table, or open *Inside*: the attention of any layer and "
              "head, and how much of each word the fusion model takes from the lower layer.",
@@ -41,6 +46,18 @@ STEPS = (
              "line). A sample file to start from is there.",
              "evaluate", "Open Evaluate your data"),
 )
+
+
+def example_text(step: TourStep, examples: list[dict]) -> str | None:
+    """The text a step's button tags (None: it only opens its tab). Without a disagreeing
+    example the disagreement step only shows the view."""
+    if step.example == FIRST:
+        chosen = examples[0] if examples else None
+    elif step.example == DISAGREEING:
+        chosen = next((item for item in examples if item.get("disagree") is True), None)
+    else:
+        chosen = None
+    return chosen["text"] if chosen else None
 
 
 def build() -> dict:

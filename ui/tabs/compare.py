@@ -11,9 +11,10 @@ from typing import NamedTuple
 import gradio as gr
 import pandas as pd
 
-from fusion.tagging.agreement import BOUNDARY_DIFFERS, SAME, TYPE_DIFFERS, Segment, only
+from fusion.tagging.agreement import BOUNDARY_DIFFERS, SAME, TYPE_DIFFERS, Segment, highlight_segments, only
 from fusion.text.languages import language_info
-from serve.compare import TABLE_COLUMNS, CompareView, entity_frame
+from serve.compare import TABLE_COLUMNS, CompareView, as_value, entity_frame
+from serve.markdown import plain
 from serve.paths import EXPORTS_DIR
 from serve.slots import SIDES
 from ui.common import Parts, safe, skip_all
@@ -33,6 +34,11 @@ DISAGREEMENT_HELP = (
 DISAGREEMENT_TITLE = "Where they disagree"
 DOWNLOAD_HELP = ("**Keep this comparison:** a web page (opens offline; both models' entities with "
                  "a legend), the entity table for a spreadsheet, or a picture (drawn when you ask).")
+ANSWER_UNKNOWN = ("The right answer is known only for the examples under the text box, as they are "
+                  "given: for a text typed or changed here it is unknown.")
+ANSWER_NOTHING = "Compare an example first: its right answer then shows here."
+WIKIANN_NOTE = ("WikiANN's labels were made automatically from Wikipedia's links, so a few are "
+                "debatable.")
 
 
 class Answer(NamedTuple):
@@ -160,6 +166,89 @@ def inside_place(view: CompareView, pick: EntityPick | None) -> InsidePlace | No
     return None if pick is None else InsidePlace(pick.side, view.sentence_at(pick.start), pick.start)
 
 
+class GoldEntity(NamedTuple):
+    """An entity of an example's right answer, placed in the compared text."""
+
+    text: str
+    label: str
+    start: int
+    end: int
+
+
+class RightAnswer(NamedTuple):
+    """What "Show the right answer" shows: a line, and the pane of the right answer's entities
+    in the text (hidden while the answer is unknown or not asked for)."""
+
+    answer_note: str
+    answer: gr.HighlightedText
+
+
+def example_of(examples: list[dict], text) -> dict | None:
+    """The example with a right answer whose text this is, as given (none for typed text)."""
+    text = str(text or "").strip()
+    if not text:
+        return None
+    return next((item for item in examples if "gold" in item and item["text"].strip() == text), None)
+
+
+def gold_entities(text: str, gold: list) -> list[GoldEntity] | None:
+    """An example's right answer ([[words, type], ...] in the order of the text) placed in the
+    text, each entity after the one before; None when one is not there."""
+    entities, position = [], 0
+    for words, label in gold:
+        start = text.find(words, position)
+        if start < 0:
+            return None
+        entities.append(GoldEntity(words, label, start, start + len(words)))
+        position = start + len(words)
+    return entities
+
+
+def exactly_right(view: CompareView, side: str, entities: list[GoldEntity]) -> int:
+    """How many entities of the right answer a model found exactly: the same words, the same type."""
+    found = {(row.start, row.end, row.label) for row in view.rows if row.side == side}
+    return sum((entity.start, entity.end, entity.label) in found for entity in entities)
+
+
+def right_answer_values(examples: list[dict], view: CompareView) -> RightAnswer:
+    """The right answer of the compared text when it is an example, and how many of its entities
+    each model found exactly; else why there is none."""
+    hidden = gr.HighlightedText(value=None, visible=False)
+    if not view.text.strip():
+        return RightAnswer(ANSWER_NOTHING, hidden)
+    item = example_of(examples, view.text)
+    entities = gold_entities(view.text, item["gold"]) if item else None
+    if entities is None:
+        return RightAnswer(ANSWER_UNKNOWN, hidden)
+    found = [f"{side} {exactly_right(view, side, entities)} of {len(entities)}"
+             for side in SIDES if side in view.highlights]
+    note = (f"**The right answer:** {len(entities)} {'entity' if len(entities) == 1 else 'entities'}."
+            + (f" Found exactly (same words, same type): {', '.join(found)}." if found else ""))
+    origin = [f"{name}: {plain(item[key])}." for key, name in (("source", "Source"), ("licence", "Licence"))
+              if isinstance(item.get(key), str)]
+    if "WikiANN" in str(item.get("source")):
+        origin.append(WIKIANN_NOTE)
+    if origin:  # the file's words, escaped
+        note += "\n\n" + " ".join(origin)
+    value = as_value(highlight_segments(view.text, entities))
+    return RightAnswer(note, gr.HighlightedText(value=value, visible=True, rtl=view.direction == "rtl"))
+
+
+def answer_hidden() -> RightAnswer:
+    """A new text's right answer stays hidden until asked for, so a class can guess first."""
+    return RightAnswer("", gr.HighlightedText(value=None, visible=False))
+
+
+def _build_right_answer(colours: dict[str, str]) -> Parts:
+    parts = Parts()
+    parts["reveal"] = gr.Button("Show the right answer", size="sm", elem_id="show-answer")
+    parts["answer_note"] = gr.Markdown(elem_id="answer-note")
+    # drawn as the models' panes are (chips that name their type)
+    parts["answer"] = gr.HighlightedText(label="The right answer", color_map=colours, show_legend=False,
+                                         visible=False, elem_id="right-answer", elem_classes=["entities"])
+    return parts
+
+
 def _build_input(examples: list[dict]) -> Parts:
     parts = Parts()
     parts["text"] = gr.Textbox(label="Text in any language", lines=3, max_lines=12,
@@ -176,12 +265,16 @@ def _build_input(examples: list[dict]) -> Parts:
 def _build_result(titles: dict[str, str], colours: dict[str, str]) -> Parts:
     parts = Parts()
     parts["status"] = gr.Markdown(elem_id="compare-status")
+    # Each chip names its type ("Paris LOC"), not only its colour: Gradio writes the label on
+    # the chip only without the legend
     with gr.Row():
         for side in SIDES:
-            parts[side] = gr.HighlightedText(label=titles[side], color_map=colours, show_legend=True,
-                                             elem_id=f"{side}-entities")
+            parts[side] = gr.HighlightedText(label=titles[side], color_map=colours, show_legend=False,
+                                             elem_id=f"{side}-entities", elem_classes=["entities"])
     parts["disagreement"] = gr.HighlightedText(label="Where they disagree", color_map=AGREEMENT_COLOURS,
-                                               show_legend=True, elem_id="disagreement")
+                                               show_legend=False, elem_id="disagreement",
+                                               elem_classes=["entities"])
+    parts.update(_build_right_answer(colours))
     gr.Markdown(DISAGREEMENT_HELP, elem_classes=["help"])
     parts["table"] = gr.Dataframe(entity_frame(), label="Entities (click a row to see it inside the model)",
                                   interactive=False, elem_id="entity-table", wrap=True)
@@ -210,6 +303,8 @@ class CompareTab:
         page.add_layout(self.parts.pick(*Layout._fields), lambda view, sentence, word: self.parts.updates(
             layout_values(view)), on_failure=lambda message: {self.parts["table"]: entity_frame()})
         page.add_link_step(self.exports_then)
+        page.add_layout(self.parts.pick(*RightAnswer._fields),
+                        lambda view, sentence, word: self.parts.updates(answer_hidden()))
         # Progress shows as a timer on the two panes: a full loader on each output animates every
         # frame while the request waits, which took the browser's main thread (and a core) from
         # the request itself. LFE_COMPARE_QUEUED sends the page through Gradio's queue instead,
@@ -262,6 +357,10 @@ class CompareTab:
         return self.parts.updates(picture_values(self.services.compare.view(text), self.page.titles,
                                                  self.page.colours))
 
+    def on_right_answer(self, text) -> dict:
+        """The compared text's right answer (its view is the one Compare made, kept)."""
+        return self.parts.updates(right_answer_values(self.services.examples, self.services.compare.view(text)))
+
     def on_entity(self, text, table, evt: gr.SelectData) -> InsidePlace | None:
         """From an entity to the inside: a row of the table opens Inside on its word."""
         pick = picked_entity(evt.row_value, evt.index, table)
@@ -277,3 +376,6 @@ class CompareTab:
                                     self.parts.pick(*Picture._fields), api_visibility="private",
                                     concurrency_limit=1, concurrency_id="exports")
         page.open_inside(self.parts["table"].select, self.on_entity, [page.compared, self.parts["table"]])
+        self.parts["reveal"].click(safe(self.on_right_answer, lambda message: {self.parts["answer_note"]: message}),
+                                   [page.compared], self.parts.pick(*RightAnswer._fields), api_visibility="private",
+                                   show_progress="hidden")

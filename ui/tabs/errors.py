@@ -9,7 +9,7 @@ import gradio as gr
 
 from fusion.evaluation.error_analysis import stored_views
 from fusion.studies.results import fusion_models, group_by_key, group_records, groups
-from ui.common import Parts, safe
+from ui.common import Parts, group_options, natural_key, safe
 from ui.error_browser import ErrorBrowser
 
 
@@ -25,7 +25,7 @@ class ErrorChoices(NamedTuple):
 def language_choices(records: list[dict], group_key: str | None) -> list[str]:
     group = group_by_key(records, group_key)
     chosen = group_records(records, group) if group else []
-    return sorted({lang for r in chosen for lang in r["scores"]})
+    return sorted({lang for r in chosen for lang in r["scores"]}, key=natural_key)
 
 
 def seed_choices(records: list[dict], group_key: str | None) -> list:
@@ -62,7 +62,9 @@ class ErrorsTab:
         choices = error_choices(records, group_key)
         self.parts = Parts()
         with gr.Row():
-            self.parts["group"] = gr.Dropdown([(g.label, g.key) for g in found], value=group_key, label="Runs")
+            # wide, and the label's start tells the groups apart (`group_label`)
+            self.parts["group"] = gr.Dropdown(group_options(found), value=group_key, label="Runs", scale=3,
+                                              min_width=300)
             self.parts["seed"] = gr.Dropdown(choices.seeds, value=choices.seed, label="Seed")
             self.parts["language"] = gr.Dropdown(choices.languages, value=choices.language, label="Language")
         self.browser = ErrorBrowser(page.colours, list(page.colours), "errors")

@@ -31,8 +31,9 @@ from serve.paths import SAMPLE_UPLOAD
 from serve.slots import TaggerSlot
 from serve.upload_queue import Finished, Progress, UploadLine, Waiting
 from ui import plots
-from ui.common import Parts, safe
+from ui.common import Parts, decimals, natural_key, safe
 from ui.error_browser import ErrorBrowser
+from ui.markup import SCORED_JS
 
 SAMPLE_FILE = SAMPLE_UPLOAD
 UPLOAD_BYTES_LIMIT = 2_000_000  # 2 MB ...
@@ -54,7 +55,8 @@ UPLOAD_LINE_LENGTH = 8
 # aside for a Compare after a fraction of a second (serve/foreground.py).
 UPLOAD_BATCH_TOKENS = 512
 CANCELLED = "Scoring cancelled: nothing was scored. Press *Score both models* to start again."
-SCORE_COLUMNS = ["source", "model", "type", "precision", "recall", "F1", "support"]
+# the long "source" last: on a phone the scores are in sight, the source a scroll away
+SCORE_COLUMNS = ["model", "type", "precision", "recall", "F1", "support", "source"]
 INTRO = (
     "Upload a CoNLL-style file — token in the first column, IOB tag (PER/ORG/LOC) in the last, a "
     "blank line between sentences — and name its language. Both models are scored on it (limit "
@@ -91,17 +93,24 @@ def _score_rows(source: str, model: str, scores: dict) -> list[dict]:
 
 
 def stored_rows(records: list[dict], language: str) -> tuple[list[dict], list[plots.BarSeries]]:
-    """The stored test scores for `language`: table rows and bar series, one per group × model."""
+    """The stored test scores for `language`: table rows of every group of runs (the default
+    group first, models in natural order), and bar series of the default group's models only:
+    the chart sets your file beside one recipe, not twenty bars per type."""
     rows, series = [], {}
-    for score in stored_scores(records, language):
+    found = stored_scores(records, language)
+    groups_in_order = list(dict.fromkeys(score.group for score in found))  # the default first
+    found.sort(key=lambda score: (groups_in_order.index(score.group), natural_key(score.model)))
+    for score in found:
         source = (f"stored: {score.group.recipe}, {score.sentences:,} sentences, "
                   f"{score.runs} run{'s' if score.runs > 1 else ''}")
         rows.append({"source": source, "model": score.model, "type": score.entity_type,
                      "precision": score.precision, "recall": score.recall, "F1": score.f1,
                      "support": None})
+        if score.group != groups_in_order[0]:  # the chart: the default group only
+            continue
         key = (source, score.model)
-        if key not in series:
-            series[key] = plots.BarSeries(f"{score.model} · {source}",
+        if key not in series:  # a short name: the legend fits a phone
+            series[key] = plots.BarSeries(f"{score.model} · stored ({score.group.recipe})",
                                           "baseline" if score.model == "baseline" else "fusion",
                                           True, {})
         series[key].f1[score.entity_type] = score.f1
@@ -306,7 +315,8 @@ def score_read(slots: dict[str, TaggerSlot], upload: ReadUpload, language, recor
     table = pd.DataFrame(rows + stored, columns=SCORE_COLUMNS).round(1)
     views = (differing_sentences(list(range(len(dataset))), dataset["tokens"], dataset["ner_tags"], predicted)
              if len(predicted) == 2 else [])
-    figure = plots.per_type_bars(series + stored_series, title="F1 per entity type: your file vs stored runs")
+    figure = plots.per_type_bars(series + stored_series, title="F1 per entity type",
+                                 subtitle="your file beside the stored runs" if stored_series else "your file")
     return Scored(scored_message(upload, code, bool(stored)), table, figure, views)
 
 
@@ -315,7 +325,8 @@ def scored_message(upload: ReadUpload, code: str, stored: bool) -> str:
     return (f"Scored **{len(upload.dataset):,}** sentences of {upload.name}"
             + (f" ({plain(info.name)})" if code else "")
             + f", {reading_note(upload.decoded)}.{upload_notes(upload)} "
-            + ("Stored results for this language follow, one set per group of runs."
+            + ("Stored results for this language follow, one set per group of runs; the chart sets "
+               "your file beside the first of them."
                if stored else ("No stored test results for this language." if code else
                                "Name the language to see the stored results beside yours.")))
 
@@ -379,10 +390,14 @@ def _build() -> Parts:
                                                 size="sm")
     parts["estimate"] = gr.Markdown(elem_id="upload-estimate")
     parts["status"] = gr.Markdown(elem_id="upload-status")
-    parts["scores"] = gr.Dataframe(pd.DataFrame(columns=SCORE_COLUMNS), interactive=False,
-                                   label="Precision / recall / F1 (percent)")
-    parts["plot"] = gr.Plot(label="F1 per type", show_label=False)
     return parts
+
+
+def _build_results(parts: Parts) -> None:
+    """The scores and their figure: shown once a file is scored (`SCORED_JS`), not empty before."""
+    parts["scores"] = gr.Dataframe(pd.DataFrame(columns=SCORE_COLUMNS), interactive=False, wrap=True,
+                                   label="Precision / recall / F1 (percent)", elem_id="upload-scores")
+    parts["plot"] = gr.Plot(label="F1 per type", show_label=False, elem_id="upload-plot")
 
 
 class EvaluateTab:
@@ -394,7 +409,9 @@ class EvaluateTab:
         self.services = page.services
         self.line = UploadLine()  # one per app: every page's uploads take turns in it
         self.parts = _build()
-        self.browser = ErrorBrowser(page.colours, list(page.colours), "upload")
+        with gr.Column(elem_id="upload-results"):  # hidden by the page's CSS until a file is scored
+            _build_results(self.parts)
+            self.browser = ErrorBrowser(page.colours, list(page.colours), "upload")
         # what a scoring sets: this tab's status, table and figure, and the browser's sentences
         self.scored = Parts(self.parts, views=self.browser.parts["views"])
 
@@ -409,14 +426,18 @@ class EvaluateTab:
         try:
             async with aclosing(values):
                 async for value in values:
-                    yield self.scored.updates(value) if isinstance(value, Scored) else {self.parts["status"]: value}
+                    yield self.shown(value) if isinstance(value, Scored) else {self.parts["status"]: value}
         except Cancelled:
-            yield self.scored.updates(fallback_values(CANCELLED))
+            yield self.shown(fallback_values(CANCELLED))
         except Exception as error:  # noqa: BLE001 — shown to the user, logged in full
             traceback.print_exc()
-            yield self.scored.updates(fallback_values(failure_message(error)))
+            yield self.shown(fallback_values(failure_message(error)))
         finally:
             services.cancel_flags.finish(session, flag)
+
+    def shown(self, scored: Scored) -> dict:
+        """A scoring's values, the table with one decimal in every score column."""
+        return self.scored.updates(scored._replace(scores=decimals(scored.scores, whole=("support",))))
 
     def on_cancel(self, request: gr.Request = None):
         running = self.services.cancel_flags.cancel(request.session_hash if request is not None else "")
@@ -434,7 +455,8 @@ class EvaluateTab:
             api_name="evaluate", concurrency_limit=UPLOAD_LINE_LENGTH, concurrency_id="evaluate")
         scoring.then(lambda views, kinds, types: browser.show(views, "Sentences of your file where the models differ.",
                                                               kinds, types),
-                     browser.parts.pick("views", "kinds", "types"), browser.outputs, api_visibility="private")
+                     browser.parts.pick("views", "kinds", "types"), browser.outputs, api_visibility="private",
+                     ).then(None, [parts["scores"]], None, js=SCORED_JS)
         parts["cancel"].click(self.on_cancel, None, [parts["status"]], cancels=[scoring], queue=False,
                               api_name="cancel_evaluate")
         browser.wire(page)

@@ -17,7 +17,7 @@ from serve.explanations import TOKEN_LIMIT, ExplanationCache
 from serve.markdown import code, plain
 from serve.slots import SIDES, TaggerSlot
 from ui import plots
-from ui.common import Parts, clamp, safe, sentence_choices
+from ui.common import Parts, clamp, is_rtl, safe, sentence_choices
 from ui.markup import inside_clamp_js
 
 PLACEHOLDER = "Compare a text first (Compare tab): this view then shows what happens inside the models."
@@ -63,15 +63,17 @@ class InsideView(NamedTuple):
 
 
 class InsideValues(NamedTuple):
-    """The tab's outputs: the view, and the layer and head snapped to their range."""
+    """The tab's outputs: the view, and the layer and head it shows (snapped to their range).
+    Those two go to hidden boxes, for the API, never back into the sliders: an answer that
+    arrived after the visitor typed another number would put the old one back."""
 
     note: str
     attention: object
     overview: object
     share: object
     gate: object
-    layer: object
-    head: object
+    shown_layer: object
+    shown_head: object
 
 
 def _message(message: str) -> InsideView:
@@ -93,7 +95,7 @@ def inside_view(slots: dict[str, TaggerSlot], view: CompareView, side: str, sent
     explanation = cache.get(slot, view, clamp(sentence if sentence is not None else 0, 10**9, lowest=0))
     if explanation is None or len(explanation.attentions) == 0:
         return _message("This text has no words to explain.")
-    shown = inside_figures(explanation, side, layer, head)
+    shown = inside_figures(explanation, side, layer, head, rtl=is_rtl(sentence_text(view, explanation.sentence)))
     notes = [shown.note]
     position = clamp(focus, len(view.text), lowest=-1) if focus is not None else -1
     if position >= 0:
@@ -103,6 +105,14 @@ def inside_view(slots: dict[str, TaggerSlot], view: CompareView, side: str, sent
         notes.append(focus_note)
     notes.append(view.fitted.note)  # what of the text sent was left out ("" when nothing was)
     return shown._replace(note="\n\n".join(note for note in notes if note))
+
+
+def sentence_text(view: CompareView, sentence: int) -> str:
+    """The text of one sentence of a compared text ("" for a sentence it does not have)."""
+    if not 0 <= sentence < len(view.sentences):
+        return ""
+    start, end = view.sentences[sentence]
+    return view.text[start:end]
 
 
 def focus_on(view: CompareView, explanation: Explanation, position: int) -> tuple[str, int | None]:
@@ -138,7 +148,9 @@ def outline_token(shown: InsideView, token: int, n_tokens: int) -> None:
         shown.gate.add_shape(type="rect", x0=-0.5, x1=width - 0.5, y0=token - 0.5, y1=token + 0.5, line=line)
 
 
-def inside_figures(explanation: Explanation, side: str, layer, head) -> InsideView:
+def inside_figures(explanation: Explanation, side: str, layer, head, rtl: bool = False) -> InsideView:
+    """The four figures of one explained sentence; with `rtl`, token axes along the sentence run
+    right to left, as it reads."""
     attentions, tokens = explanation.attentions, explanation.tokens
     layer, head = clamp(layer, len(attentions)), clamp(head, len(attentions[0]))
     note = (f"**{side}** model, sentence {explanation.sentence + 1}: {len(tokens)} sub-word tokens"
@@ -146,13 +158,13 @@ def inside_figures(explanation: Explanation, side: str, layer, head) -> InsideVi
             + (f", fusion of the last layer with layer {explanation.fusion_layer}"
                if explanation.fusion_layer is not None else "") + ".")
     attention = plots.attention_heatmap(tokens, attentions[layer - 1][head - 1],
-                                        title=f"{side}: layer {layer}, head {head}")
+                                        title=f"{side}: layer {layer}, head {head}", rtl=rtl)
     # Both axes give up space rather than stretch, so cells stay square whatever the width
     attention.update_xaxes(constrain="domain")
     shown = InsideView(note, attention,
                        plots.attention_overview(attentions, layer, head, title=f"{side}: entropy per layer × head"),
-                       plots.gate_share_bars(tokens, explanation.gate_share, explanation.fusion_layer),
-                       plots.gate_heatmap(tokens, explanation.gates, explanation.fusion_layer))
+                       plots.gate_share_bars(tokens, explanation.gate_share, explanation.fusion_layer, rtl=rtl),
+                       plots.gate_heatmap(tokens, explanation.gates, explanation.fusion_layer, rtl=rtl))
     for figure in shown[1:]:
         keys_below(figure)
     return shown
@@ -176,7 +188,7 @@ def keys_below(figure) -> None:
 
 def inside_values(slots: dict[str, TaggerSlot], view: CompareView, sentence, side: str, layer, head,
                   cache: ExplanationCache, focus=None, n_layers: int = 12, n_heads: int = 12) -> InsideValues:
-    """The view, and the layer and head snapped to their range (shown back in the sliders)."""
+    """The view, and the layer and head it shows (snapped to their range)."""
     shown = inside_view(slots, view, side, sentence, layer, head, cache, focus=focus)
     return InsideValues(*shown, clamp(layer, n_layers), clamp(head, n_heads))
 
@@ -203,6 +215,9 @@ def _build_controls(parts: Parts, n_layers: int, n_heads: int) -> None:
         parts["head"] = gr.Slider(1, n_heads, value=1, step=1, label="Head", elem_id="inside-head")
     # The character offset of the entity picked in Compare's table (None: no word picked)
     parts["focus"] = gr.Number(value=None, visible=False)
+    # The layer and head the plots show (the API's answer; the sliders are the visitor's)
+    parts["shown_layer"] = gr.Number(value=None, visible=False)
+    parts["shown_head"] = gr.Number(value=None, visible=False)
 
 
 class InsideTab:
@@ -239,11 +254,16 @@ class InsideTab:
                                                 self.services.explanations, focus, self.n_layers, self.n_heads))
 
     def wire(self, page) -> None:
+        """A slider applies when it is let go, and its number box on Enter (`inside_clamp_js`
+        makes Enter leave the box), when it loses focus or by its arrows: all of them Gradio's
+        `release`. `always_last`: a number typed while the previous view is being drawn is drawn
+        next, instead of being dropped."""
         parts = self.parts
         page.synced(gr.on(
             [self.tab.select, parts["sentence"].input, parts["side"].input, parts["layer"].release,
              parts["head"].release],
             safe(self.on_inside, lambda message: parts.updates(fallback_values(message))),
             [page.compared] + parts.pick("sentence", "side", "layer", "head", "focus"),
-            parts.pick(*InsideValues._fields), api_name="inside", js=inside_clamp_js(self.n_layers, self.n_heads)))
+            parts.pick(*InsideValues._fields), api_name="inside", trigger_mode="always_last",
+            js=inside_clamp_js(self.n_layers, self.n_heads)))
         page.show_tab(parts["to_compare"].click, "compare")

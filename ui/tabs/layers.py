@@ -21,19 +21,25 @@ from serve.paths import PROBES_DIR, relative
 from serve.probes import GridCache, ProbeSlot
 from serve.slots import TaggerSlot
 from ui import plots
-from ui.common import Parts, clamp, safe, sentence_choices
+from ui.common import Parts, clamp, colour_words, is_rtl, palette_of, safe, sentence_choices
 
 PLACEHOLDER = ("Compare a text first (Compare tab): this view then reads its sentences layer by "
                "layer.")
-HELP = (
-    "**Where does each name appear?** The encoder builds its picture of a sentence in 12 steps "
-    "(layers). At every layer a small *probe*, trained on English only, tries to read the entity "
-    "tags straight off that layer. Each row below is a layer, 0 (the bare word embeddings) at the "
-    "top, 12 (the last layer, the one the baseline reads) at the bottom; each column a word. "
-    "Coloured cells are the entity type the probe sees there (red PER, blue ORG, green LOC), darker "
-    "when it is surer; white is no entity. Follow a column down to see at which depth a name "
-    "appears, and whether it changes type on the way. The bars under the grid (fusion model) show "
-    "how much of each word the AIF gate takes from the last layer; the rest comes from layer k.")
+
+
+def help_text(colours: dict[str, str]) -> str:
+    """The tab's help, naming the colours the grid uses (the page's palette, as in Compare)."""
+    return (
+        "**Where does each name appear?** The encoder builds its picture of a sentence in 12 steps "
+        "(layers). At every layer a small *probe*, trained on English only, tries to read the entity "
+        "tags straight off that layer. Each row below is a layer, 0 (the bare word embeddings) at the "
+        "top, 12 (the last layer, the one the baseline reads) at the bottom; each column a word, in "
+        "reading order (right to left for Arabic, Hebrew, Persian or Urdu). Coloured cells are the "
+        f"entity type the probe sees there ({colour_words(colours)}: the colours of the Compare tab), "
+        "darker when it is surer; white is no entity. Follow a column down to see at which depth a "
+        "name appears, and whether it changes type on the way. The bars under the grid (fusion "
+        "model) show how much of each word the AIF gate takes from the last layer; the rest comes "
+        "from layer k.")
 TABLE_COLUMNS = ["word", "last layer reads", "from layer on", "gate: share of last layer"]
 
 
@@ -72,8 +78,10 @@ def _gate_shares(slots: dict[str, TaggerSlot], view: CompareView, grid: Emergenc
 
 
 def layers_view(probe_slot: ProbeSlot, slots: dict[str, TaggerSlot], view: CompareView, sentence,
-                grids: GridCache, explanations: ExplanationCache) -> LayersView:
-    """The note, the grid, the word table and the sentence picker for one sentence of a text."""
+                grids: GridCache, explanations: ExplanationCache,
+                colours: dict[str, str] | None = None) -> LayersView:
+    """The note, the grid, the word table and the sentence picker for one sentence of a text;
+    `colours`: the page's entity palette."""
     if not probe_slot.ready:
         return fallback_values(f"The layer probes are not loaded ({plain(probe_slot.error)}); they "
                                f"ship in {code(relative(PROBES_DIR))}.")
@@ -84,8 +92,10 @@ def layers_view(probe_slot: ProbeSlot, slots: dict[str, TaggerSlot], view: Compa
         return fallback_values("This text has no words to read.")
     shares, fusion_layer = _gate_shares(slots, view, grid, explanations)
     missing = sum(s is None for s in shares)
-    figure = plots.emergence_grid([w.text for w in grid.words], grid.tags, grid.scores,
-                                  shares if fusion_layer is not None else None, fusion_layer)
+    words = [w.text for w in grid.words]
+    figure = plots.emergence_grid(words, grid.tags, grid.scores, shares if fusion_layer is not None else None,
+                                  fusion_layer, colours=colours or palette_of(["PER", "ORG", "LOC"]),
+                                  rtl=is_rtl(" ".join(words)))
     training = probe_slot.probes.info.get("training", {})
     trained = training.get("train_sentences")
     note = (f"Sentence {grid.sentence + 1} of {grid.n_sentences}, {len(grid.words)} words; probes "
@@ -105,9 +115,9 @@ def fallback_values(message: str) -> LayersView:
 
 class LayersTab:
     def __init__(self, page, tab: gr.Tab):
-        self.services, self.tab = page.services, tab
+        self.services, self.tab, self.colours = page.services, tab, page.colours
         self.parts = Parts()
-        gr.Markdown(HELP, elem_classes=["help"])
+        gr.Markdown(help_text(page.colours), elem_classes=["help"])
         self.parts["sentence"] = gr.Dropdown(choices=[], label="Sentence", interactive=True)
         self.parts["note"] = gr.Markdown(PLACEHOLDER)
         self.parts["grid"] = gr.Plot(show_label=False, elem_id="emergence-plot")
@@ -119,7 +129,7 @@ class LayersTab:
         services = self.services
         view = services.compare.view(text, tagged=False)
         return self.parts.updates(layers_view(services.probes.get(), services.slots, view, sentence,
-                                              services.grids, services.explanations))
+                                              services.grids, services.explanations, self.colours))
 
     def wire(self, page) -> None:
         gr.on([self.tab.select, self.parts["sentence"].input],

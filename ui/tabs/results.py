@@ -21,7 +21,7 @@ from serve.markdown import plain
 from serve.paths import TEMP_DIR
 from serve.runs import bootstrap_intervals, default_choice, read_results
 from ui import plots
-from ui.common import Parts, safe
+from ui.common import Parts, decimals, group_options, natural_key, safe
 
 TABLE_COLUMNS = LANGUAGE_COLUMNS + ["Δ 95% low", "Δ 95% high"]
 NOISE_NOTE = (
@@ -57,7 +57,18 @@ class Reloaded(NamedTuple):
 
 
 def group_choices(records: list[dict]) -> list[tuple[str, str]]:
-    return [(group.label, group.key) for group in groups(records)]
+    return group_options(groups(records))
+
+
+def model_choices(records: list[dict], group: RunGroup | None) -> list[str]:
+    """The group's fusion models in natural order (fusion-l2 before fusion-l10)."""
+    return sorted(fusion_models(records, group), key=natural_key) if group else []
+
+
+def shown_table(table: pd.DataFrame):
+    """The per-language table as the page shows it: one decimal in every score column (the CSV
+    keeps the numbers as they are)."""
+    return decimals(table, whole=("sentences",))
 
 
 def with_intervals(table: pd.DataFrame, intervals: dict[str, DeltaInterval]) -> pd.DataFrame:
@@ -119,7 +130,7 @@ def sweep_figure(records: list[dict], chosen_layer: int | None):
         {"mean over target languages (dev)": table["targets"].tolist(), english: table["selection F1"].tolist()},
         {"mean over target languages (dev)": table["targets ±"].tolist()},
         chosen_layer=chosen_layer,
-        title="Dev F1 by fusion layer k" + (f" (best English k = {best})" if best is not None else ""))
+        subtitle=f"best English k = {best}" if best is not None else "")
 
 
 def write_csv(table: pd.DataFrame) -> str:
@@ -161,7 +172,7 @@ def reload_values(runs_dir, loaded_fusion: str | None, wanted_group: str | None 
         fusion_model = wanted_fusion if wanted_fusion in models else next(iter(models), None)
     group = group_by_key(records, group_key)
     return Reloaded(records, warning, gr.Dropdown(choices=group_choices(records), value=group_key),
-                    gr.Dropdown(choices=fusion_models(records, group) if group else [], value=fusion_model))
+                    gr.Dropdown(choices=model_choices(records, group), value=fusion_model))
 
 
 def _build(records: list[dict], loaded_fusion: str | None) -> Parts:
@@ -169,15 +180,16 @@ def _build(records: list[dict], loaded_fusion: str | None) -> Parts:
     group_key, fusion_model = default_choice(records, loaded_fusion)
     parts["warning"] = gr.Markdown(elem_id="results-warning")
     with gr.Row():
-        parts["group"] = gr.Dropdown(group_choices(records), value=group_key,
+        # wide, and the label's start tells the groups apart (`group_label`)
+        parts["group"] = gr.Dropdown(group_choices(records), value=group_key, scale=3, min_width=300,
                                      label="Runs to compare (seeds of one recipe are averaged)")
-        parts["fusion"] = gr.Dropdown(fusion_models(records, group_by_key(records, group_key))
-                                      if group_key else [], value=fusion_model, label="Fusion model")
+        parts["fusion"] = gr.Dropdown(model_choices(records, group_by_key(records, group_key)),
+                                      value=fusion_model, label="Fusion model")
         parts["group_by"] = gr.Radio(["family", "script"], value="family", label="Group languages by")
         parts["reload"] = gr.Button("Reload runs", size="sm")
     parts["summary"] = gr.Markdown()
     parts["table"] = gr.Dataframe(pd.DataFrame(columns=TABLE_COLUMNS), label="F1 per language",
-                                  interactive=False, elem_id="language-table")
+                                  interactive=False, elem_id="language-table", wrap=True)
     parts["csv"] = gr.DownloadButton("Download CSV", size="sm")
     gr.Markdown(DELTA_HELP, elem_classes=["help"])
     parts["delta"] = gr.Plot(label="Δ F1", show_label=False)
@@ -207,8 +219,9 @@ class ResultsTab:
 
     def on_results(self, group_key, fusion_model, group_by) -> dict:
         services = self.services
-        return self.parts.updates(results_view(services.runs.folder, services.runs.records, group_key,
-                                               fusion_model, group_by, services.fusion_layer))
+        view = results_view(services.runs.folder, services.runs.records, group_key, fusion_model, group_by,
+                            services.fusion_layer)
+        return self.parts.updates(view._replace(table=shown_table(view.table)))
 
     def reload_then(self, event):
         """Reload the runs, then draw them (also when a link is opened: its group is shown)."""

@@ -17,7 +17,7 @@ from fusion.studies.pos_results import pooled_pos, pos_results, pos_table
 from serve.markdown import plain
 from serve.paths import pos_runs_dir
 from ui import plots
-from ui.common import Parts, safe
+from ui.common import Parts, decimals, natural_key, safe
 
 HELP = (
     "**Intermediate tasks.** Before learning NER, the model first learns another English task: "
@@ -62,7 +62,7 @@ class IntermediateView(NamedTuple):
 
 def taggers(records: list[dict]) -> list[str]:
     found = {r["checkpoint"]["model"] for r in records if r.get("study") == INTERMEDIATE_STUDY}
-    return sorted(found, key=lambda model: (model != "baseline", model))
+    return sorted(found, key=lambda model: (model != "baseline", natural_key(model)))
 
 
 def pos_view(pos_dir) -> tuple[str, pd.DataFrame]:
@@ -95,7 +95,7 @@ def view(runs_dir, records: list[dict], model: str | None) -> IntermediateView:
     cells = heatmap(small, model)
     figure = plots.delta_heatmap(cells.tasks, cells.languages, cells.families, cells.delta,
                                  cells.low, cells.high,
-                                 title=f"Δ F1 from each intermediate task, {model} tagger")
+                                 title="Δ F1 per intermediate task", subtitle=f"{model} tagger")
     return IntermediateView(figure, effects_table(small), domain_table(small), effects_table(full), pos_note, pos)
 
 
@@ -129,7 +129,10 @@ class IntermediateSection:
             parts["pos"] = gr.Dataframe(EMPTY_TABLE, interactive=False, label="UPOS accuracy per language")
 
     def on_view(self, model) -> dict:
-        return self.parts.updates(view(self.services.runs.folder, self.services.runs.records, model))
+        shown = view(self.services.runs.folder, self.services.runs.records, model)
+        tables = {name: decimals(getattr(shown, name), whole=("seeds",))  # one decimal in every column
+                  for name in ("tasks", "domains", "full", "pos")}
+        return self.parts.updates(shown._replace(**tables))
 
     def wire(self, page) -> None:
         gr.on([self.parts["accordion"].expand, self.parts["model"].input],

@@ -18,7 +18,7 @@ from fusion.studies.results import sweep_table
 from serve.markdown import code
 from serve.paths import relative
 from ui import plots
-from ui.common import Parts, safe
+from ui.common import Parts, decimals, safe
 
 HELP = (
     "**What does each layer know?** A *probe* is the simplest possible tagger: one linear layer "
@@ -101,7 +101,10 @@ class LayerProbesSection:
             parts["table"] = gr.Dataframe(EMPTY, interactive=False, label="Per layer (F1 in points, mean over seeds)")
 
     def on_open(self) -> dict:
-        return self.parts.updates(view(self.services.probe_runs_dir, self.services.runs.records))
+        shown = view(self.services.probe_runs_dir, self.services.runs.records)
+        # each column in one number format: F1 with one decimal, the ratio with three
+        table = decimals(shown.table, whole=("layer", "seeds"), finer={"transfer ratio": 3, "ratio ±": 3})
+        return self.parts.updates(shown._replace(table=table))
 
     def wire(self, page) -> None:
         self.parts["accordion"].expand(

@@ -11,7 +11,7 @@ import pandas as pd
 
 from fusion.evaluation.runs import FULL_TUNING_STUDY, ZERO_SHOT_STUDY
 from fusion.studies.tuning import FUSION_MODEL, tuning_rows, tuning_table
-from ui.common import Parts, safe
+from ui.common import Parts, decimals, safe
 
 HELP = (
     "**LoRA or full fine-tuning.** The shipped taggers learn small adapters (LoRA) on a frozen "
@@ -54,7 +54,7 @@ class TuningSection:
 
     def on_view(self) -> dict:
         note, table = view(self.services.runs.folder, self.services.runs.records)
-        return {self.parts["note"]: note, self.parts["table"]: table}
+        return {self.parts["note"]: note, self.parts["table"]: decimals(table, whole=("seeds",))}
 
     def wire(self, page) -> None:
         self.parts["accordion"].expand(
