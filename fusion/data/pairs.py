@@ -31,12 +31,11 @@ from pathlib import Path
 from fusion.model.modeling import PAIR_TASKS
 
 HUB = "hub"
-TASK_FOLDERS = {"xnli": "xnli", "pawsx": "pawsx"}
 # which split is trained on and which is scored zero-shot, offline (module docstring)
 SOURCE_SPLIT = {"xnli": "test", "pawsx": "dev"}
 TARGET_SPLIT = {"xnli": "dev", "pawsx": "test"}
 HELD_OUT_BUCKETS = 5  # one bucket in five (by premise hash) chooses the epoch and the layer
-LABELLED_TEST = {"xnli": ("xglue-de", "test.txt"), "pawsx": None}
+XNLI_TEST_LABELS = ("xglue-de", "test.txt")  # German, labelled: row i labels row i of every language
 PAWSX_TEST_LABELS = {"de": ("xglue-de", "test_2k.tsv"), "zh": ("hf-zh", "test.tsv")}
 HUB_DATASETS = {"xnli": ("nyu-mll/multi_nli", None, "validation_matched"),
                 "pawsx": ("google-research-datasets/paws-x", "en", "validation")}
@@ -53,9 +52,9 @@ def _folder(data: str | Path, task: str) -> Path:
     if task not in PAIR_TASKS:
         raise ValueError(f"unknown pair task {task!r}; known: {', '.join(PAIR_TASKS)}")
     root = Path(data)
-    folder = root if root.name == TASK_FOLDERS[task] else root / TASK_FOLDERS[task]
+    folder = root if root.name == task else root / task  # the data directory, or its task folder
     if not folder.is_dir():
-        raise ValueError(f"{folder}: no {task} data folder (expected {TASK_FOLDERS[task]}/ with "
+        raise ValueError(f"{folder}: no {task} data folder (expected {task}/ with "
                          f"dev-<lang>.tsv and test-<lang>.tsv)")
     return folder
 
@@ -78,7 +77,7 @@ def _label_index(task: str, value: str, where: str) -> int:
 
 def _test_labels(folder: Path, task: str, language: str) -> list[str]:
     if task == "xnli":
-        return [row[2] for row in _rows(folder.joinpath(*LABELLED_TEST["xnli"]), quoted=False)]
+        return [row[2] for row in _rows(folder.joinpath(*XNLI_TEST_LABELS), quoted=False)]
     if language not in PAWSX_TEST_LABELS:
         raise ValueError(f"PAWS-X test labels exist for {', '.join(PAWSX_TEST_LABELS)} only, not {language}")
     sub, name = PAWSX_TEST_LABELS[language]

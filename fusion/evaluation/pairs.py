@@ -10,19 +10,14 @@ gets the same paired bootstrap over pairs and seeds (fusion/studies/pos_results.
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
-import json
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from fusion.data.pairs import TARGET_SPLIT, pair_languages, read_pairs
-from fusion.evaluation.evaluate import library_versions
-from fusion.evaluation.pos import scores_of, write_pos_sidecar
-from fusion.evaluation.predictions import sidecar_path
-from fusion.evaluation.runs import PAIRS_STUDY, SCHEMA_VERSION, validate_run
-from fusion.model.checkpoint import checkpoint_hash, load_pair_classifier
+from fusion.evaluation.pos import accuracy_record
+from fusion.evaluation.runs import PAIRS_STUDY
+from fusion.model.checkpoint import load_pair_classifier
 from fusion.tagging.pairs import classify_pairs
 
 
@@ -69,31 +64,7 @@ def evaluate_pairs(options: PairEvaluateOptions, classifier=None) -> dict:
         labels, _, cut[language] = classify_pairs(classifier, [(p.first, p.second) for p in pairs], options.batch_size)
         counts[language] = [(int(label == pair.label), 1) for label, pair in zip(labels, pairs)]
         predicted[language], sizes[language], hashes[language] = labels, len(pairs), pairs_hash(pairs)
-    training = classifier.checkpoint_info.get("training", {})
-    source_language = training.get("language", "en")
-    targets = [language for language in languages if language != source_language]
-    scores = scores_of(counts)
-    record = {
-        "schema_version": SCHEMA_VERSION, "name": options.name or Path(options.checkpoint).name,
-        "study": PAIRS_STUDY, "task": task,
-        "checkpoint": {"path": str(options.checkpoint), "sha256": checkpoint_hash(options.checkpoint),
-                       "encoder": classifier.config.encoder, "fusion_layer": classifier.config.fusion_layer,
-                       "model": classifier.config.model, "training": training},
-        "data": {"source": str(options.data), "split": split, "max_sentences_per_language": options.max_pairs,
-                 "sentences": sizes, "sha256": hashes, "pairs_cut_to_fit": cut},
-        "seed": training.get("seed"), "scores": scores,
-        "average_accuracy": sum(s["accuracy"] for s in scores.values()) / len(scores) if scores else 0.0,
-        "average_accuracy_targets": (sum(scores[t]["accuracy"] for t in targets) / len(targets)
-                                     if targets else None),
-        "source_language": source_language, "versions": library_versions(),
-        "device": str(next(classifier.parameters()).device),
-        "wall_seconds": round(time.time() - started, 2),
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    if options.output:
-        sidecar = write_pos_sidecar(sidecar_path(options.output), counts, hashes, predicted)
-        record["predictions"] = {"file": sidecar.name, "sha256": hashlib.sha256(sidecar.read_bytes()).hexdigest()}
-    validate_run(record)
-    if options.output:
-        Path(options.output).write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    return record
+    data = {"source": str(options.data), "split": split, "max_sentences_per_language": options.max_pairs,
+            "sentences": sizes, "sha256": hashes, "pairs_cut_to_fit": cut}
+    return accuracy_record(classifier, options.checkpoint, options.name, PAIRS_STUDY, data, counts, started,
+                           options.output, predicted)

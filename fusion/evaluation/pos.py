@@ -25,7 +25,7 @@ import numpy as np
 
 from fusion.evaluation.predictions import (MAX_UNPACKED_BYTES, POS_FORMAT, POS_FORMAT_VERSION, PredictionsError,
                                            parse_pos_json, sidecar_path)
-from fusion.evaluation.runs import POS_STUDY, POS_TASK, SCHEMA_VERSION, validate_run
+from fusion.evaluation.runs import POS_STUDY, SCHEMA_VERSION, validate_run
 from fusion.evaluation.stored import gunzip
 
 SOURCE_LANGUAGE = "en"
@@ -97,8 +97,8 @@ def evaluate_pos(options: PosEvaluateOptions, tagger=None) -> dict:
     record and its sidecar of per-sentence counts written)."""
     # models and data only when scoring: the studies read this module's counts without torch
     from fusion.data.upos import available_pos_languages, read_upos
-    from fusion.evaluation.evaluate import dataset_hash, library_versions, predict_dataset
-    from fusion.model.checkpoint import checkpoint_hash, load_tagger
+    from fusion.evaluation.evaluate import dataset_hash, predict_dataset
+    from fusion.model.checkpoint import load_tagger
 
     started = time.time()
     if tagger is None:
@@ -117,35 +117,44 @@ def evaluate_pos(options: PosEvaluateOptions, tagger=None) -> dict:
                                                  predict_dataset(tagger, dataset, options.batch_size))
         sentences[language] = len(dataset)
         hashes[language] = dataset_hash(dataset["tokens"], dataset["ner_tags"])
-    training = tagger.checkpoint_info.get("training", {})
+    data = {"source": str(options.data), "split": options.split,
+            "max_sentences_per_language": options.max_sentences, "sentences": sentences, "sha256": hashes}
+    return accuracy_record(tagger, options.checkpoint, options.name, POS_STUDY, data, per_sentence,
+                           started, options.output)
+
+
+def accuracy_record(model, checkpoint, name: str | None, study: str, data: dict, counts: dict[str, list],
+                    started: float, output: str | None = None, predicted: dict[str, list[int]] | None = None) -> dict:
+    """The run record of an accuracy task (POS, XNLI, PAWS-X) from each item's [correct, n] counts:
+    scores, the averages over all and over target languages, what was evaluated; with `output`,
+    the record and its sidecar written. `data` is the record's data block (hashes under "sha256")."""
+    from fusion.evaluation.evaluate import library_versions
+    from fusion.model.checkpoint import checkpoint_hash
+
+    training = model.checkpoint_info.get("training", {})
     source_language = training.get("language", SOURCE_LANGUAGE)
-    targets = [language for language in languages if language != source_language]
-    scores = scores_of(per_sentence)
+    scores = scores_of(counts)
+    targets = [language for language in scores if language != source_language]
     record = {
-        "schema_version": SCHEMA_VERSION, "name": options.name or Path(options.checkpoint).name,
-        "study": POS_STUDY, "task": POS_TASK,
-        "checkpoint": {"path": str(options.checkpoint), "sha256": checkpoint_hash(options.checkpoint),
-                       "encoder": tagger.config.encoder, "fusion_layer": tagger.config.fusion_layer,
-                       "model": tagger.config.model, "training": training},
-        "data": {"source": str(options.data), "split": options.split,
-                 "max_sentences_per_language": options.max_sentences, "sentences": sentences,
-                 "sha256": hashes},
-        "seed": training.get("seed"), "scores": scores,
+        "schema_version": SCHEMA_VERSION, "name": name or Path(checkpoint).name,
+        "study": study, "task": model.config.task,
+        "checkpoint": {"path": str(checkpoint), "sha256": checkpoint_hash(checkpoint),
+                       "encoder": model.config.encoder, "fusion_layer": model.config.fusion_layer,
+                       "model": model.config.model, "training": training},
+        "data": data, "seed": training.get("seed"), "scores": scores,
         "average_accuracy": sum(s["accuracy"] for s in scores.values()) / len(scores) if scores else 0.0,
         "average_accuracy_targets": (sum(scores[t]["accuracy"] for t in targets) / len(targets)
                                      if targets else None),
         "source_language": source_language,
         "versions": library_versions(),
-        "device": str(next(tagger.parameters()).device),
+        "device": str(next(model.parameters()).device),
         "wall_seconds": round(time.time() - started, 2),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    if options.output:
-        sidecar = write_pos_sidecar(sidecar_path(options.output), per_sentence, hashes)
-        record["predictions"] = {"file": sidecar.name,
-                                 "sha256": hashlib.sha256(sidecar.read_bytes()).hexdigest()}
+    if output:
+        sidecar = write_pos_sidecar(sidecar_path(output), counts, data["sha256"], predicted)
+        record["predictions"] = {"file": sidecar.name, "sha256": hashlib.sha256(sidecar.read_bytes()).hexdigest()}
     validate_run(record)
-    if options.output:
-        output = Path(options.output)
-        output.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    if output:
+        Path(output).write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return record

@@ -295,13 +295,18 @@ class TokenTagger(nn.Module):
     def logits_from_embeddings(self, word_embeddings: torch.Tensor, positions: torch.Tensor,
                                segments: torch.Tensor) -> torch.Tensor:
         """`packed_logits` from the rows' word embeddings on (what fusion/model/onnx_runtime.py exports)."""
+        return self.classifier(self.dropout(self.packed_features(word_embeddings, positions, segments)))
+
+    def packed_features(self, word_embeddings: torch.Tensor, positions: torch.Tensor,
+                        segments: torch.Tensor) -> torch.Tensor:
+        """rows × T × d features of a packed batch: the last layer, or the AIF-fused sequence."""
         out = encode_embedded(self.encoder, word_embeddings, positions, segments,
                               output_hidden_states=self.fusion is not None)
         features = out.last_hidden_state
         if self.fusion is not None:
             features, _ = self.fusion(features, out.hidden_states[self.config.fusion_layer],
                                       (segments >= 0).long(), segments)
-        return self.classifier(self.dropout(features))
+        return features
 
     def merge_adapters(self) -> None:
         """For inference: fold each LoRA adapter into a private copy of its dense layer.

@@ -17,7 +17,6 @@ import torch
 from torch import nn
 
 from fusion.model.modeling import PAIR_TASKS, TaggerConfig, TaggerOutput, TokenTagger
-from fusion.model.packing import encode_embedded
 
 POOLINGS = ("mean", "first")
 
@@ -79,12 +78,7 @@ class PairClassifier(TokenTagger):
         n_labels, where slot s of a row holds the logits of the row's pair s (slots past its pairs
         hold the classifier's bias). The signature and shape of a tagger's, so that the ONNX export
         (fusion/model/onnx_runtime.py) and its check against torch serve both."""
-        out = encode_embedded(self.encoder, word_embeddings, positions, segments,
-                              output_hidden_states=self.fusion is not None)
-        features = out.last_hidden_state
-        if self.fusion is not None:
-            features, _ = self.fusion(features, out.hidden_states[self.config.fusion_layer],
-                                      (segments >= 0).long(), segments)
+        features = self.packed_features(word_embeddings, positions, segments)
         # as many slots as tokens: a bound from the shape, not the data (as AIF's packed means)
         slots = torch.arange(segments.shape[1], device=segments.device)
         members = (segments.unsqueeze(-1) == slots).to(features.dtype)  # rows × T × slots
