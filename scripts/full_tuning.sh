@@ -88,11 +88,21 @@ if [[ $phase == sweep || $phase == all ]]; then
   wait
 fi
 
+probe() {  # NAME CHECKPOINT [flags...]: the probe study on that tagger's encoder; its time ends its log
+  local name=$1 checkpoint=$2 started=$SECONDS; shift 2
+  python -m fusion probe --data "$data" --tagger "$checkpoint" --work-dir "$out/$name" \
+    --runs-dir "$probe_records" "$@" > "$out/$name.log" 2>&1
+  echo "$name: $((SECONDS - started)) s" | tee -a "$out/$name.log"
+}
+
 if [[ $phase == probes || $phase == all ]]; then
-  python -m fusion probe --data "$data" --tagger checkpoints/baseline --work-dir "$out/probes-lora" \
-    --runs-dir "$probe_records" > "$out/probes-lora.log" 2>&1 &
+  if ! done_training "$out/baseline-s13" 3; then  # never probe a half-trained tagger
+    echo "probes: $out/baseline-s13 has not finished its 3 epochs; run the 'seeds' phase first" >&2
+    exit 1
+  fi
+  probe probes-lora checkpoints/baseline &
+  lora=$!
   # trained before checkpoints carried fingerprints: on trust (its record says unverified)
-  python -m fusion probe --data "$data" --tagger "$out/baseline-s13" --trust-unverified --work-dir "$out/probes-full" \
-    --runs-dir "$probe_records" > "$out/probes-full.log" 2>&1
-  wait
+  probe probes-full "$out/baseline-s13" --trust-unverified
+  wait "$lora"  # its failure fails the phase too
 fi

@@ -8,6 +8,10 @@ Each step's result is kept in `work_dir`, so an interrupted study continues wher
 the English features (one encoder pass for all layers), each seed's probe set, and each test
 language's predicted tags (all layers and seeds, again from one encoder pass). The records,
 ``probe-l<k>-s<seed>.json`` with their per-sentence predictions, are written last.
+
+With ``--tagger`` the probes read that tagger's tuned encoder instead (LoRA merged, or fully
+tuned), on the same data: its records are ``probe-<tuning>-<model>-l<k>-s<seed>.json`` and name
+the tagger (``tuned_by``), so they sit beside the frozen encoder's in one runs folder.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ class ProbeStudyOptions:
     encoder: str = field(default=OFFLINE_ENCODER, metadata={"help": "the frozen encoder to probe"})
     tagger: str | None = field(default=None, metadata={
         "help": "a tagger checkpoint: probe its tuned encoder (LoRA merged, or fully tuned) instead of "
-                "the frozen one; its run names and records say which (use its own work and runs dirs)"})
+                "the frozen one; its run names and records say which (use its own work dir)"})
     trust_unverified: bool = field(default=False, metadata={
         "help": "with --tagger: load a checkpoint saved without a fingerprint (older versions)"})
     languages: str = field(default="all", metadata={"help": '"all" or codes, e.g. "en,de,zh"'})

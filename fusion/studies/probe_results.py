@@ -1,6 +1,8 @@
 """What the layer probes show: per layer and language F1, English against the targets, and the
 transfer ratio (target F1 / English F1) per layer, the direct test of "lower layers carry more
-cross-lingual information". The Results tab's Layers section and docs/RESULTS.md both call these.
+cross-lingual information"; and the same curves after tuning (the probes on a LoRA and a fully
+tuned tagger's encoder, beside the frozen one). The Results tab's Layers section and
+docs/RESULTS.md both call these.
 
 Probe runs are the `layer-probe` study's records (fusion/probing/probe_runs.py), one per layer and seed,
 all scored on the same sentences. A number over seeds is their mean ± standard deviation; the
@@ -86,15 +88,18 @@ LAYER_COLUMNS = ["layer", "English F1", "English ±", "target F1", "target ±", 
                  "ratio ±", "English dev F1", "seeds"]
 
 
-def layer_table(rows: list[LayerRow]) -> pd.DataFrame:
-    def number(value: float, digits: int):
-        return None if math.isnan(value) else round(value, digits)
+def _number(value: float, digits: int) -> float | None:
+    """A table cell: rounded, None (shown as "–") where not measured."""
+    return None if math.isnan(value) else round(value, digits)
 
+
+def layer_table(rows: list[LayerRow]) -> pd.DataFrame:
     return pd.DataFrame([{
-        "layer": row.layer, "English F1": number(row.english.mean, 1), "English ±": number(row.english.sd, 1),
-        "target F1": number(row.targets.mean, 1), "target ±": number(row.targets.sd, 1),
-        "transfer ratio": number(row.ratio.mean, 3), "ratio ±": number(row.ratio.sd, 3),
-        "English dev F1": number(row.english_dev.mean, 1), "seeds": row.targets.n}
+        "layer": row.layer, "English F1": _number(row.english.mean, 1),
+        "English ±": _number(row.english.sd, 1),
+        "target F1": _number(row.targets.mean, 1), "target ±": _number(row.targets.sd, 1),
+        "transfer ratio": _number(row.ratio.mean, 3), "ratio ±": _number(row.ratio.sd, 3),
+        "English dev F1": _number(row.english_dev.mean, 1), "seeds": row.targets.n}
         for row in rows], columns=LAYER_COLUMNS)
 
 
@@ -168,3 +173,86 @@ def findings_text(rows: list[LayerRow]) -> str:
             f"their English F1 in the other languages, layers {middle + 1}–{max(r.layer for r in rows)} "
             f"{found.upper_ratio:.2f}: here the lower half transfers *{direction}* of what it knows "
             f"(rank correlation of the ratio with depth over layers ≥ 1: {found.ratio_correlation:+.2f}).")
+
+
+# --------------------------------------------------------------------------------------------
+# Layers after tuning: the frozen encoder's curve beside the tuned taggers' encoders' curves
+# --------------------------------------------------------------------------------------------
+
+FROZEN = "frozen"
+TUNINGS = ("lora", "full")  # the tuned encoders that `scripts/full_tuning.sh DATA probes` probes
+TUNING_LABELS = {FROZEN: "frozen encoder", "lora": "after LoRA tuning", "full": "after full fine-tuning"}
+TUNED_TAGGERS = {"lora": "the shipped LoRA baseline (`checkpoints/baseline`, seed 13)",
+                 "full": "the fully tuned baseline of seed 13"}
+TUNING_PROBES_COMMAND = "scripts/full_tuning.sh DATA probes"
+
+
+@dataclass(frozen=True)
+class TuningCurve:
+    """One encoder's probe curve: the frozen encoder, or a tuned tagger's encoder."""
+
+    tuning: str  # FROZEN, or the tagger's tuning ("lora", "full")
+    encoder: str | None  # `tuned_by` of its records ("lora baseline s13"); None: the frozen encoder
+    rows: list[LayerRow]
+
+    @property
+    def label(self) -> str:
+        """e.g. "after LoRA tuning (baseline s13)"; the frozen encoder's is "frozen encoder"."""
+        name = TUNING_LABELS.get(self.tuning, f"after {self.tuning} tuning")
+        return name if self.encoder is None else f"{name} ({self.encoder.split(' ', 1)[-1]})"
+
+
+@dataclass(frozen=True)
+class TuningCurves:
+    """The probe curves per encoder (frozen first, then LoRA, then full) and what is not measured."""
+
+    curves: list[TuningCurve]  # only encoders with probe runs
+    missing: list[str]  # FROZEN and / or TUNINGS without probe runs
+    same_sentences: bool  # every curve scored on the same test sentences (their content hashes)
+
+
+def tuning_curves(records: list[dict], source: str = SOURCE_LANGUAGE) -> TuningCurves:
+    """The frozen encoder's probe curve and each tuned tagger encoder's, from the probe runs."""
+    curves, hashes = [], set()
+    for encoder in probed_encoders(records):
+        chosen = probe_records(records, encoder)
+        if not chosen:
+            continue
+        tagger = chosen[0]["checkpoint"]["training"].get("tuned_by") or {}
+        curves.append(TuningCurve(FROZEN if encoder is None else str(tagger.get("tuning", "?")), encoder,
+                                  layer_rows(records, source, encoder)))
+        hashes |= {repr(sorted(r["data"]["sha256"].items())) for r in chosen}
+    order = [FROZEN, *TUNINGS]
+    curves.sort(key=lambda c: (order.index(c.tuning) if c.tuning in order else len(order), c.encoder or ""))
+    found = {c.tuning for c in curves}
+    return TuningCurves(curves, [t for t in order if t not in found], len(hashes) <= 1)
+
+
+def missing_tuning_text(missing: list[str]) -> str:
+    """Which after-tuning probe runs are not there yet, and the command that makes them (Markdown);
+    empty when none is missing."""
+    tuned = [t for t in missing if t in TUNINGS]
+    if not tuned:
+        return ""
+    which = " and of ".join(TUNED_TAGGERS[t] for t in tuned)
+    return (f"**Not measured yet:** the probes on the encoder of {which}. `{TUNING_PROBES_COMMAND}` "
+            "(DATA: the WikiANN folder) makes these runs, `probe-<tuning>-baseline-l<k>-s<seed>.json` "
+            "beside the frozen encoder's; the fully tuned tagger is trained by the script's `seeds` phase.")
+
+
+def tuning_curve_table(found: TuningCurves) -> pd.DataFrame:
+    """A row per layer: each curve's English F1, mean target F1 and transfer ratio (means over seeds)."""
+    by_layer = [{row.layer: row for row in curve.rows} for curve in found.curves]
+    layers = sorted({layer for rows in by_layer for layer in rows})
+    table = []
+    for layer in layers:
+        line = {"layer": layer}
+        for curve, rows in zip(found.curves, by_layer):
+            row = rows.get(layer)
+            line[f"{curve.label}: English"] = _number(row.english.mean, 1) if row else None
+            line[f"{curve.label}: targets"] = _number(row.targets.mean, 1) if row else None
+            line[f"{curve.label}: ratio"] = _number(row.ratio.mean, 3) if row else None
+        table.append(line)
+    columns = ["layer"] + [f"{curve.label}: {part}" for curve in found.curves
+                           for part in ("English", "targets", "ratio")]
+    return pd.DataFrame(table, columns=columns)

@@ -18,7 +18,8 @@ HELP = (
     "encoder; the paper trains every weight. Here both kinds were trained with the same English "
     "data and epochs and tested on the same sentences: the target-language average of each model, "
     "fusion's gain (Δ) with its 95 % interval, and the fusion layer each kind's layer sweep chose "
-    "on English dev.")
+    "on English dev. What each kind of tuning changes inside the encoder, layer by layer, is at the "
+    "foot of the Layers section above (the layer probes after tuning).")
 EMPTY = pd.DataFrame(columns=["tuning", "seeds", "baseline targets", "fusion targets", "Δ targets",
                               "95 % interval"])
 _cache: dict[tuple, tuple[str, pd.DataFrame]] = {}
