@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     pos_parser = commands.add_parser("evaluate-pos", help="zero-shot UPOS accuracy of a POS tagger")
     _add_options(pos_parser, PosEvaluateOptions)
     probe_parser = commands.add_parser(
-        "probe", help="per-layer linear probes on the frozen encoder -> layer-probe run records")
+        "probe", help="per-layer linear probes on the frozen encoder (or, with --tagger, a tagger's tuned "
+                      "encoder) -> layer-probe run records")
     _add_options(probe_parser, ProbeStudyOptions)
     pair_train_parser = commands.add_parser(
         "train-pairs", help="fine-tune a sentence-pair classifier (XNLI, PAWS-X) on English")
