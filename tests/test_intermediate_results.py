@@ -98,7 +98,7 @@ def test_the_results_section_draws_a_task_by_language_heat_map(tmp_path):
                for s in (13, 14)]
     records += [_record(tmp_path, f"inter-pos-baseline-s{s}", "intermediate-task", "baseline", s, 0.9,
                         gold, "pos") for s in (13, 14)]
-    figure, tasks, domains, full, pos_note, pos = intermediate_section.view(tmp_path, records, "baseline")
+    figure, tasks, domains, full, pos_note, pos, *_ = intermediate_section.view(tmp_path, records, "baseline")
     assert "No POS runs" in pos_note and pos.empty
     (trace,) = figure.data
     assert list(trace.y) == [0] and len(trace.x) == len(LANGUAGES) - 1  # English is not a target

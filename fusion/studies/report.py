@@ -4,6 +4,7 @@ prints it; a test checks that docs/RESULTS.md holds exactly this text."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from fusion.evaluation.predictions import PredictionsError
@@ -11,11 +12,14 @@ from fusion.evaluation.runs import (FULL_DIRECT_STUDY, FULL_STUDY, FULL_TUNING_S
                                     SWEEP_STUDY, load_runs, training_recipe)
 from fusion.studies.bootstrap import run_intervals
 from fusion.studies.four_tasks import claims, four_task_rows, four_task_table
-from fusion.studies.intermediate_results import best_task_on_dev, effects_table, task_effects
+from fusion.studies.intermediate_results import (TARGET_METRICS, TARGET_NAMES, TARGETS, accuracy_target_runs,
+                                                 best_task_on_dev, effects_table, target_effects,
+                                                 target_scope, target_table, task_effects)
 from fusion.studies.pos_results import pooled_pos, pos_results, pos_table
-from fusion.studies.probe_results import findings_text, layer_rows, probed_encoders
-from fusion.studies.results import (SOURCE_LANGUAGE, RunGroup, best_sweep_layer, fusion_models, group_records,
-                                    groups, language_table, summarise, sweep_table, tuning_of)
+from fusion.studies.probe_results import (findings_text, layer_rows, missing_tuning_text, probe_records,
+                                          tuning_curves)
+from fusion.studies.results import (SOURCE_LANGUAGE, MeanSpread, RunGroup, best_sweep_layer, fusion_models,
+                                    group_records, groups, language_table, summarise, sweep_table, tuning_of)
 from fusion.studies.tuning import FUSION_MODEL, tuning_rows, tuning_table
 
 
@@ -121,7 +125,7 @@ def results_markdown(folder: str | Path, pos_folder: str | Path | None = None,
         lines += group_section(records, folder, group, models[0], per_language=index == 0) + [""]
     lines += sweep_section(records) + [""]
     lines += layers_section(probe_folder) + [""]
-    lines += intermediate_section(records, folder) + [""]
+    lines += intermediate_section(records, folder, pos_folder, pair_folder) + [""]
     lines += tuning_section(records, folder)
     lines += pos_section(pos_folder)
     return "\n".join(lines).rstrip() + "\n"
@@ -133,12 +137,13 @@ def layers_section(folder: Path) -> list[str]:
     rows = layer_rows(records)
     if not rows:
         return []
-    training = records[0]["checkpoint"]["training"]
+    frozen = probe_records(records)[0]  # the folder may hold tuned encoders' runs too
+    training = frozen["checkpoint"]["training"]
     languages = max(r.languages for r in rows)
     lines = [f"**Layer probes** (a linear probe per layer of the frozen encoder, trained on "
              f"{training['train_sentences']:,} English sentences, each probe's epoch chosen on "
              f"{training['dev_sentences']:,} English dev sentences; F1 on the first ≤ "
-             f"{records[0]['data']['max_sentences_per_language']:,} test sentences of English and "
+             f"{frozen['data']['max_sentences_per_language']:,} test sentences of English and "
              f"{languages} target languages; mean ± sd over {rows[0].targets.n} seeds). "
              + findings_text(rows), "",
              "| layer | English F1 | mean target F1 | transfer ratio (target / English) |",
@@ -150,19 +155,26 @@ def layers_section(folder: Path) -> list[str]:
 
 def tuned_layers_section(records: list[dict]) -> list[str]:
     """Layers after tuning: the same probes on tuned taggers' encoders, beside the frozen one."""
-    tuned = [name for name in probed_encoders(records) if name is not None]
-    if not tuned:
-        return []
-    curves = {name: {row.layer: row for row in layer_rows(records, encoder=name)} for name in [None, *tuned]}
-    names = ["frozen"] + tuned
-    lines = ["", "**Layers after tuning** (the same probes on the encoder of a tuned tagger; English F1 / "
-             "mean target F1 per encoder)", "",
-             "| layer | " + " | ".join(names) + " |", "|---:|" + "---:|" * len(names)]
-    for layer in sorted(curves[None]):
-        cells = [f"{c[layer].english.text()} / {c[layer].targets.text()}" if layer in c else "–"
-                 for c in curves.values()]
+    found = tuning_curves(records)
+    if all(curve.encoder is None for curve in found.curves):
+        return []  # no tuned encoder probed yet: the app says which runs are missing
+    layers = {curve.label: {row.layer: row for row in curve.rows} for curve in found.curves}
+    lines = ["", "**Layers after tuning** (the same probes on the encoder of a tuned tagger; per encoder: "
+             "English F1 / mean target F1 / transfer ratio, means over seeds"
+             + ("" if found.same_sentences else "; not every encoder on the same test sentences") + ")", "",
+             "| layer | " + " | ".join(layers) + " |", "|---:|" + "---:|" * len(layers)]
+    for layer in sorted({layer for rows in layers.values() for layer in rows}):
+        cells = [" / ".join(_mean(value, digits) for value, digits in
+                            ((rows[layer].english, 1), (rows[layer].targets, 1), (rows[layer].ratio, 2)))
+                 if layer in rows else "–" for rows in layers.values()]
         lines.append(f"| {layer} | " + " | ".join(cells) + " |")
-    return lines
+    missing = missing_tuning_text(found.missing)
+    return lines + (["", missing] if missing else [])
+
+
+def _mean(value: MeanSpread, digits: int) -> str:
+    """A mean over seeds, "–" where not measured."""
+    return "–" if math.isnan(value.mean) else f"{value.mean:.{digits}f}"
 
 
 def pos_section(folder: Path) -> list[str]:
@@ -197,7 +209,8 @@ def pos_section(folder: Path) -> list[str]:
     return lines + [""]
 
 
-def intermediate_section(records: list[dict], folder: Path) -> list[str]:
+def intermediate_section(records: list[dict], folder: Path, pos_folder: Path | None = None,
+                         pair_folder: Path | None = None) -> list[str]:
     effects = task_effects(records, folder)
     if not effects:
         return []
@@ -219,7 +232,21 @@ def intermediate_section(records: list[dict], folder: Path) -> list[str]:
         lines += ["", "**The chosen task at the shipped scale** (en 20000 sent × 3 ep, first ≤ 1000 "
                   "test sentences per language; Δ against the shipped recipe's direct taggers, all "
                   "their seeds)", ""] + header + _effect_rows(full)
-    return lines
+    return lines + target_section(effects, pos_folder or folder.parent / "pos_runs",
+                                  pair_folder or folder.parent / "pair_runs")
+
+
+def target_section(ner_effects: list, pos_folder: Path, pair_folder: Path) -> list[str]:
+    """Intermediate task × target task: Δ on the target average per task, target and model."""
+    effects = ner_effects + target_effects(accuracy_target_runs(pos_folder, pair_folder))
+    table = target_table(effects)
+    scope = target_scope(effects)
+    how = "; ".join(f"{TARGET_NAMES[t]} ({TARGET_METRICS[t]}): {scope[t]}" for t in TARGETS)
+    lines = ["", "**Intermediate task × target task** (Δ target average = with the task − without it, same "
+             "model, recipe and test items, in points; 95 % paired bootstrap interval over sentences or "
+             f"pairs and seeds, * = excludes 0; not run: no runs of that task and target yet. {how})", "",
+             "| " + " | ".join(table.columns) + " |", "|---|---|" + "---:|" * (len(table.columns) - 2)]
+    return lines + ["| " + " | ".join(row) + " |" for row in table.itertuples(index=False)]
 
 
 def tuning_section(records: list[dict], folder: Path) -> list[str]:
