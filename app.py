@@ -61,12 +61,15 @@ def main(argv=None) -> None:
     torch.set_num_threads(max(1, settings.threads))  # Compare runs the two models at once (predict_each)
     slots = load_slots(args.baseline, args.fusion or find_fusion_checkpoint(), merge=settings.runtime == "torch",
                        trust_unverified=args.trust_unverified)
-    page = build_page(Services.create(slots, runs_dir=args.runs, data_dir=args.data, settings=settings))
+    services = Services.create(slots, runs_dir=args.runs, data_dir=args.data, settings=settings, warm_up_now=False)
+    page = build_page(services)
     launch(page, server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True)
+    attaching = None
     if settings.runtime == "onnx":  # once the server answers: the export's child would slow start-up
         from fusion.model.onnx_cache import GraphCache
 
-        attach_runtimes(slots, settings.threads, GraphCache())  # graphs of an earlier start are reused
+        attaching = attach_runtimes(slots, settings.threads, GraphCache())  # graphs of an earlier start are reused
+    services.warm_up_results(after=attaching)  # the Results tab's bootstrap: off the first Compare's path
     page.block_thread()
 
 

@@ -1,8 +1,9 @@
 """Start `python app.py` twice, with an empty cache folder and then with the same folder warm
 (fusion/model/disk_cache.py: the offline encoder's fp32 weights, the ONNX graphs), and time each:
 seconds until it answers, to the first answered Compare, until both taggers run on ONNX Runtime,
-Compare's p50 then, and the server's RSS once idle (issue 28: first Compare ≤ 8 s warm, ≤ 20 s
-empty; idle RSS ≤ 1.0 GiB), with warm / empty ratios from the same run.
+Compare's p50 then, and the server's RSS once idle (both runtimes attached, the Results warm-up
+done: issue 28: first Compare ≤ 8 s warm, ≤ 20 s empty; idle RSS ≤ 1.0 GiB), with warm / empty
+ratios from the same run.
 
     python bench/app_start.py [--requests 10] [--baseline DIR --fusion DIR] [--text "..."]
 """
@@ -45,18 +46,21 @@ def connect(url: str, process: subprocess.Popen, timeout: float = 120.0):
 
 
 def attached_after(process: subprocess.Popen, started: float, timeout: float = 300.0) -> dict:
-    """Read the app's log until both taggers said which runtime serves them: the seconds since
-    start when the last one did (None if it never did), and the log's lines."""
-    lines, done = [], {}
+    """Read the app's log until both taggers said which runtime serves them and the Results
+    warm-up said it is done (it starts once they are, serve/services.py): the seconds since start
+    when the last tagger did (None if it never did), when the warm-up did, and the log's lines."""
+    lines, done, warmed = [], {}, None
     deadline = time.time() + timeout
     for line in process.stderr:
         lines.append(line.rstrip())
         for side in ("baseline", "fusion"):
             if line.startswith(f"{side}: runs on ONNX Runtime") or line.startswith(f"{side}: stays on torch"):
                 done[side] = time.perf_counter() - started
-        if len(done) == 2 or time.time() > deadline:
+        if line.startswith("results: "):
+            warmed = time.perf_counter() - started
+        if (len(done) == 2 and warmed is not None) or time.time() > deadline:
             break
-    return {"attached": max(done.values()) if len(done) == 2 else None, "log": lines}
+    return {"attached": max(done.values()) if len(done) == 2 else None, "warmed": warmed, "log": lines}
 
 
 def start_once(options, cache_dir: str) -> dict:
@@ -86,7 +90,7 @@ def start_once(options, cache_dir: str) -> dict:
         client.predict(options.text, api_name="/compare")
         figures["first"] = time.perf_counter() - started
         reader.join(timeout=300)
-        figures["attached"] = log.get("attached")
+        figures["attached"], figures["warmed"] = log.get("attached"), log.get("warmed")
         time.sleep(3)  # idle: the export child gone, the Results warm-up done
         figures["rss"] = psutil.Process(process.pid).memory_info().rss / 2**30
         latencies = []
@@ -105,10 +109,10 @@ def start_once(options, cache_dir: str) -> dict:
 
 
 def report(name: str, figures: dict) -> None:
-    attached = "never" if figures["attached"] is None else f"{figures['attached']:.1f} s"
+    attached, warmed = ("never" if figures[key] is None else f"{figures[key]:.1f} s" for key in ("attached", "warmed"))
     print(f"{name}: answering after {figures['listening']:.1f} s, first Compare after {figures['first']:.1f} s, "
-          f"both runtimes attached after {attached}; idle RSS {figures['rss']:.2f} GiB; "
-          f"Compare p50 {1000 * figures['p50']:.0f} ms")
+          f"both runtimes attached after {attached}, Results warm-up done after {warmed}; "
+          f"idle RSS {figures['rss']:.2f} GiB; Compare p50 {1000 * figures['p50']:.0f} ms")
 
 
 def main() -> int:

@@ -1,6 +1,9 @@
 """What happens inside a tagger for one sentence of a compared text (attentions, fusion gates),
 computed only when Inside or Layers asks, and kept in a small server-wide cache: a class switching
-back and forth between the same examples costs one forward pass each, and memory stays bounded."""
+back and forth between the same examples costs one forward pass each, and memory stays bounded.
+The pass runs on the tagger's ONNX Runtime graph once it is attached, the one Compare runs
+(fusion/model/onnx_runtime.py; about a Compare's time for both models, bench/inside_speed.py), and on
+torch before."""
 
 from __future__ import annotations
 

@@ -1,5 +1,12 @@
 """The layer probes behind the Layers tab: loaded the first time the tab asks, and their reading
-of a sentence kept in a small server-wide cache."""
+of a sentence kept in a small server-wide cache.
+
+The probes read the frozen encoder without adapters, which no tagger's graph holds (their
+adapters are merged into it), so Layers stays on torch: the encoder built here is a shell over
+the base weights the taggers share (fusion/model/encoders.py), not a third copy of them. After the
+taggers' graphs are attached those weights' pages are handed back to the kernel, and the first
+Layers request reads them back from the page cache (~85 MB, docs/PERFORMANCE.md); a graph of the
+base encoder would hold its own ~100 MB session instead."""
 
 from __future__ import annotations
 

@@ -4,6 +4,9 @@ caches, the run records, the background work's priority and the asset folders.""
 from __future__ import annotations
 
 import json
+import sys
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +18,7 @@ from serve.paths import EXAMPLES_FILE, PROBE_RUNS_DIR, PROBES_DIR, RUNS_DIR, SAM
 from serve.probes import GridCache, LazyProbes
 from serve.runs import RunStore, read_results, warm_up
 from serve.settings import QUEUE_SIZE, Settings
-from serve.slots import TaggerSlot, attach_runtimes, reference_tagger
+from serve.slots import TaggerSlot, attach_runtimes, reference_tagger, return_freed_memory
 
 
 def load_examples(path: Path = EXAMPLES_FILE) -> list[dict]:
@@ -76,18 +79,39 @@ class Services:
     @classmethod
     def create(cls, slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[dict] | None = None,
                data_dir=None, samples_dir=SAMPLES_DIR, probes_dir=PROBES_DIR, probe_runs_dir=PROBE_RUNS_DIR,
-               settings: Settings | None = None) -> Services:
+               settings: Settings | None = None, warm_up_now: bool = True) -> Services:
         """The services of an app on these slots. The Results tab's bootstrap starts in the
-        background, stepping aside while anyone compares (up to 5 s per language)."""
+        background (`warm_up_results`), unless `warm_up_now` is False: the app starts it once the
+        runtimes are attached."""
         settings = settings or Settings()
         compare = CompareService(slots, Foreground(), max_batch=settings.compare_batch, max_waiting=QUEUE_SIZE)
         runs = RunStore(runs_dir, read_results(runs_dir)[0])
         services = cls(slots, compare, runs, settings, load_examples() if examples is None else examples,
                        data_dir, Path(samples_dir), Path(probe_runs_dir), probes=LazyProbes(probes_dir),
                        pairs=PairService(attach=pair_runtimes(settings)))
-        warm_up(runs_dir, runs.records, services.loaded_fusion,
-                between=lambda: compare.foreground.wait_until_quiet(limit=5.0))
+        if warm_up_now:
+            services.warm_up_results()
         return services
+
+    def warm_up_results(self, after: threading.Thread | None = None) -> threading.Thread:
+        """The Results tab's default bootstrap, computed in a background thread so that its first
+        visitor does not wait for it (seconds for full test sets): after `after` has ended (the
+        app passes the runtimes' attach, which a first Compare needs more: on 2 cores the two
+        compete), stepping aside while anyone compares (up to 5 s per language). The memory it
+        used (up to ~260 MB at its peak, measured) then goes back to the system."""
+        def run():
+            if after is not None:
+                after.join()
+            started = time.perf_counter()
+            warm_up(self.runs.folder, self.runs.records, self.loaded_fusion,
+                    between=lambda: self.foreground.wait_until_quiet(limit=5.0)).join()
+            return_freed_memory()
+            print(f"results: the default view's bootstrap is ready ({time.perf_counter() - started:.1f} s)",
+                  file=sys.stderr)
+
+        thread = threading.Thread(target=run, name="results-warm-up", daemon=True)
+        thread.start()
+        return thread
 
     @property
     def foreground(self) -> Foreground:

@@ -3,6 +3,7 @@ the ONNX Runtime forward they get once the server answers."""
 
 from __future__ import annotations
 
+import ctypes
 import sys
 import time
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from fusion.model import onnx_runtime
 from fusion.model.checkpoint import CheckpointError, load_tagger
+from fusion.model.encoders import page_out_base
 from serve.paths import CHECKPOINTS
 
 SIDES = ("baseline", "fusion")  # the two columns of every comparison
@@ -73,12 +75,27 @@ def load_slots(baseline_dir, fusion_dir, merge: bool = True, trust_unverified: b
 
 
 def attach_runtimes(slots: dict[str, TaggerSlot], threads: int, cache=None):
-    """The loaded taggers get their ONNX Runtime forward in the background (fusion/model/onnx_runtime.py);
-    each runs on torch until then, or for good if the export fails (the log says why). With a
-    `cache` (fusion/model/onnx_cache.py: GraphCache) a graph made at an earlier start is used
-    first, and no export runs for it. Taggers
-    loaded with merge=False keep their LoRA adapters apart for torch (Inside), which saves a copy
-    of every layer; one that stays on torch has them merged, its fastest torch forward."""
+    """The loaded taggers get their ONNX Runtime forward in the background (fusion/model/onnx_runtime.py:
+    Compare's logits and Inside's attentions and gates from one graph each); each runs on torch
+    until then, or for good if the export fails (the log says why). With a `cache`
+    (fusion/model/onnx_cache.py: GraphCache) a graph made at an earlier start is used first, and
+    no export runs for it. Taggers loaded with merge=False keep their LoRA adapters apart over
+    the shared base weights, which saves a copy of every layer; one that stays on torch has them
+    merged, its fastest torch forward. Once every tagger runs on its graph, the base weights'
+    layer pages are handed back to the kernel (`page_out_base`: only a torch forward reads them),
+    and so is the memory the start freed (`return_freed_memory`)."""
+    ready = {side: slot for side, slot in slots.items() if slot.ready}
+    waiting = set(ready)
+
+    def settled():
+        if all(slot.tagger.runtime is not None for slot in ready.values()):
+            try:
+                handed = sum(page_out_base(name) for name in {slot.tagger.config.encoder for slot in ready.values()})
+                print(f"torch: {handed / 2**20:.0f} MB of the encoder's layer pages handed back to the kernel "
+                      "(every model here runs on ONNX Runtime)", file=sys.stderr)
+            except Exception as error:  # noqa: BLE001 — memory held a while longer, never an error
+                print(f"torch: the encoder's layer pages stay ({type(error).__name__}: {error})", file=sys.stderr)
+        return_freed_memory()
 
     def report(side, attached):
         if attached.error is None:
@@ -91,12 +108,24 @@ def attach_runtimes(slots: dict[str, TaggerSlot], threads: int, cache=None):
             except Exception as error:  # noqa: BLE001 — slower on torch, still one line in the log
                 state += f" (adapters not merged: {type(error).__name__}: {error})"
         print(f"{side}: {state}", file=sys.stderr)
+        waiting.discard(side)
+        if not waiting:
+            settled()
 
-    ready = {side: slot for side, slot in slots.items() if slot.ready}
     for slot in ready.values():
         slot.torch_reason = "its ONNX Runtime export is under way"
     return onnx_runtime.attach_in_background({side: slot.tagger for side, slot in ready.items()}, max(1, threads),
                                              report, {side: slot.directory for side, slot in ready.items()}, cache)
+
+
+def return_freed_memory() -> None:
+    """Give the C allocator's free pages back to the system. glibc keeps what a burst of work
+    freed (the start's loading, the exported graphs, the Results warm-up: 100–270 MB measured,
+    docs/PERFORMANCE.md) for its next allocations, and the process's RSS counts it until then."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to ask
+        pass
 
 
 def reference_tagger(slots: dict[str, TaggerSlot]):

@@ -83,7 +83,7 @@ def test_the_key_follows_the_checkpoint_and_the_libraries(tiny_checkpoints, tmp_
 def test_an_unwritable_cache_is_no_error_and_the_folder_is_configurable(tmp_path, monkeypatch):
     blocked = tmp_path / "file"
     blocked.write_text("a file where the folder should be")
-    assert GraphCache(blocked / "cache").write("k" * 64, b"graph") is False
+    assert GraphCache(blocked / "cache").write("k" * 64, b"graph") is None
     monkeypatch.setenv("LFE_CACHE_DIR", str(tmp_path / "mine"))
     assert default_cache_dir() == tmp_path / "mine"
     cache = GraphCache()

@@ -42,3 +42,27 @@ def test_a_tagger_whose_export_fails_stays_on_torch_with_its_adapters_merged(tin
     assert all(slot.tagger.runtime is None and slot.tagger.merged for slot in slots.values())
     assert "fusion: stays on torch: RuntimeError: no exporter here" in capsys.readouterr().err
     assert compare_texts(slots, ["Angela Merkel visited Paris."])[0].highlights["fusion"]
+
+
+def test_once_every_tagger_runs_on_its_graph_inside_does_too_and_torchs_pages_go_back(tiny_checkpoints, tmp_path,
+                                                                                       monkeypatch, capsys):
+    """Traced in this process (the child is tested above); graphs stored in, then opened from, a cache folder."""
+    from fusion.model.checkpoint import load_tagger
+    from fusion.model.onnx_cache import GraphCache, graph_key
+    from fusion.tagging.predict import predict
+
+    monkeypatch.setattr(slots_module.onnx_runtime, "graphs_of_checkpoints", lambda directories, timeout=600: [
+        slots_module.onnx_runtime.export_graph(load_tagger(d)) for d in directories])
+    cache = GraphCache(tmp_path / "cache")
+    text = "Angela Merkel visited Paris."
+    for start in ("empty cache", "warm cache"):
+        slots = load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"], merge=False)
+        expected = predict(slots["fusion"].tagger, text, explain=True)[0].explanation
+        attach_runtimes(slots, threads=1, cache=cache).join(timeout=120)
+        log = capsys.readouterr().err
+        assert "fusion: runs on ONNX Runtime" in log and "handed back to the kernel" in log, start
+        assert cache.path(graph_key(tiny_checkpoints["fusion"])) is not None
+        slots["fusion"].tagger.forward = None  # Inside must not call torch now
+        explanation = predict(slots["fusion"].tagger, text, explain=True)[0].explanation
+        assert abs(explanation.gates - expected.gates).max() <= 1e-4
+        assert abs(explanation.attentions - expected.attentions).max() <= 1e-4

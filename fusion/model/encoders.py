@@ -21,6 +21,7 @@ import functools
 import importlib.util
 import os
 import struct
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -227,7 +228,9 @@ def offline_weights(cache=None):
     the result is kept in the app's cache folder (fusion/model/disk_cache.py) as safetensors, keyed
     by the 4-bit file's sha256, and later starts map it into memory instead (~0.02 s plus its
     hash check): its pages are read when used, so the 250k-row embedding table costs memory only
-    for the rows a text touches. Without a writable cache folder it is dequantised every time."""
+    for the rows a text touches; the start that makes the file maps it too (the dequantised
+    copy held in memory instead was 0.38 GiB more at idle). Without a writable cache folder it is
+    dequantised every time."""
     from safetensors.torch import load_file, save_file
 
     from fusion.model.disk_cache import DiskCache, file_sha256
@@ -244,13 +247,24 @@ def offline_weights(cache=None):
     except (OSError, ValueError):  # unreadable: made again below
         cache.forget(name)
     state = _bert_state_dict(header, tensors)
-    cache.store(name, lambda path: save_file({k: v.contiguous() for k, v in state.items()}, str(path)))
+    stored = cache.store(name, lambda path: save_file({k: v.contiguous() for k, v in state.items()}, str(path)))
+    if stored is not None:  # mapped as a later start maps it: not all 470 MB held in memory
+        try:
+            return config, load_file(str(stored))
+        except (OSError, ValueError):
+            pass
     return config, state
 
 
-@functools.lru_cache(maxsize=4)
 def load_encoder_base(name: str = OFFLINE_ENCODER) -> EncoderBase:
-    """Read an encoder's config, weights and tokenizer once; later calls return the same object."""
+    """Read an encoder's config, weights and tokenizer once; later calls return the same object
+    (however the name is passed: `load_encoder_base()` and `load_encoder_base(name=...)` were
+    separate cache entries, a second tokenizer and mapping, ~300 MB)."""
+    return _read_encoder_base(name)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_encoder_base(name: str) -> EncoderBase:
     if name == OFFLINE_ENCODER:
         config, state = offline_weights()
         return EncoderBase(name, config, state, offline_tokenizer())
@@ -282,6 +296,52 @@ def load_encoder_base(name: str = OFFLINE_ENCODER) -> EncoderBase:
     if not getattr(tokenizer, "is_fast", False):
         raise EncoderError(f"encoder '{name}' has no fast tokenizer; word alignment needs one")
     return EncoderBase(name, model.config, model.state_dict(), tokenizer)
+
+
+MADV_PAGEOUT = 21  # madvise(2): reclaim these pages (Linux ≥ 5.4); clean file pages are simply dropped
+
+
+def page_out_base(name: str = OFFLINE_ENCODER, keep: tuple[str, ...] = ("embeddings.word_embeddings.weight",)) -> int:
+    """Hand the resident pages of an encoder's shared base weights back to the kernel, all but
+    `keep` (the word-embedding table, which every request still reads), where they are mapped from
+    a file (the offline encoder's, `offline_weights`). A server calls it once every tagger runs on
+    its ONNX Runtime graph: only a torch forward reads those weights then (the Layers probes, the
+    Pairs tab, a tagger that falls back to torch), and such a forward reads them back from the
+    page cache when it comes. Nothing is lost: the pages are clean copies of the file, and weights
+    in anonymous memory are left alone. Returns the bytes handed back (0 on a system without the
+    call). `name` is an encoder whose base is loaded already (a loaded tagger's)."""
+    import ctypes
+    import mmap
+
+    if not sys.platform.startswith("linux"):
+        return 0
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        mapped = _file_mappings()
+    except (OSError, AttributeError):
+        return 0
+    page, handed = mmap.PAGESIZE, 0
+    for tensor_name, tensor in load_encoder_base(name).state.items():
+        start, end = tensor.data_ptr(), tensor.data_ptr() + tensor.numel() * tensor.element_size()
+        first, last = -(-start // page) * page, end // page * page  # whole pages inside the tensor only
+        if tensor_name in keep or last <= first or not any(a <= start and end <= b for a, b in mapped):
+            continue
+        if libc.madvise(first, last - first, MADV_PAGEOUT) == 0:
+            handed += last - first
+    return handed
+
+
+def _file_mappings() -> list[tuple[int, int]]:
+    """(start, end) of this process's memory mapped from files (/proc/self/maps: inode ≠ 0)."""
+    ranges = []
+    with open("/proc/self/maps", encoding="ascii", errors="replace") as maps:
+        for line in maps:
+            fields = line.split()
+            if len(fields) >= 6 and fields[4] != "0":
+                start, end = fields[0].split("-")
+                ranges.append((int(start, 16), int(end, 16)))
+    return ranges
 
 
 def _fill_non_persistent_buffers(model: nn.Module) -> None:

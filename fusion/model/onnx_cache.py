@@ -18,7 +18,7 @@ from pathlib import Path
 
 from fusion.model.disk_cache import DiskCache
 
-FORMAT = "lfe-onnx-graph-1"
+FORMAT = "lfe-onnx-graph-2"  # 2: attentions and gates as outputs
 OPSET = 17  # the opset export_graph writes
 MAX_GRAPH_BYTES = 2_000_000_000  # a shipped tagger's graph is ~86 MB
 
@@ -43,17 +43,22 @@ class GraphCache:
     def folder(self) -> Path:
         return self.files.folder
 
+    def path(self, key: str) -> Path | None:
+        """The file of the stored graph of `key` if its bytes are the ones written, else None (an
+        ONNX Runtime session opened from the file holds less memory than one from the bytes)."""
+        return self.files.verified(f"{key}.onnx", MAX_GRAPH_BYTES)
+
     def read(self, key: str) -> bytes | None:
         """The stored graph of `key` if its bytes are the ones written, else None."""
-        path = self.files.verified(f"{key}.onnx", MAX_GRAPH_BYTES)
+        path = self.path(key)
         try:
             return path.read_bytes() if path is not None else None
         except OSError:
             return None
 
-    def write(self, key: str, graph: bytes) -> bool:
-        """False when the folder cannot be written (the app then exports at every start)."""
-        return self.files.store(f"{key}.onnx", lambda path: path.write_bytes(graph)) is not None
+    def write(self, key: str, graph: bytes) -> Path | None:
+        """The stored file; None when the folder cannot be written (the app then exports at every start)."""
+        return self.files.store(f"{key}.onnx", lambda path: path.write_bytes(graph))
 
     def forget(self, key: str) -> None:
         self.files.forget(f"{key}.onnx")

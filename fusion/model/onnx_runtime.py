@@ -1,18 +1,22 @@
 """An ONNX Runtime copy of a prediction-only tagger's forward pass: the same logits, about twice
-as fast on a CPU (bench/onnx_runtime.py measures both, and the F1 on the stored runs' sentences).
+as fast on a CPU (bench/onnx_runtime.py measures both, and the F1 on the stored runs' sentences),
+and, from the same graph, what Inside shows: each layer's attention weights and the AIF gates.
 
 What is exported is `TokenTagger.logits_from_embeddings`: the encoder's layers, the AIF module
 and the classifier, from the word embeddings of a packed batch on. The word-embedding lookup
 stays in torch, so the graph does not copy the 250k-word matrix (a graph of a shipped tagger is
 86 MB without it, 470 MB with it). Rows and tokens are free dimensions: one graph serves every
-batch. The graph is built in memory, and it copies the
-weights as they are at export time: a tagger that is trained afterwards must not keep it. A
-server keeps the graphs it made in a cache folder (fusion/model/onnx_cache.py), so that the next
-start exports nothing.
+batch. The attention weights (one output per layer) and the gates are recorded on the way as
+further outputs; Compare fetches the logits alone, and costs the same as with a graph of the
+logits only (bench/inside_speed.py measures both), so each tagger needs one graph and one
+session, not two. The graph copies the weights as they are at export time: a tagger that is
+trained afterwards must not keep it. A server keeps the graphs it made in a cache folder
+(fusion/model/onnx_cache.py), and opens each session from its file there, which holds ~100 MB
+less per graph than a session opened from the graph's bytes (docs/PERFORMANCE.md).
 
 The export uses torch's TorchScript-based exporter (`dynamo=False`): ~3 s per tagger against
 ~30 s for the torch.export-based one, with the same logits. Tracing holds Python's GIL for up to
-a second at a time, so a server traces in a child process (`graph_of_checkpoint`), whose graph
+a second at a time, so a server traces in a child process (`graphs_of_checkpoints`), whose graph
 comes back on its standard output. If anything fails, the tagger simply keeps its torch forward,
 and `attach_runtime` says why.
 """
@@ -33,48 +37,108 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from fusion.model.modeling import TaggerOutput
 from fusion.model.packing import pack_batch
 
 INPUTS = ("word_embeddings", "positions", "segments")
 FREE_AXES = {0: "rows", 1: "tokens"}
+ATTENTION_AXES = {0: "rows", 2: "tokens", 3: "tokens"}  # rows × heads × tokens × tokens
+CHECK_TOLERANCE = 1e-4  # attentions and gates: probabilities and a sigmoid, in (0, 1)
+
+
+def output_names(tagger) -> list[str]:
+    """The graph's outputs: the logits, each layer's attention weights, and the gates (fusion)."""
+    return ["logits", *(f"attention_{layer}" for layer in range(tagger.encoder.config.num_hidden_layers)),
+            *(["gates"] if tagger.fusion is not None else [])]
 
 
 class _FromEmbeddings(nn.Module):
-    """The module the exporter traces: the tagger's forward from the word embeddings on."""
+    """The module the exporter traces: the tagger's forward from the word embeddings on (the
+    very computation Compare runs), with the attention weights and the gates recorded on the way."""
 
-    def __init__(self, tagger):
+    def __init__(self, tagger, explain: bool = True):
         super().__init__()
-        self.tagger = tagger
+        self.tagger, self.explain = tagger, explain
 
     def forward(self, word_embeddings, positions, segments):
-        return self.tagger.logits_from_embeddings(word_embeddings, positions, segments)
+        if not self.explain:
+            return self.tagger.logits_from_embeddings(word_embeddings, positions, segments)
+        with _recording(self.tagger) as recorded:
+            logits = self.tagger.logits_from_embeddings(word_embeddings, positions, segments)
+        return (logits, *recorded["attentions"], *recorded.get("gates", ()))
+
+
+@contextmanager
+def _recording(tagger):
+    """Forward hooks, on this thread only, that ask the tagger's encoder for its attention
+    weights (as `tagger(..., output_attentions=True)` does) and keep them, and keep the AIF
+    module's gate; removed on leaving."""
+    recorded, owner = {}, threading.get_ident()
+
+    def ask(module, args, kwargs):
+        return (args, {**kwargs, "output_attentions": True}) if threading.get_ident() == owner else None
+
+    def keep(name, pick):
+        def hook(module, args, output):
+            if threading.get_ident() == owner:
+                recorded[name] = pick(output)
+        return hook
+
+    hooks = [tagger.encoder.register_forward_pre_hook(ask, with_kwargs=True),
+             tagger.encoder.register_forward_hook(keep("attentions", lambda out: tuple(out.attentions)))]
+    if tagger.fusion is not None:
+        hooks.append(tagger.fusion.register_forward_hook(keep("gates", lambda out: (out[1],))))
+    try:
+        yield recorded
+    finally:
+        for hook in hooks:
+            hook.remove()
 
 
 @dataclass
 class OnnxForward:
-    """Callable like `logits_from_embeddings`, on the CPU, through an ONNX Runtime session."""
+    """Callable like `logits_from_embeddings`, on the CPU, through an ONNX Runtime session;
+    `explain` gives the attentions and gates as well, as `tagger(..., output_attentions=True)` does."""
 
     session: object  # onnxruntime.InferenceSession; its run() is safe to call from several threads
 
+    @staticmethod
+    def _feeds(word_embeddings: torch.Tensor, positions: torch.Tensor, segments: torch.Tensor) -> dict:
+        return {"word_embeddings": word_embeddings.detach().float().cpu().numpy(),
+                "positions": positions.cpu().numpy(), "segments": segments.cpu().numpy()}
+
     def __call__(self, word_embeddings: torch.Tensor, positions: torch.Tensor,
                  segments: torch.Tensor) -> torch.Tensor:
-        feeds = {"word_embeddings": word_embeddings.detach().float().cpu().numpy(),
-                 "positions": positions.cpu().numpy(), "segments": segments.cpu().numpy()}
-        return torch.from_numpy(self.session.run(["logits"], feeds)[0])
+        return torch.from_numpy(self.session.run(["logits"], self._feeds(word_embeddings, positions, segments))[0])
+
+    def explain(self, word_embeddings: torch.Tensor, positions: torch.Tensor, segments: torch.Tensor) -> TaggerOutput:
+        """Every output: the logits, the attentions (per layer: rows × heads × T × T) and the gates
+        (rows × T × d; None for the baseline)."""
+        names = [output.name for output in self.session.get_outputs()]
+        values = dict(zip(names, map(torch.from_numpy, self.session.run(
+            names, self._feeds(word_embeddings, positions, segments)))))
+        attentions = tuple(values[name] for name in names if name.startswith("attention_"))
+        if not attentions:
+            raise ValueError("this graph has no attention outputs (made by an older version)")
+        return TaggerOutput(logits=values["logits"], gates=values.get("gates"), attentions=attentions)
 
 
-def export_graph(tagger) -> bytes:
-    """The ONNX graph (serialised) of the tagger's `logits_from_embeddings`, traced on a small
-    packed batch of two sequences (any shape then runs: rows and tokens are free)."""
+def export_graph(tagger, explain: bool = True) -> bytes:
+    """The ONNX graph (serialised) of the tagger's `logits_from_embeddings`, with its attentions
+    and gates as further outputs (explain=False: the logits alone, the reference
+    bench/inside_speed.py measures Compare against), traced on a small packed batch of two
+    sequences (any shape then runs: rows and tokens are free)."""
     sample = _random_batch(tagger, (5, 3))
     with torch.inference_mode():
         word_embeddings = tagger.encoder.get_input_embeddings()(sample.input_ids)
+    names = output_names(tagger) if explain else ["logits"]
+    axes = {name: ATTENTION_AXES if name.startswith("attention_") else FREE_AXES for name in (*INPUTS, *names)}
     graph = io.BytesIO()
     with warnings.catch_warnings():  # the TorchScript-based exporter warns that it is deprecated
         warnings.simplefilter("ignore")
-        torch.onnx.export(_FromEmbeddings(tagger).eval(), (word_embeddings, sample.positions, sample.segments),
-                          graph, dynamo=False, input_names=list(INPUTS), output_names=["logits"],
-                          dynamic_axes={name: FREE_AXES for name in (*INPUTS, "logits")}, opset_version=17)
+        torch.onnx.export(_FromEmbeddings(tagger, explain).eval(), (word_embeddings, sample.positions, sample.segments),
+                          graph, dynamo=False, input_names=list(INPUTS), output_names=names,
+                          dynamic_axes=axes, opset_version=17)
     return graph.getvalue()
 
 
@@ -102,16 +166,18 @@ def graphs_of_checkpoints(directories: list, timeout: float = 600) -> list[bytes
     return graphs
 
 
-def onnx_forward(graph: bytes, threads: int = 1) -> OnnxForward:
-    """A session for the graph, `threads` intra-op threads (the app runs the two taggers of a
-    Compare at once, one core each, as it does with torch)."""
+def onnx_forward(graph: bytes | str | Path, threads: int = 1) -> OnnxForward:
+    """A session for the graph (its bytes, or the path of its file: ~100 MB less held per
+    session, measured in docs/PERFORMANCE.md), `threads` intra-op threads (the app runs the two
+    taggers of a Compare at once, one core each, as it does with torch)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # errors only: its warnings about unused initialisers are noise
-    return OnnxForward(onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"]))
+    source = str(graph) if isinstance(graph, Path) else graph
+    return OnnxForward(onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"]))
 
 
 @dataclass
@@ -122,10 +188,11 @@ class Attached:
     error: str | None = None
 
 
-def attach_runtime(tagger, threads: int = 1, graph: bytes | None = None) -> Attached:
-    """Give the tagger an ONNX Runtime forward (`tagger.runtime`) from `graph`, or exported here
-    when None, checked against its torch forward on a packed batch of another shape than the one
-    traced; on any failure the tagger keeps its torch forward and the reason is returned."""
+def attach_runtime(tagger, threads: int = 1, graph: bytes | str | Path | None = None) -> Attached:
+    """Give the tagger an ONNX Runtime forward (`tagger.runtime`) from `graph` (its bytes or its
+    file), or exported here when None, checked against its torch forward first: the logits on a
+    packed batch of another shape than the one traced, the attentions and gates on one sentence
+    (`_check`). On any failure the tagger keeps its torch forward and the reason is returned."""
     started = time.perf_counter()
     try:
         if tagger.training or next(tagger.parameters()).device.type != "cpu":
@@ -164,7 +231,8 @@ def _adapters_merged(tagger):
 
 def _check(tagger, runtime: OnnxForward) -> None:
     """Raise unless the runtime gives the torch forward's logits on three rows with up to two
-    sequences each (float rounding aside): a wrong graph is never attached."""
+    sequences each (float rounding aside), and, on one sentence as Inside asks, torch's attention
+    weights and gates within CHECK_TOLERANCE: a wrong graph is never attached."""
     batch = _random_batch(tagger, (9, 4, 3, 6, 2))
     with torch.inference_mode():
         word_embeddings = tagger.encoder.get_input_embeddings()(batch.input_ids)
@@ -174,6 +242,17 @@ def _check(tagger, runtime: OnnxForward) -> None:
     gap = (got[real] - expected[real]).abs().max().item()
     if got.shape != expected.shape or not gap <= 1e-3 * max(1.0, expected[real].abs().max().item()):
         raise ValueError(f"the exported graph's logits differ from torch's by {gap:.2g}")
+    sentence = _random_batch(tagger, (11,))
+    with torch.inference_mode():
+        expected = tagger(sentence.input_ids, torch.ones_like(sentence.input_ids), output_attentions=True)
+        got = runtime.explain(tagger.encoder.get_input_embeddings()(sentence.input_ids), sentence.positions,
+                              sentence.segments)
+    pairs = [*zip(got.attentions, expected.attentions), (got.gates, expected.gates)]
+    if len(got.attentions) != len(expected.attentions) or (got.gates is None) != (expected.gates is None):
+        raise ValueError("the exported graph's attentions or gates do not match the tagger's")
+    gap = max((a - b).abs().max().item() for a, b in pairs if a is not None)
+    if any(a is not None and a.shape != b.shape for a, b in pairs) or not gap <= CHECK_TOLERANCE:
+        raise ValueError(f"the exported graph's attentions or gates differ from torch's by {gap:.2g}")
 
 
 def _random_batch(tagger, lengths: tuple[int, ...]):
@@ -190,8 +269,9 @@ def attach_in_background(taggers: dict[str, object], threads: int = 1, report=No
     (name -> the directory it was loaded from), the graphs are traced in a child process
     (`graphs_of_checkpoints`), as a server should, and each tagger's seconds count the child's.
     With a `cache` (fusion/model/onnx_cache.py: GraphCache) as well, a stored graph is used first and
-    no child runs for it; a graph the child made is stored once it passed the check against torch,
-    and a stored one that fails the check is removed and made again."""
+    no child runs for it; a graph the child made is stored, and its session opened from the file
+    (less memory held than from its bytes); a stored graph that fails the check against torch is
+    removed (and made again, when it was found there)."""
     report = report or (lambda name, attached: None)
 
     def attach_all():
@@ -203,11 +283,11 @@ def attach_in_background(taggers: dict[str, object], threads: int = 1, report=No
         pending = dict(taggers)
         try:
             keys = _cache_keys(cache, checkpoints, taggers)
-            stored = {name: graph for name in pending if (graph := _cached(cache, keys.get(name)))}
+            stored = {name: path for name in pending if (path := _cached(cache, keys.get(name)))}
         except Exception:  # noqa: BLE001 — a broken cache is no cache: export as without one
             keys, stored = {}, {}
-        for name, graph in stored.items():
-            attached = attach_runtime(pending[name], threads, graph)
+        for name, path in stored.items():
+            attached = attach_runtime(pending[name], threads, path)
             if attached.error is None:
                 attached.seconds = time.perf_counter() - started
                 report(name, attached)
@@ -224,10 +304,13 @@ def attach_in_background(taggers: dict[str, object], threads: int = 1, report=No
                 report(name, failed)
             return
         for name, tagger in pending.items():
-            attached = attach_runtime(tagger, threads, graphs[name])
+            graph = graphs.pop(name)
+            path = cache.write(keys[name], graph) if keys.get(name) else None
+            attached = attach_runtime(tagger, threads, path or graph)
+            del graph  # 86 MB per shipped tagger, no longer needed
             attached.seconds = time.perf_counter() - started
-            if attached.error is None and keys.get(name):
-                cache.write(keys[name], graphs[name])
+            if attached.error is not None and path is not None:
+                cache.forget(keys[name])
             report(name, attached)
 
     thread = threading.Thread(target=attach_all, name="onnx-runtime", daemon=True)
@@ -251,8 +334,8 @@ def _cache_keys(cache, checkpoints: dict[str, str], taggers) -> dict[str, str]:
     return keys
 
 
-def _cached(cache, key: str | None) -> bytes | None:
-    return cache.read(key) if cache is not None and key else None
+def _cached(cache, key: str | None) -> Path | None:
+    return cache.path(key) if cache is not None and key else None
 
 
 if __name__ == "__main__":  # graph_of_checkpoint's child: the graph of one checkpoint, on stdout

@@ -224,9 +224,7 @@ def _explain(tagger: TokenTagger, encoding, limit: int, first_word: int = 0, sen
     n = _explained_length(encoding.word_ids(), limit)
     ids = [first] + encoding["input_ids"][:n] + [last]
     token_words = [None] + encoding.word_ids()[:n] + [None]
-    with torch.inference_mode():
-        out = tagger(torch.tensor([ids]), torch.ones((1, len(ids)), dtype=torch.long),
-                     output_attentions=True)
+    out = _explained_forward(tagger, ids)
     probabilities = out.logits[0].float().softmax(-1)
     tokens = tokenizer.convert_ids_to_tokens(ids)
     labels = tagger.config.labels
@@ -240,6 +238,18 @@ def _explain(tagger: TokenTagger, encoding, limit: int, first_word: int = 0, sen
         token_words=[None if w is None else first_word + w for w in token_words],
         complete=n == len(encoding["input_ids"]), sentence=sentence)
     return explanation, tags
+
+
+def _explained_forward(tagger: TokenTagger, ids: list[int]):
+    """The tagger's logits, attentions and gates on one sequence: from its ONNX Runtime graph
+    when one is attached (fusion/model/onnx_runtime.py: checked against torch's within 1e-4), else
+    from torch."""
+    with torch.inference_mode():
+        if tagger.runtime is not None:
+            sequence = pack_batch([ids], pad_id=0)  # one sequence: nothing is padded
+            return tagger.runtime.explain(tagger.encoder.get_input_embeddings()(sequence.input_ids),
+                                          sequence.positions, sequence.segments)
+        return tagger(torch.tensor([ids]), torch.ones((1, len(ids)), dtype=torch.long), output_attentions=True)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -1,0 +1,123 @@
+"""Inside on ONNX Runtime against a Compare of the same sentence and against Inside on torch, and
+Compare on the app's graph against a graph of the logits alone, all in one run (issue 28: Inside
+for one 28-token sentence, both models, ≤ 1.5 × a Compare of it).
+
+    python bench/inside_speed.py [--baseline DIR] [--fusion DIR] [--repeats 40]
+
+Both shipped taggers are loaded as the server holds them (LoRA adapters kept apart) and given the
+graph the app attaches (fusion/model/onnx_runtime.py: logits, each layer's attentions, the gates);
+the reference graphs hold the logits alone. Printed, p50 / p95 in ms, measured round-robin, one
+thread per tagger as the app serves:
+
+- Compare (both models at once, `predict_each`) of the 28-token sentence, and of 8 texts in one
+  call, on the app's graphs and on the logits-only ones: what the extra outputs cost Compare;
+- Inside, both models (one sentence each, attentions and gates, as serve/explanations.py asks)
+  on the app's graphs and on torch (the way before);
+
+- the Layers grid (every layer's probe on the sentence), which stays on torch over the taggers'
+  shared base weights (serve/probes.py says why);
+
+then the ratios, and the largest gap between the graph's attentions and gates and torch's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+TEXTS = ["Maria Lopez flew from Toronto to Nairobi to meet engineers from Siemens and the World Bank.",
+         "Die Bundesregierung in Berlin hat am Montag mit Vertretern von Volkswagen gesprochen.",
+         "El presidente de México visitó Madrid y Barcelona la semana pasada.",
+         "東京大学の研究者がソニーと共同で新しい技術を発表した。",
+         "Barack Obama was born in Honolulu, Hawaii.",
+         "Le Monde a publié un entretien avec Emmanuel Macron à Paris.",
+         "Amazon opened a new office in Bangalore, India, in March."]
+
+
+def main() -> None:
+    import numpy as np
+    import torch
+    from latency import SENTENCE, timings
+
+    from fusion.model.checkpoint import load_tagger
+    from fusion.model.onnx_runtime import attach_runtime, export_graph, onnx_forward
+    from fusion.tagging.predict import predict, predict_each
+    from serve.explanations import TOKEN_LIMIT
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", default=str(REPO / "checkpoints" / "baseline"))
+    fusion_dirs = sorted(glob.glob(str(REPO / "checkpoints" / "fusion-l*")), key=lambda p: (len(p), p))
+    parser.add_argument("--fusion", default=(fusion_dirs or [""])[0])
+    parser.add_argument("--probes", default=str(REPO / "checkpoints" / "probes"))
+    parser.add_argument("--repeats", type=int, default=40)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    directories = {"baseline": args.baseline, "fusion": args.fusion}
+    app = {side: load_tagger(d, merge=False) for side, d in directories.items()}  # as the server holds them
+    on_torch = {side: load_tagger(d, merge=False) for side, d in directories.items()}
+    reference = {}
+    for side, directory in directories.items():
+        attached = attach_runtime(app[side])
+        if attached.error:
+            sys.exit(f"{side}: the graph was not attached: {attached.error}")
+        logits_only = load_tagger(directory, merge=True)
+        logits_only.runtime = onnx_forward(export_graph(logits_only, explain=False))
+        reference[side] = logits_only
+    n_tokens = len(app["baseline"].tokenizer(SENTENCE)["input_ids"])
+    batch = [SENTENCE, *TEXTS]
+
+    def inside(taggers):
+        return [predict(tagger, SENTENCE, explain=True, explain_max_tokens=TOKEN_LIMIT) for tagger in taggers.values()]
+
+    gaps = []
+    for side in app:
+        fast, slow = (inside({side: group[side]})[0][0].explanation for group in (app, on_torch))
+        gaps.append(float(np.abs(fast.attentions - slow.attentions).max()))
+        if slow.gates is not None:
+            gaps.append(float(np.abs(fast.gates - slow.gates).max()))
+    same_tags = all([w.tag for w in predict(app[s], batch)[0].words] == [w.tag for w in predict(on_torch[s], batch)[0].words]
+                    for s in app)
+
+    contenders = {
+        "Compare, app's graphs": lambda: predict_each(app, [SENTENCE]),
+        "Compare, logits-only graphs": lambda: predict_each(reference, [SENTENCE]),
+        "Compare 8 texts, app's graphs": lambda: predict_each(app, batch),
+        "Compare 8 texts, logits-only": lambda: predict_each(reference, batch),
+        "Inside both, ONNX Runtime": lambda: inside(app),
+        "Inside both, torch": lambda: inside(on_torch),
+    }
+    if Path(args.probes, "probes.safetensors").is_file():  # Layers: torch over the taggers' shared base weights
+        from fusion.model.encoders import build_encoder
+        from fusion.probing.emergence import emergence
+        from fusion.probing.probes import load_probes
+
+        probes = load_probes(args.probes)
+        encoder, tokenizer = build_encoder(probes.config.encoder)
+        contenders["Layers grid, torch"] = lambda: emergence(probes, encoder, tokenizer, SENTENCE)
+    rows = timings(contenders, args.repeats)
+    print(f"sentence: {n_tokens} tokens; one thread per tagger; {args.repeats} rounds, round-robin")
+    print(f"\n{'':32s} {'p50 ms':>8s} {'p95 ms':>8s}")
+    for name, (p50, p95) in rows.items():
+        print(f"{name:32s} {p50:8.1f} {p95:8.1f}")
+    compare, inside_onnx = rows["Compare, app's graphs"][0], rows["Inside both, ONNX Runtime"][0]
+    print(f"\nInside both (ONNX) / Compare (p50)            {inside_onnx / compare:6.2f} ×   target ≤ 1.5 "
+          f"{'meets' if inside_onnx / compare <= 1.5 else 'MISSES'}")
+    print(f"Inside both: torch / ONNX Runtime (p50)       {rows['Inside both, torch'][0] / inside_onnx:6.2f} ×")
+    batched = rows["Compare 8 texts, app's graphs"][0] / rows["Compare 8 texts, logits-only"][0]
+    print(f"Compare: app's graph / logits-only (p50)      {compare / rows['Compare, logits-only graphs'][0]:6.2f} ×"
+          f"  (8 texts: {batched:.2f} ×)")
+    if "Layers grid, torch" in rows:
+        print(f"Layers grid (torch) / Compare (p50)           {rows['Layers grid, torch'][0] / compare:6.2f} ×")
+    print(f"largest |ONNX − torch| of attentions and gates: {max(gaps):.1e} (target ≤ 1e-4); "
+          f"same tags on the 8 texts: {same_tags}")
+
+
+if __name__ == "__main__":
+    main()
