@@ -1,5 +1,6 @@
 """Shared fixtures: tiny random encoders saved as local model directories (nothing downloaded)."""
 
+import functools
 import json
 import os
 
@@ -20,7 +21,9 @@ SHARED_DATA = REPO.parent / "shared" / "data" / "wikiann"
 torch.set_num_threads(1)  # the tiny test encoders spend more on waking threads than on arithmetic
 
 
+@functools.lru_cache(maxsize=1)
 def _xlmr_tokenizer():
+    """The offline encoder's XLM-R tokenizer (250k pieces: a second or two to read), read once."""
     from fusion.model.encoders import offline_tokenizer
 
     return offline_tokenizer()
@@ -81,7 +84,7 @@ def tiny_wordpiece(tmp_path_factory) -> str:
     return _save_tiny(tmp_path_factory.mktemp("tiny-wp"), "bert", _wordpiece_tokenizer())
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_tagger():
     """make_tagger(encoder_dir, fusion_layer=None, **config) -> an eval-mode TokenTagger."""
     from fusion.model.modeling import TaggerConfig, TokenTagger
@@ -112,9 +115,10 @@ def tiny_checkpoints(tiny_bert, tmp_path_factory) -> dict:
             "fusion": str(save_tagger(fusion, root / "fusion-l1"))}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def models(tiny_checkpoints):
-    """The tiny checkpoints loaded as the server's two slots (one load per test module)."""
+    """The tiny checkpoints loaded as the server's two slots, once: tests read them and never
+    change them (a test that attaches a runtime or edits a tagger loads its own)."""
     from serve.slots import load_slots
 
     return load_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"])
@@ -169,6 +173,34 @@ def write_runs(folder: Path) -> Path:
 @pytest.fixture
 def runs_dir(tmp_path) -> Path:
     return write_runs(tmp_path / "runs")
+
+
+# --- the whole page, built once (the tests that read its components and events) -------------
+
+@pytest.fixture(scope="session")
+def tiny_probes(tiny_bert, tmp_path_factory) -> Path:
+    """Saved untrained layer probes on the tiny encoder (the Layers tab's)."""
+    from fusion.model.encoders import build_encoder
+    from fusion.probing.probes import LayerProbes, ProbeConfig, save_probes
+
+    config = build_encoder(tiny_bert)[0].config
+    probes = LayerProbes(ProbeConfig(encoder=tiny_bert, n_layers=config.num_hidden_layers + 1,
+                                     hidden=config.hidden_size))
+    return save_probes(probes, tmp_path_factory.mktemp("probes"))
+
+
+@pytest.fixture(scope="session")
+def built_page(models, tiny_probes, tmp_path_factory):
+    """(the page's gr.Blocks, its Services): ui/page.py's build_page on the tiny checkpoints, the
+    hand-made runs, the tiny probes and the shipped examples, built once per session (about a
+    second each time). Tests read its components and events and call its functions; none launches
+    it. Not the shipped runs: those start a bootstrap of every shipped test set in the background."""
+    from serve.services import Services, load_examples
+    from ui import page
+
+    services = Services.create(models, runs_dir=write_runs(tmp_path_factory.mktemp("page") / "runs"),
+                               examples=load_examples(), probes_dir=tiny_probes)
+    return page.build_page(services), services
 
 
 # --- sentence-pair data in XTREME's layout (the Pairs tests) ------------------------------

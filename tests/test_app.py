@@ -59,9 +59,9 @@ def test_the_hosting_knobs_are_environment_variables():
 # The page as built (no server)
 # --------------------------------------------------------------------------------------------
 
-def test_every_tour_step_opens_a_tab_of_the_app(models):
+def test_every_tour_step_opens_a_tab_of_the_app(built_page):
+    demo, services = built_page  # with the shipped examples
     examples = [{"language": "en", "text": "Paris"}, {"language": "de", "text": "Berlin", "disagree": True}]
-    demo = page.build_page(Services.create(models, examples=examples))
     ids = {block.id for block in demo.blocks.values() if isinstance(block, gr.Tab)}
     assert len(tour.STEPS) == 5 and {step.tab for step in tour.STEPS} <= ids
     # the first step tags the first example, the disagreement step one the models disagree on
@@ -71,22 +71,24 @@ def test_every_tour_step_opens_a_tab_of_the_app(models):
     assert [tour.example_text(step, []) for step in tour.STEPS[:2]] == [None, None]
     tagging = [fn for fn in demo.fns.values() if fn.fn is not None and fn.name == "<lambda>" and not fn.inputs
                and [o.elem_id for o in fn.outputs] == ["text"]]
-    assert sorted(fn.fn() for fn in tagging) == ["Berlin", "Paris"]  # each of the two buttons fills the box
+    shown = [tour.example_text(step, services.examples) for step in tour.STEPS[:2]]
+    assert shown[0] != shown[1] and None not in shown
+    assert sorted(fn.fn() for fn in tagging) == sorted(shown)  # each of the two buttons fills the box
 
 
-def test_the_endpoints_keep_their_names_and_the_new_sections_add_theirs(models):
-    demo = page.build_page(Services.create(models, examples=[]))
+def test_the_endpoints_keep_their_names_and_the_new_sections_add_theirs(built_page):
+    demo, _ = built_page
     named = {fn.api_name for fn in demo.fns.values() if fn.api_name and fn.api_visibility == "public"}
     assert named == {"compare", "inside", "layers", "results", "reload_runs", "layer_probes",
                      "intermediate_tasks", "evaluate", "cancel_evaluate", "errors", "tuning",
                      "four_tasks", "pairs", "pair_inside"}
 
 
-def test_no_server_call_outputs_a_container_and_compare_shows_progress_on_the_panes(models):
+def test_no_server_call_outputs_a_container_and_compare_shows_progress_on_the_panes(built_page, models, tmp_path):
     """A container among a server call's outputs (the Tabs, above all: the whole app) makes
     Gradio's page re-read every component inside it at each later status change of any call;
     tabs are opened in the browser instead. Compare's progress is a timer on the two panes, not five loaders."""
-    demo = page.build_page(Services.create(models, examples=[{"language": "en", "text": "Paris"}]))
+    demo, _ = built_page
     server_calls = [fn for fn in demo.fns.values() if fn.fn is not None]
     containers = (gr.Tabs, gr.Tab, gr.Row, gr.Column, gr.Group, gr.Accordion)
     # known, small enough: the downloads (three buttons)
@@ -102,7 +104,8 @@ def test_no_server_call_outputs_a_container_and_compare_shows_progress_on_the_pa
     # a page's click is one direct request (batched by the app, not by Gradio's queue) unless
     # the host asks for the queue, which shows each person their place in line
     assert not compare_fn.queue and not compare_fn.batch and compare_fn.concurrency_limit == 2 * COMPARE_BATCH
-    queued = page.build_page(Services.create(models, examples=[], settings=Settings(compare_queued=True)))
+    queued = page.build_page(Services.create(models, runs_dir=tmp_path, examples=[],
+                                             settings=Settings(compare_queued=True)))
     assert next(fn for fn in queued.fns.values() if fn.api_name == "compare").queue
 
 

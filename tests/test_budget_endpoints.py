@@ -12,8 +12,6 @@ from fusion.tagging.batching import frame_token_ids
 from fusion.tagging.budget import fit_to_budget
 from serve.compare import TEXT_LIMIT, TOKEN_BUDGET, RequestText, fit_request
 from serve.explanations import TOKEN_LIMIT
-from serve.services import Services
-from ui import page
 
 HUGE = "Angela Merkel visited Paris. " * (6_000_000 // 29 + 1)  # 6 MB
 CHINESE = ("安格拉·默克尔访问了巴黎和北京。" * 400)[:5_000]  # about 10,000 sub-word tokens
@@ -25,18 +23,9 @@ class Overspent(RuntimeError):
 
 
 @pytest.fixture(scope="module")
-def served(models, tiny_bert, tmp_path_factory):
+def served(built_page):
     """(the page's functions by endpoint name, its services), with tiny layer probes."""
-    from fusion.model.encoders import build_encoder
-    from fusion.probing.probes import LayerProbes, ProbeConfig, save_probes
-
-    root = tmp_path_factory.mktemp("budget")
-    (root / "runs").mkdir()
-    config = build_encoder(tiny_bert)[0].config
-    probes = save_probes(LayerProbes(ProbeConfig(encoder=tiny_bert, n_layers=config.num_hidden_layers + 1,
-                                                 hidden=config.hidden_size)), root / "probes")
-    services = Services.create(models, runs_dir=root / "runs", examples=[], probes_dir=probes)
-    demo = page.build_page(services)
+    demo, services = built_page
     endpoints = {fn.api_name: fn for fn in demo.fns.values() if fn.api_name in ("compare", "inside", "layers")}
     return endpoints, services
 

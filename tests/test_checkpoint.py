@@ -1,4 +1,5 @@
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -65,9 +66,15 @@ def test_hash_changes_with_the_weights(tmp_path, tiny_bert, make_tagger):
 
 # ---- every bad-checkpoint case raises one clear error naming the file ----------------------
 
+@pytest.fixture(scope="module")
+def saved_once(tmp_path_factory, tiny_bert, make_tagger):
+    return save_tagger(make_tagger(tiny_bert, fusion_layer=1), tmp_path_factory.mktemp("saved") / "ck")
+
+
 @pytest.fixture
-def saved(tmp_path, tiny_bert, make_tagger):
-    return save_tagger(make_tagger(tiny_bert, fusion_layer=1), tmp_path / "ck")
+def saved(tmp_path, saved_once):
+    """A fresh copy of one saved fusion checkpoint, for the test to break."""
+    return Path(shutil.copytree(saved_once, tmp_path / "ck"))
 
 
 def _edit_config(directory, change):

@@ -189,14 +189,10 @@ HOSTILE_TEXTS = {
 
 
 @pytest.fixture(scope="module")
-def probe_slot(tiny_bert, tmp_path_factory):
-    from fusion.model.encoders import build_encoder
-    from fusion.probing.probes import LayerProbes, ProbeConfig, save_probes
+def probe_slot(tiny_probes):
     from serve.probes import load_probe_slot
 
-    config = build_encoder(tiny_bert)[0].config
-    probes = LayerProbes(ProbeConfig(encoder=tiny_bert, n_layers=config.num_hidden_layers + 1, hidden=config.hidden_size))
-    return load_probe_slot(save_probes(probes, tmp_path_factory.mktemp("probes")))
+    return load_probe_slot(tiny_probes)
 
 
 @pytest.mark.parametrize("name", list(HOSTILE_TEXTS))

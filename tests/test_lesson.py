@@ -118,13 +118,10 @@ def test_every_link_of_the_lesson_is_a_view_of_the_app_written_as_the_app_writes
         assert anchor in headings, anchor
 
 
-def test_the_app_opens_each_link_of_the_lesson(models):
+def test_the_app_opens_each_link_of_the_lesson(built_page):
     """Through the page's own load event (what a visit with the link runs), on the tiny models:
     the text is compared and the tab opened."""
-    from serve.services import Services
-    from ui import page
-
-    demo = page.build_page(Services.create(models, examples=load_examples()))
+    demo, _ = built_page  # with the shipped examples
     opened = next(fn for fn in demo.fns.values() if fn.name == "opened_values")
     components = {block.elem_id: block for block in demo.blocks.values() if getattr(block, "elem_id", None)}
     for name, url in _links().items():

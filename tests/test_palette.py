@@ -7,8 +7,7 @@ import pandas as pd
 
 from fusion.tagging.agreement import Segment
 from serve.compare import compare_text
-from serve.services import Services
-from ui import common, export, page, plots
+from ui import common, export, plots
 from ui.common import ENTITY_COLOURS, ENTITY_PALETTE
 from ui.error_browser import entity_colours as browser_colours
 from ui.tabs import compare, layers
@@ -18,10 +17,10 @@ def _component(demo, elem_id):
     return next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == elem_id)
 
 
-def test_every_view_takes_its_colours_from_the_one_palette(models):
-    colours = common.entity_colours(models)  # the page's colours: the types the taggers know
+def test_every_view_takes_its_colours_from_the_one_palette(built_page):
+    demo, services = built_page
+    colours = common.entity_colours(services.slots)  # the page's colours: the types the taggers know
     assert colours == {kind: ENTITY_COLOURS[kind] for kind in ("LOC", "ORG", "PER")}
-    demo = page.build_page(Services.create(models, examples=[]))
     for elem_id in ("baseline-entities", "fusion-entities"):  # Compare: each chip shows its type
         pane = _component(demo, elem_id)
         assert pane.color_map == colours and not pane.show_legend and pane.show_inline_category

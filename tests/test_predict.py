@@ -4,6 +4,17 @@ import torch
 from fusion.tagging.predict import Word, entities_from_words, predict, predict_each, tag_words
 
 
+@pytest.fixture(scope="module")
+def fusion_tagger(tiny_bert, make_tagger):
+    """One tiny fusion (layer 1) tagger for the tests that only predict with it."""
+    return make_tagger(tiny_bert, fusion_layer=1)
+
+
+@pytest.fixture(scope="module")
+def baseline_tagger(tiny_bert, make_tagger):
+    return make_tagger(tiny_bert)
+
+
 def test_entities_follow_strict_iob2_as_the_scores_do():
     text = "Angela Merkel met Rome people"
     words = [Word("Angela", 0, 6, "B-PER", 0.9), Word("Merkel", 7, 13, "I-PER", 0.7),
@@ -16,8 +27,8 @@ def test_entities_follow_strict_iob2_as_the_scores_do():
 
 
 @pytest.mark.parametrize("text", ["", "   \n\t ", "\x00\x01"])
-def test_empty_text_gives_an_empty_result(tiny_bert, make_tagger, text):
-    result = predict(make_tagger(tiny_bert, fusion_layer=1), text, explain=True)[0]
+def test_empty_text_gives_an_empty_result(fusion_tagger, text):
+    result = predict(fusion_tagger, text, explain=True)[0]
     assert result.words == [] and result.entities == [] and result.windows == 0
 
 
@@ -39,16 +50,16 @@ def test_windowing_agrees_with_one_pass_when_attention_is_local(request, make_ta
     assert [s for _, s in windowed] == pytest.approx([s for _, s in one_pass], abs=1e-5)
 
 
-def test_long_text_is_never_cut(tiny_bert, make_tagger):
-    tagger = make_tagger(tiny_bert, fusion_layer=1)
+def test_long_text_is_never_cut(fusion_tagger):
+    tagger = fusion_tagger
     text = "Paris Berlin Rome " * 400  # ~1,200 words, well over 512 tokens
     result = predict(tagger, text)[0]
     assert len(result.words) == 1200 and result.windows > 1
     assert all(w.tag in tagger.config.labels for w in result.words)
 
 
-def test_explanation_shapes(tiny_bert, make_tagger):
-    tagger = make_tagger(tiny_bert, fusion_layer=1)
+def test_explanation_shapes(fusion_tagger, baseline_tagger):
+    tagger = fusion_tagger
     result = predict(tagger, "Angela Merkel visited 北京", explain=True)[0]
     explanation = result.explanation
     n = len(explanation.tokens)
@@ -58,12 +69,12 @@ def test_explanation_shapes(tiny_bert, make_tagger):
     assert len(explanation.gates) == n and len(explanation.gates[0]) == 32
     assert all(0 < share < 1 for share in explanation.gate_share)
     assert len(explanation.token_words) == n
-    baseline = predict(make_tagger(tiny_bert), "Paris", explain=True)[0].explanation
+    baseline = predict(baseline_tagger, "Paris", explain=True)[0].explanation
     assert baseline.gates is None and baseline.gate_share is None
 
 
-def test_batch_order_does_not_change_results(tiny_bert, make_tagger):
-    tagger = make_tagger(tiny_bert, fusion_layer=1)
+def test_batch_order_does_not_change_results(fusion_tagger):
+    tagger = fusion_tagger
     texts = ["Paris", "Angela Merkel visited the New York Times in Berlin", "", "Rome ."]
     together = predict(tagger, texts, batch_size=2)
     alone = [predict(tagger, t)[0] for t in texts]
@@ -72,8 +83,8 @@ def test_batch_order_does_not_change_results(tiny_bert, make_tagger):
         assert [w.score for w in a.words] == pytest.approx([w.score for w in b.words], abs=1e-3)
 
 
-def test_taggers_run_at_once_give_what_each_gives_alone(tiny_bert, make_tagger):
-    taggers = {"baseline": make_tagger(tiny_bert), "fusion": make_tagger(tiny_bert, fusion_layer=1)}
+def test_taggers_run_at_once_give_what_each_gives_alone(baseline_tagger, fusion_tagger):
+    taggers = {"baseline": baseline_tagger, "fusion": fusion_tagger}
     texts = ["Angela Merkel visited Paris. Rome is old.", "", "Berlin"]
     together = predict_each(taggers, texts)
     assert set(together) == set(taggers)
@@ -85,8 +96,8 @@ def test_taggers_run_at_once_give_what_each_gives_alone(tiny_bert, make_tagger):
         predict_each(taggers, [3])
 
 
-def test_explained_and_plain_predictions_agree(tiny_bert, make_tagger):
-    tagger = make_tagger(tiny_bert, fusion_layer=1)
+def test_explained_and_plain_predictions_agree(fusion_tagger):
+    tagger = fusion_tagger
     texts = ["Angela Merkel visited the New York Times in Berlin", "北京大学 " * 200]
     plain = predict(tagger, texts)
     explained = predict(tagger, texts, explain=True)
@@ -97,8 +108,8 @@ def test_explained_and_plain_predictions_agree(tiny_bert, make_tagger):
     assert not explained[1].explanation.complete and explained[0].explanation.complete
 
 
-def test_explanations_can_be_capped_between_words(tiny_bert, make_tagger):
-    tagger = make_tagger(tiny_bert, fusion_layer=1)
+def test_explanations_can_be_capped_between_words(fusion_tagger):
+    tagger = fusion_tagger
     text = "Angela Merkel visited the Louvre in Paris " * 5
     full = predict(tagger, text)[0]
     capped = predict(tagger, text, explain=True, explain_max_tokens=10)[0]
@@ -113,8 +124,8 @@ def test_explanations_can_be_capped_between_words(tiny_bert, make_tagger):
     assert short.complete
 
 
-def test_a_paragraph_gives_the_entities_of_its_sentences_tagged_one_by_one(tiny_bert, make_tagger):
-    tagger = make_tagger(tiny_bert, fusion_layer=1)
+def test_a_paragraph_gives_the_entities_of_its_sentences_tagged_one_by_one(fusion_tagger):
+    tagger = fusion_tagger
     sentences = ["Angela Merkel visited the New York Times.", "Paris is big!", "北京大学。",
                  "Dr. Smith went to Berlin."]
     paragraph = predict(tagger, " ".join(sentences))[0]
@@ -127,8 +138,8 @@ def test_a_paragraph_gives_the_entities_of_its_sentences_tagged_one_by_one(tiny_
     assert [(e.text, e.label, e.start, e.end) for e in paragraph.entities] == alone
 
 
-def test_the_chosen_sentence_is_explained(tiny_bert, make_tagger):
-    tagger = make_tagger(tiny_bert, fusion_layer=1)
+def test_the_chosen_sentence_is_explained(fusion_tagger):
+    tagger = fusion_tagger
     text = "Paris is big. Angela Merkel visited Berlin."
     second = predict(tagger, text, explain=True, explain_sentence=1)[0]
     explanation = second.explanation
@@ -138,8 +149,8 @@ def test_the_chosen_sentence_is_explained(tiny_bert, make_tagger):
     assert predict(tagger, text, explain=True, explain_sentence=99)[0].explanation.sentence == 1
 
 
-def test_a_50000_character_text_without_breaks_is_tagged_whole(tiny_bert, make_tagger):
-    tagger = make_tagger(tiny_bert)
+def test_a_50000_character_text_without_breaks_is_tagged_whole(baseline_tagger):
+    tagger = baseline_tagger
     text = "Paris" * 10_000
     result = predict(tagger, text)[0]
     assert len(result.sentences) == 1 and result.windows > 1

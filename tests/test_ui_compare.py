@@ -131,11 +131,8 @@ def test_an_answer_is_placed_in_its_text_in_order():
     assert compare.example_of(EXAMPLES, "No answer here.") is None and compare.example_of(EXAMPLES, None) is None
 
 
-def test_show_the_right_answer_is_a_private_event_and_a_new_compare_hides_it(models):
-    from serve.services import Services
-    from ui import page
-
-    demo = page.build_page(Services.create(models, examples=EXAMPLES))
+def test_show_the_right_answer_is_a_private_event_and_a_new_compare_hides_it(built_page):
+    demo, _ = built_page  # the shipped examples carry their right answers
     reveal = [fn for fn in demo.fns.values() if fn.name == "on_right_answer"]
     assert len(reveal) == 1 and reveal[0].api_visibility == "private"
     assert [o.elem_id for o in reveal[0].outputs] == ["answer-note", "right-answer"]

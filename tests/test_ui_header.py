@@ -78,14 +78,11 @@ def test_the_page_says_which_runtime_answers_compare_after_an_export_failed(tiny
 JARGON = ("WikiANN", "AIF", "dev F1", "4-bit", "XLM-R")
 
 
-def test_the_header_says_in_plain_words_what_the_page_is_about_and_keeps_the_jargon_under_about(models):
+def test_the_header_says_in_plain_words_what_the_page_is_about_and_keeps_the_jargon_under_about(built_page):
     """Above the tabs: what an entity, a layer and the gate are, without jargon; the jargon (the
     data, the module's name, the checkpoints' scores, the encoder's weights and vocabulary) is
     under "About these models", on every screen."""
     import gradio as gr
-
-    from serve.services import Services
-    from ui import page
 
     plain = header.plain_header()
     for words in ("PER", "ORG", "LOC", "*entity*", "*layers*", "*gate*"):
@@ -96,12 +93,12 @@ def test_the_header_says_in_plain_words_what_the_page_is_about_and_keeps_the_jar
     about = header.header_markdown({"fusion": TaggerSlot("fusion", "checkpoints/fusion-l11", tagger=fake)})
     assert [word for word in JARGON if word in about] == list(JARGON)
 
-    demo = page.build_page(Services.create(models, examples=[]))
+    demo, services = built_page
     accordion = next(block for block in demo.blocks.values()
                      if isinstance(block, gr.Accordion) and block.label == "About these models")
     assert "narrow-only" not in (accordion.elem_classes or [])  # wide screens have it too
     inside = {child.elem_id: child.value for child in accordion.children if isinstance(child, gr.Markdown)}
-    assert inside["about-models"] == header.header_markdown(models) and "runtime-note" in inside
+    assert inside["about-models"] == header.header_markdown(services.slots) and "runtime-note" in inside
     shown = {block.elem_id: block.value for block in demo.blocks.values() if isinstance(block, gr.Markdown)
              and block.elem_id in ("intro", "header", "intro-short")}
     assert shown["header"] == plain and shown["intro-short"] == header.INTRO

@@ -113,16 +113,13 @@ def test_a_right_to_left_sentence_reads_right_to_left_inside(models):
     assert attention.layout.xaxis.autorange is None
 
 
-def test_the_boxes_apply_on_enter_and_never_take_an_old_answer_back(models):
+def test_the_boxes_apply_on_enter_and_never_take_an_old_answer_back(built_page):
     """Layer and head apply on Enter, on leaving the box, by its arrows and on letting go of the
     slider; the answer goes to hidden boxes (the API's), never into the sliders, and a number
     typed while the last view is drawn is drawn next (always_last), not dropped."""
-    from serve.services import Services
-    from ui import page
-
     js = markup.inside_clamp_js(3, 2)
     assert "event.key === 'Enter'" in js and "blur()" in js and "lfeInsideBoxes" in js
-    demo = page.build_page(Services.create(models, examples=[]))
+    demo, _ = built_page
     fn = next(fn for fn in demo.fns.values() if fn.api_name == "inside")
     assert fn.trigger_mode == "always_last"
     outputs = {getattr(block, "elem_id", None) for block in fn.outputs}

@@ -93,13 +93,12 @@ def test_the_server_cuts_an_over_long_query_before_the_page_sees_it():
     assert client.post("/?text=" + "x" * 20_000).status_code == 414
 
 
-def test_only_a_compare_rewrites_the_link_note(models, tmp_path):
+def test_only_a_compare_rewrites_the_link_note(built_page):
     """The note is about the compared text: switching tabs, Inside's sliders or the Results group
     leave it, so an opened link's note (it held only the start of its text) stays in view."""
-    from serve.services import Services
     from ui import page
 
-    demo = page.build_page(Services.create(models, runs_dir=tmp_path, examples=[{"language": "en", "text": "Paris"}]))
+    demo, _ = built_page
     writers = [fn for fn in demo.fns.values() if fn.name == "on_link"]
     noted = [fn for fn in writers if any(getattr(output, "elem_id", None) == "link-note" for output in fn.outputs)]
     # each way into Compare writes it (its button, an example, the tour, a sentence sent from
