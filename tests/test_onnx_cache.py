@@ -12,14 +12,22 @@ from fusion.model.disk_cache import default_cache_dir
 from fusion.model.onnx_cache import GraphCache, graph_key
 
 
+_traced: dict[str, bytes] = {}  # checkpoint -> its graph, traced once for the module (the checkpoints are shared)
+
+
 @pytest.fixture
 def exports(monkeypatch):
     """graphs_of_checkpoints traced in this process (no child), counting the checkpoints asked for."""
     asked = []
 
+    def traced(directory) -> bytes:
+        if str(directory) not in _traced:
+            _traced[str(directory)] = onnx_runtime.export_graph(load_tagger(directory, merge=True))
+        return _traced[str(directory)]
+
     def in_process(directories, timeout=600):
         asked.extend(map(str, directories))
-        return [onnx_runtime.export_graph(load_tagger(d, merge=True)) for d in directories]
+        return [traced(d) for d in directories]
 
     monkeypatch.setattr(onnx_runtime, "graphs_of_checkpoints", in_process)
     return asked

@@ -1,11 +1,12 @@
 """The ONNX Runtime forward (fusion/model/onnx_runtime.py) gives the torch forward's logits on batches of
-any shape, for the baseline and the fusion tagger, and a failed export leaves the tagger as it was."""
+any shape, and Inside's attentions and gates, for the baseline and the fusion tagger, and a failed
+export leaves the tagger as it was."""
 
 import pytest
 import torch
 
 from fusion.model.checkpoint import load_tagger
-from fusion.model.onnx_runtime import attach_runtime
+from fusion.model.onnx_runtime import attach_runtime, output_names
 from fusion.model.packing import pack_batch
 from fusion.tagging.predict import predict, tag_words
 
@@ -16,10 +17,29 @@ SENTENCES = [["Maria", "Lopez", "flew", "to", "Nairobi", "with", "the", "World",
 
 @pytest.mark.parametrize("encoder", ["tiny_bert", "tiny_xlmr"])  # XLM-R: positions after the pad index
 @pytest.mark.parametrize("fusion_layer", [None, 1])
-def test_the_runtime_gives_torchs_logits_on_batches_of_other_shapes(encoder, fusion_layer, request, make_tagger):
+def test_the_runtime_gives_torchs_logits_attentions_and_gates(encoder, fusion_layer, request, make_tagger):
     tagger = make_tagger(request.getfixturevalue(encoder), fusion_layer=fusion_layer)
     assert attach_runtime(tagger).error is None and tagger.runtime is not None
     tokenizer = tagger.tokenizer
+    # Inside's outputs of the same graph, on one sentence: torch's within 1e-4
+    names = [output.name for output in tagger.runtime.session.get_outputs()]
+    assert names == output_names(tagger) and names[1:4] == ["attention_0", "attention_1", "attention_2"]
+    assert ("gates" in names) is (fusion_layer is not None)
+    ids = tokenizer("Angela Merkel visited the New York Times in Paris")["input_ids"]
+    sequence = pack_batch([ids], tokenizer.pad_token_id)
+    with torch.inference_mode():
+        expected = tagger(sequence.input_ids, torch.ones_like(sequence.input_ids), output_attentions=True)
+        got = tagger.runtime.explain(tagger.encoder.get_input_embeddings()(sequence.input_ids),
+                                     sequence.positions, sequence.segments)
+    assert len(got.attentions) == len(expected.attentions) == 3
+    for mine, theirs in zip(got.attentions, expected.attentions):
+        assert mine.shape == theirs.shape == (1, 2, len(ids), len(ids))
+        assert (mine - theirs).abs().max() <= 1e-4
+    assert torch.allclose(got.logits, expected.logits, atol=1e-4)
+    if fusion_layer is None:
+        assert got.gates is None
+    else:
+        assert got.gates.shape == expected.gates.shape and (got.gates - expected.gates).abs().max() <= 1e-4
     # 1 row, then 3 rows with up to 3 sequences each: neither is the shape that was traced
     for texts in (["Paris"], ["Angela Merkel visited Paris in the summer", "Berlin", "a", "New York", "b c"]):
         batch = pack_batch([tokenizer(text)["input_ids"] for text in texts], tokenizer.pad_token_id)

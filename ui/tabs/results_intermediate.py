@@ -122,7 +122,7 @@ def target_figure(grid: TargetHeatmap) -> go.Figure:
     figure.update_layout(title=dict(text=f"Δ target average · {grid.side}", x=0.01, xanchor="left", y=0.99,
                                     yanchor="top", font=dict(size=14)),
                          height=70 + 58 * len(grid.tasks) + 80, margin=dict(l=70, r=10, t=100, b=10),
-                         template="plotly_white", font=dict(size=12))
+                         template=plots.white_template(), font=dict(size=12))
     return figure
 
 
