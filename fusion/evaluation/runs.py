@@ -17,6 +17,7 @@ the shape of the task's metric (`TASK_METRICS`):
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from dataclasses import dataclass
@@ -25,9 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fusion.evaluation.predictions import (MAX_SIDECAR_BYTES, SIDECAR_SUFFIX, PredictionsError, read_pos_counts,
-                                           read_sidecar)
-from fusion.evaluation.stored import StoredFileError, file_state, read_bytes, read_json, remembered
+from fusion.evaluation.predictions import (MAX_SIDECAR_BYTES, SIDECAR_SUFFIX, PredictionsError,
+                                           read_pos_counts, read_sidecar)
+from fusion.evaluation.stored import (StoredFileError, checked_once, file_state, parse_json, read_bytes,
+                                      remembered, stored_sha256)
 
 SCHEMA_VERSION = 1
 # what was tagged; a record without the field is "ner" (every record written before POS was added)
@@ -72,6 +74,9 @@ LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{1,8})?")
 NAME_TOKEN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")  # a model, tuning or task name ("fusion-l11")
 ENTITY_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")  # PER, LOC, ORG...
 SCORE_TOLERANCE = 1e-9  # a record's scores and averages against its sidecar's counts
+# the version of check_predictions (with the sidecar readers it calls), part of the key of its
+# verdicts stored across starts: bump it when the check changes, so no verdict of the old one is used
+CHECK_VERSION = 1
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -281,17 +286,33 @@ def load_run(path: str | Path) -> dict:
     agrees with it (`check_predictions`): a record whose scores its own counts contradict is
     refused, so no view can show one number beside another. Raises RunRecordError or
     PredictionsError (both StoredFileError), messages naming the file, not the folder it sits in.
-    The outcome is remembered per state of the record and its sidecar."""
+    The outcome is remembered per state of the record and its sidecar, and a pass across starts
+    (`agrees`)."""
     path = Path(path)
     source = path.name
-    record = read_json(path, MAX_RUN_BYTES, name=source, error=RunRecordError)
-    validate_run(record, source=source)
+    text = read_bytes(path, MAX_RUN_BYTES, name=source, error=RunRecordError)
+    record = validate_run(parse_json(text, source, RunRecordError), source=source)
     if "predictions" in record:
         sidecar, _ = sidecar_file(record, path.parent, source)
         states = (file_state(path, source, RunRecordError),
                   file_state(sidecar, sidecar.name, PredictionsError, "predictions file"))
-        remembered("agrees", states, lambda: check_predictions(record, path.parent, source))
+        digest = hashlib.sha256(text).hexdigest()  # of the very bytes parsed above
+        remembered("agrees", states, lambda: agrees(record, digest, path.parent, source))
     return record
+
+
+def agrees(record: dict, record_sha256: str, folder: str | Path, source: str) -> None:
+    """`check_predictions`, skipped when an earlier start stored that it passed on these very
+    bytes (`checked_once`): the record's (`record_sha256`, of the bytes `record` was parsed from)
+    and a sidecar whose bytes have the sha256 the record holds, hashed here (about 1 % of the
+    check's time: bench/run_records.py). Other bytes are checked, and refused by the check."""
+    sidecar, claimed = sidecar_file(record, folder, source)
+    if claimed is None or stored_sha256(sidecar, MAX_SIDECAR_BYTES, name=sidecar.name, what="predictions file",
+                                        error=PredictionsError) != claimed:
+        check_predictions(record, folder, source)  # refuses
+        return
+    checked_once(f"check_predictions-{CHECK_VERSION}", (record_sha256, claimed),
+                 lambda: check_predictions(record, folder, source))
 
 
 def sidecar_file(record: dict, folder: str | Path, source: str | None = None) -> tuple[Path, str | None]:

@@ -25,6 +25,12 @@ Whatever a folder holds, a read
 `remembered` gives callers the same memory for a check that spans several files (a record and
 its sidecar agreeing), and `folder_state` a key for a folder's files that a dangling link or a
 FIFO cannot break.
+
+`checked_once` remembers a check that passed across starts, in the app's cache folder
+(fusion/model/disk_cache.py): keyed by the sha256 of the bytes it read and the check's version, so
+identical bytes give the identical verdict and a changed file is a new key, checked again. Only
+passes are stored (a refusal is checked every time, its message always fresh); a cache folder
+that cannot be read or written is no cache, never an error.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ import zlib
 from collections import OrderedDict
 from pathlib import Path
 
+from fusion.model.disk_cache import DiskCache, default_cache_dir
+
 MAX_DEPTH = 32  # JSON nesting; the stored records and sidecars nest 6 deep
 MAX_JSON_VALUES = 2_000_000  # values in one JSON text; the largest stored sidecar holds ~252,000
 CHUNK = 1 << 20  # bytes read or unpacked at a time
@@ -46,6 +54,7 @@ CACHE_ENTRIES = 512  # remembered outcomes (a failure is a short message)
 CACHE_BYTES = 32_000_000  # parsed texts kept, in all
 CACHE_TEXT_BYTES = 1_000_000  # a text larger than this is read again when asked for again
 SETTLED_NS = 2_000_000_000  # a file changed less than 2 s ago is not remembered (coarse timestamps)
+VERDICTS_FOLDER = "verdicts"  # checks that passed, under the app's cache folder (`checked_once`)
 
 
 class StoredFileError(ValueError):
@@ -268,6 +277,25 @@ def remembered(tag, states: tuple, compute):
     return value
 
 
+def checked_once(check: str, digests: tuple[str, ...], run_check) -> None:
+    """run_check() (a check that returns nothing or raises StoredFileError) unless an earlier
+    start stored that `check` passed on the bytes whose sha256 are `digests`; a pass is stored
+    then. `check` names the check and its version (bumped when it changes). The folder is
+    touched only here, when a check is asked for; one that cannot be read or written is no cache."""
+    text = json.dumps({"check": check, "digests": list(digests), "verdict": "passed"}).encode("utf-8")
+    name = hashlib.sha256(json.dumps([check, *digests]).encode("utf-8")).hexdigest() + ".verdict.json"
+    try:
+        verdicts = DiskCache(default_cache_dir() / VERDICTS_FOLDER)
+        found = verdicts.verified(name, len(text))
+        if found is not None and found.read_bytes() == text:
+            return
+    except (OSError, RuntimeError):  # unreadable, or no home folder to find it in: no cache
+        verdicts = None
+    run_check()  # a refusal raises here: nothing is stored
+    if verdicts is not None:
+        verdicts.store(name, lambda path: path.write_bytes(text))  # None when it cannot be written
+
+
 # --------------------------------------------------------------------------------------------
 # Reading
 # --------------------------------------------------------------------------------------------
@@ -335,3 +363,14 @@ def read_json(path: str | Path, limit: int, *, gzipped: bool = False, unpacked_l
 
     value, hit = _outcome(key, (state,), make, error)
     return json.loads(value.decode("utf-8")) if hit else value
+
+
+def stored_sha256(path: str | Path, limit: int, *, name: str | None = None, what: str = "file",
+                  error: type[StoredFileError] = StoredFileError) -> str:
+    """The sha256 of a stored file's bytes (at most `limit` of them, read as the module says),
+    remembered per file state; the bytes are not kept."""
+    path = Path(path)
+    label = _name(path, name)
+    state = file_state(path, label, error, what)
+    return remembered(("sha256", limit), (state,),
+                      lambda: hashlib.sha256(_read_regular(path, state, limit, label, error)).hexdigest())

@@ -1,5 +1,6 @@
 """The app's cache folder: files made once and reused by later starts (the offline encoder's
-dequantised weights, exported ONNX graphs), each stored beside the sha256 of its bytes and
+dequantised weights, exported ONNX graphs, and under ``verdicts/`` the run records found to
+agree with their sidecars: fusion/evaluation/stored.py ``checked_once``), each stored beside the sha256 of its bytes and
 checked against it before use, so a damaged file is refused (and removed, to be made again).
 
 The folder: ``$LFE_CACHE_DIR`` when set, else ``/data/layer-fusion-explorer`` when ``/data`` is
