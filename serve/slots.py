@@ -134,13 +134,14 @@ def reference_tagger(slots: dict[str, TaggerSlot]):
 
 
 def runtime_note(slots: dict[str, TaggerSlot]) -> str:
-    """Which runtime answers Compare, in one line: "Compare runs on ONNX Runtime." or "Compare
-    runs on torch: <why>." (each model's when the two differ); "" when no model is loaded."""
+    """Which runtime answers Compare (and Inside, from the same graph), in one line: "Compare and
+    Inside run on ONNX Runtime." or "Compare runs on torch: <why>." (each model's when the two
+    differ); "" when no model is loaded."""
     ready = [slot for slot in slots.values() if slot.ready]
     reasons = {slot.side: slot.torch_reason for slot in ready
                if getattr(slot.tagger, "runtime", None) is None}
     if not reasons:
-        return "Compare runs on ONNX Runtime." if ready else ""
+        return "Compare and Inside run on ONNX Runtime." if ready else ""
     if len(reasons) == len(ready) and len(set(reasons.values())) == 1:
         return f"Compare runs on torch: {reasons[ready[0].side]}."
     return "Compare runs on " + "; ".join(

@@ -71,7 +71,7 @@ def test_the_page_says_which_runtime_answers_compare_after_an_export_failed(tiny
                                                 "the fusion model: its ONNX Runtime export failed "
                                                 "(RuntimeError: no exporter <here>).")
     slots["fusion"].tagger.runtime = object()
-    assert slots_module.runtime_note(slots) == "Compare runs on ONNX Runtime."
+    assert slots_module.runtime_note(slots) == "Compare and Inside run on ONNX Runtime."
     assert header.runtime_markdown({"fusion": load_slot("fusion", None)}) == ""
 
 
