@@ -157,6 +157,8 @@ def test_served_app(served, tmp_path):
                                                  api_name="/inside")
     assert "fusion" in note and all(figure["type"] == "plotly" for figure in figures)
     assert len(figures) == 4 and (layer, head) == (3, 1)
+    note, grid, words, sentence = client.predict("Angela Merkel visited Paris.", 0, api_name="/layers")
+    assert note and grid["type"] == "plotly"  # a sentence number from an API caller is taken, not refused
 
     status, base, *_ = client.predict("", api_name="/compare")
     assert "Type a sentence" in status and base is None

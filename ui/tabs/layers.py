@@ -118,7 +118,8 @@ class LayersTab:
         self.services, self.tab, self.colours = page.services, tab, page.colours
         self.parts = Parts()
         gr.Markdown(help_text(page.colours), elem_classes=["help"])
-        self.parts["sentence"] = gr.Dropdown(choices=[], label="Sentence", interactive=True)
+        self.parts["sentence"] = gr.Dropdown(choices=[], label="Sentence", interactive=True,
+                                             allow_custom_value=True)  # API callers pass any number; it is clamped
         self.parts["note"] = gr.Markdown(PLACEHOLDER)
         self.parts["grid"] = gr.Plot(show_label=False, elem_id="emergence-plot")
         self.parts["words"] = gr.Dataframe(pd.DataFrame(columns=TABLE_COLUMNS), interactive=False,
