@@ -20,14 +20,22 @@ MODEL_COLOURS = {"baseline": "#4C78A8", "fusion": "#F58518"}
 _FONT = dict(family="system-ui, 'Noto Sans', 'Noto Sans CJK SC', sans-serif", size=12)
 
 
+# the parts of plotly_white's layout these 2-D figures use (no polar, ternary, 3-D or geo axes)
+WHITE_LAYOUT_KEYS = ("autotypenumbers", "colorway", "font", "hovermode", "hoverlabel", "paper_bgcolor",
+                     "plot_bgcolor", "coloraxis", "colorscale", "xaxis", "yaxis", "shapedefaults",
+                     "annotationdefaults", "title")
+
+
 @functools.cache
 def white_template() -> go.layout.Template:
-    """plotly_white's layout (grid, axes, colourway), made once. Naming the template instead makes
-    plotly validate and copy all of it, per-trace defaults included, for every figure: ~0.1 s each
-    on a busy core, and Inside draws four per request. Every trace here sets its own colours."""
+    """plotly_white's look for 2-D figures, made once. Naming the template instead makes plotly
+    validate and deep-copy all of it, per-trace defaults and 3-D axes included, for every figure:
+    ~0.1 s each on a busy core, and Inside draws four per request. Every trace here sets its own
+    colours."""
     import plotly.io as pio
 
-    return go.layout.Template(layout=pio.templates["plotly_white"].layout)
+    layout = pio.templates["plotly_white"].layout.to_plotly_json()
+    return go.layout.Template(layout={key: layout[key] for key in WHITE_LAYOUT_KEYS if key in layout})
 
 
 def _layout(figure: go.Figure, title: str, height: int = 420, subtitle: str = "") -> go.Figure:
