@@ -23,7 +23,6 @@ then the ratios, and the largest gap between the graph's attentions and gates an
 from __future__ import annotations
 
 import argparse
-import glob
 import sys
 from pathlib import Path
 
@@ -43,19 +42,14 @@ TEXTS = ["Maria Lopez flew from Toronto to Nairobi to meet engineers from Siemen
 def main() -> None:
     import numpy as np
     import torch
-    from latency import SENTENCE, timings
+    from latency import SENTENCE, checkpoint_arguments, timings
 
     from fusion.model.checkpoint import load_tagger
     from fusion.model.onnx_runtime import attach_runtime, export_graph, onnx_forward
     from fusion.tagging.predict import predict, predict_each
     from serve.explanations import TOKEN_LIMIT
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", default=str(REPO / "checkpoints" / "baseline"))
-    fusion_dirs = sorted(glob.glob(str(REPO / "checkpoints" / "fusion-l*")), key=lambda p: (len(p), p))
-    parser.add_argument("--fusion", default=(fusion_dirs or [""])[0])
-    parser.add_argument("--probes", default=str(REPO / "checkpoints" / "probes"))
-    parser.add_argument("--repeats", type=int, default=40)
+    parser = checkpoint_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]), repeats=40)
     args = parser.parse_args()
     torch.set_num_threads(1)
 

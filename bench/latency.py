@@ -78,18 +78,24 @@ def rss_of_both(baseline: str, fusion: str, onnx: bool = False) -> float:
     return float(output.stdout.strip().splitlines()[-1])
 
 
+def checkpoint_arguments(parser: argparse.ArgumentParser, repeats: int) -> argparse.ArgumentParser:
+    """The shipped taggers and probes by default, and the number of timed rounds (shared by the
+    bench scripts that time the app's models)."""
+    parser.add_argument("--baseline", default=str(REPO / "checkpoints" / "baseline"))
+    fusion_dirs = sorted(glob.glob(str(REPO / "checkpoints" / "fusion-l*")), key=lambda p: (len(p), p))
+    parser.add_argument("--fusion", default=(fusion_dirs or [""])[0])
+    parser.add_argument("--probes", default=str(REPO / "checkpoints" / "probes"))
+    parser.add_argument("--repeats", type=int, default=repeats)
+    return parser
+
+
 def main() -> None:
     import torch
 
     from fusion.model.checkpoint import load_tagger
     from fusion.tagging.predict import predict
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", default=str(REPO / "checkpoints" / "baseline"))
-    fusion_dirs = sorted(glob.glob(str(REPO / "checkpoints" / "fusion-l*")), key=lambda p: (len(p), p))
-    parser.add_argument("--fusion", default=(fusion_dirs or [""])[0])
-    parser.add_argument("--probes", default=str(REPO / "checkpoints" / "probes"))
-    parser.add_argument("--repeats", type=int, default=50)
+    parser = checkpoint_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]), repeats=50)
     args = parser.parse_args()
     if not args.fusion:
         sys.exit("no fusion checkpoint: pass --fusion DIR")
