@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from serve.compare import CompareService
+from serve.cache import BoundedCache
 from serve.explanations import ExplanationCache
 from serve.foreground import CancelFlags, Foreground
 from serve.pairs import PairService
@@ -60,6 +61,9 @@ def pair_runtimes(settings: Settings):
     return attach
 
 
+INSIDE_FIGURE_ENTRIES = 24  # as many as explanations are kept (serve/explanations.py), a few MB each at most
+
+
 @dataclass
 class Services:
     slots: dict[str, TaggerSlot]
@@ -72,6 +76,9 @@ class Services:
     probe_runs_dir: Path = PROBE_RUNS_DIR
     cancel_flags: CancelFlags = field(default_factory=CancelFlags)
     explanations: ExplanationCache = field(default_factory=ExplanationCache)
+    # Inside's figures per explained sentence, layer and head: under a class, building them (plotly,
+    # under the GIL) was nearly all of Inside's time (docs/PERFORMANCE.md, bench/load.py --mix)
+    inside_figures: BoundedCache = field(default_factory=lambda: BoundedCache(INSIDE_FIGURE_ENTRIES))
     probes: LazyProbes = field(default_factory=LazyProbes)
     grids: GridCache = field(default_factory=GridCache)
     pairs: PairService = field(default_factory=PairService)  # the Pairs tab's classifiers, loaded when first asked

@@ -2,6 +2,7 @@
 
 import re
 
+from serve.cache import BoundedCache
 from serve.compare import compare_text, untagged_view
 from serve.explanations import TOKEN_LIMIT, ExplanationCache
 from ui import markup
@@ -127,3 +128,20 @@ def test_the_boxes_apply_on_enter_and_never_take_an_old_answer_back(built_page):
     triggers = {(demo.blocks[block_id].elem_id, event) for block_id, event in fn.targets
                 if getattr(demo.blocks[block_id], "elem_id", None)}
     assert {("inside-layer", "release"), ("inside-head", "release")} <= triggers
+
+
+def test_the_figures_of_a_sentence_layer_and_head_are_built_once_and_never_outlined_in_place(models):
+    cache, figures = ExplanationCache(), BoundedCache(8)
+    text = "Angela Merkel visited Paris. Olaf Scholz went to Berlin."
+    view = compare_text(models, text)
+    first = inside.inside_view(models, view, "fusion", 1, 2, 1, cache, figures=figures)
+    again = inside.inside_view(models, view, "fusion", 1, 2, 1, cache, figures=figures)
+    assert figures.computed == 1 and again.attention is first.attention  # shared, not built again
+    inside.inside_view(models, view, "fusion", 1, 2, 2, cache, figures=figures)  # another head: its own
+    inside.inside_view(models, view, "baseline", 1, 2, 1, cache, figures=figures)  # another model: its own
+    assert figures.computed == 3
+    outlined = inside.inside_view(models, view, "fusion", 1, 2, 1, cache, focus=text.index("Berlin"),
+                                  figures=figures)
+    assert outlined.attention.layout.shapes and outlined.attention is not first.attention
+    assert not first.attention.layout.shapes  # the shared figure is left as it was
+    assert "outlined" in outlined.note and "outlined" not in again.note

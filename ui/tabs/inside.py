@@ -12,6 +12,7 @@ import gradio as gr
 
 from fusion.data.alignment import word_label_positions
 from fusion.tagging.predict import Explanation
+from serve.cache import BoundedCache
 from serve.compare import CompareView
 from serve.explanations import TOKEN_LIMIT, ExplanationCache
 from serve.markdown import code, plain
@@ -81,10 +82,11 @@ def _message(message: str) -> InsideView:
 
 
 def inside_view(slots: dict[str, TaggerSlot], view: CompareView, side: str, sentence, layer, head,
-                cache: ExplanationCache, focus=None) -> InsideView:
+                cache: ExplanationCache, focus=None, figures: BoundedCache | None = None) -> InsideView:
     """One sentence of the compared text, as the chosen model reads it; `layer` and `head` count
     from 1. `focus`, a character offset (an entity picked in Compare's table), outlines that
-    word's row and names its gate share."""
+    word's row and names its gate share. With `figures`, the figures of a sentence, layer and
+    head are built once and shared (never changed afterwards: an outlined view gets its own)."""
     if side not in SIDES:
         return _message(f"Pick a model: {' or '.join(SIDES)}.")
     if not view.text.strip():  # nothing compared, or nothing of it fits one request's budget
@@ -95,14 +97,21 @@ def inside_view(slots: dict[str, TaggerSlot], view: CompareView, side: str, sent
     explanation = cache.get(slot, view, clamp(sentence if sentence is not None else 0, 10**9, lowest=0))
     if explanation is None or len(explanation.attentions) == 0:
         return _message("This text has no words to explain.")
-    shown = inside_figures(explanation, side, layer, head, rtl=is_rtl(sentence_text(view, explanation.sentence)))
-    notes = [shown.note]
     position = clamp(focus, len(view.text), lowest=-1) if focus is not None else -1
-    if position >= 0:
-        focus_note, token = focus_on(view, explanation, position)
+    focus_note, token = focus_on(view, explanation, position) if position >= 0 else ("", None)
+
+    def build() -> InsideView:
+        return inside_figures(explanation, side, layer, head, rtl=is_rtl(sentence_text(view, explanation.sentence)))
+
+    if token is not None or figures is None:
+        shown = build()
         if token is not None:
             outline_token(shown, token, len(explanation.tokens))
-        notes.append(focus_note)
+    else:
+        n_layers, n_heads = len(explanation.attentions), len(explanation.attentions[0])
+        shown = figures.fetch((slot.side, slot.directory, view.key, explanation.sentence,
+                               clamp(layer, n_layers), clamp(head, n_heads)), build)
+    notes = [shown.note, focus_note]
     notes.append(view.fitted.note)  # what of the text sent was left out ("" when nothing was)
     return shown._replace(note="\n\n".join(note for note in notes if note))
 
@@ -187,9 +196,10 @@ def keys_below(figure) -> None:
 
 
 def inside_values(slots: dict[str, TaggerSlot], view: CompareView, sentence, side: str, layer, head,
-                  cache: ExplanationCache, focus=None, n_layers: int = 12, n_heads: int = 12) -> InsideValues:
+                  cache: ExplanationCache, focus=None, n_layers: int = 12, n_heads: int = 12,
+                  figures: BoundedCache | None = None) -> InsideValues:
     """The view, and the layer and head it shows (snapped to their range)."""
-    shown = inside_view(slots, view, side, sentence, layer, head, cache, focus=focus)
+    shown = inside_view(slots, view, side, sentence, layer, head, cache, focus=focus, figures=figures)
     return InsideValues(*shown, clamp(layer, n_layers), clamp(head, n_heads))
 
 
@@ -251,7 +261,8 @@ class InsideTab:
     def on_inside(self, text, sentence, side, layer, head, focus=None) -> dict:
         view = self.services.compare.view(text, tagged=False)
         return self.parts.updates(inside_values(self.services.slots, view, sentence, side, layer, head,
-                                                self.services.explanations, focus, self.n_layers, self.n_heads))
+                                                self.services.explanations, focus, self.n_layers, self.n_heads,
+                                                self.services.inside_figures))
 
     def wire(self, page) -> None:
         """A slider applies when it is let go, and its number box on Enter (`inside_clamp_js`
