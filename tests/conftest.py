@@ -1,8 +1,11 @@
 """Shared fixtures: tiny random encoders saved as local model directories (nothing downloaded)."""
 
 import functools
+import gzip
+import hashlib
 import json
 import os
+import random
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # no test touches the network, whatever the shell says
 os.environ["HF_DATASETS_OFFLINE"] = "1"
@@ -13,8 +16,12 @@ os.environ.setdefault("LFE_CACHE_DIR", os.path.join(os.path.dirname(os.path.absp
 
 from pathlib import Path  # noqa: E402
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+
+from fusion.evaluation.predictions import Sidecar, build_language, write_sidecar  # noqa: E402
+from fusion.evaluation.runs import validate_run  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data" / "wikiann"
@@ -234,3 +241,72 @@ def write_pawsx(root):
     (folder / "xglue-de" / "test_2k.tsv").write_text('id\tsentence1\tsentence2\tlabel\n1\t"eins\tzwei\t1\n2\tdrei\tvier\t0\n',
                                                      encoding="utf-8")
     (folder / "hf-zh" / "test.tsv").write_text("id\tsentence1\tsentence2\tlabel\n1\ta\tb\t0\n2\tc\td\t1\n", encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------
+# NER run records with sidecars whose counts give their scores (tests of stored files)
+# --------------------------------------------------------------------------------------------
+
+NER_LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+NER_TYPES = ["PER", "LOC"]
+NER_HASHES = {"en": "e" * 64, "de": "d" * 64}
+
+
+def ner_score(summed) -> dict:
+    tp, predicted, gold = (int(x) for x in summed)
+    return {"precision": tp / predicted if predicted else 0.0, "recall": tp / gold if gold else 0.0,
+            "f1": 2 * tp / (predicted + gold) if predicted + gold else 0.0, "support": gold}
+
+
+def ner_scores(counts: np.ndarray) -> dict:
+    per_type = counts.sum(0)
+    return {**ner_score(per_type.sum(0)), "per_type": {t: ner_score(per_type[i]) for i, t in enumerate(NER_TYPES)}}
+
+
+def ner_record(name: str, model: str, seed: int, scores: dict, train_sentences: int = 20000, epochs: int = 3,
+               study: str = "zero-shot") -> dict:
+    f1 = [s["f1"] for s in scores.values()]
+    return {
+        "schema_version": 1, "name": name, "study": study,
+        "checkpoint": {"path": f"checkpoints/{model}", "sha256": "0" * 64, "encoder": "enc", "model": model,
+                       "fusion_layer": None if model == "baseline" else int(model.split("-l")[1]),
+                       "training": {"seed": seed, "language": "en", "epochs": epochs,
+                                    "train_sentences": train_sentences}},
+        "data": {"source": "wikiann", "split": "test", "max_sentences_per_language": 40,
+                 "sentences": {k: 40 for k in scores}, "sha256": {k: NER_HASHES[k] for k in scores}},
+        "seed": seed, "scores": scores, "average_f1": sum(f1) / len(f1),
+        "average_f1_targets": sum(s["f1"] for k, s in scores.items() if k != "en") / (len(scores) - 1),
+        "source_language": "en",
+    }
+
+
+def write_ner_run(folder: Path, name: str, model: str = "fusion-l1", seed: int = 1, quality: float = 0.7) -> Path:
+    """A NER run record and its sidecar, consistent: its scores are what its counts give."""
+    rng = random.Random(f"{name}/{seed}")
+    items, scores = {}, {}
+    for language, digest in NER_HASHES.items():
+        gold = [[rng.choice(["O", "B-PER", "B-LOC"]) for _ in range(5)] for _ in range(40)]
+        predicted = [[t if rng.random() < quality else rng.choice(NER_LABELS) for t in s] for s in gold]
+        items[language] = build_language(NER_LABELS, NER_TYPES, gold, predicted, digest)
+        scores[language] = ner_scores(items[language].counts)
+    sidecar = write_sidecar(folder / f"{name}.predictions.json.gz", Sidecar(NER_LABELS, NER_TYPES, items))
+    record = ner_record(name, model, seed, scores)
+    record["predictions"] = {"file": sidecar.name, "sha256": hashlib.sha256(sidecar.read_bytes()).hexdigest()}
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps(validate_run(record)), encoding="utf-8")
+    return path
+
+
+def edit_sidecar(path: Path, change) -> str:
+    """Rewrite a NER sidecar with change(payload) applied; returns its new sha256."""
+    payload = json.loads(gzip.decompress(path.read_bytes()))
+    change(payload)
+    path.write_bytes(gzip.compress(json.dumps(payload).encode("utf-8"), mtime=0))
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def zero_de_true_positives(payload) -> None:
+    item = payload["languages"]["de"]
+    counts = np.frombuffer(__import__("base64").b64decode(item["counts"]), dtype="<i2").copy().reshape(-1, 3)
+    counts[:, 0] = 0
+    item["counts"] = __import__("base64").b64encode(counts.astype("<i2").tobytes()).decode()

@@ -5,67 +5,16 @@ wrong; a refusal is never stored; a cache folder that cannot be used is no cache
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
-import random
 from pathlib import Path
 
-import numpy as np
 import pytest
+from conftest import edit_sidecar, write_ner_run, zero_de_true_positives
 
 from fusion.evaluation import runs, stored
-from fusion.evaluation.predictions import PredictionsError, Sidecar, build_language, write_sidecar
-from fusion.evaluation.runs import load_run, load_runs, validate_run
-
-LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
-TYPES = ["PER", "LOC"]
-HASHES = {"en": "e" * 64, "de": "d" * 64}
-
-
-def _score(summed) -> dict:
-    tp, predicted, gold = (int(x) for x in summed)
-    return {"precision": tp / predicted if predicted else 0.0, "recall": tp / gold if gold else 0.0,
-            "f1": 2 * tp / (predicted + gold) if predicted + gold else 0.0, "support": gold}
-
-
-def _write_run(folder: Path, name: str, seed: int = 1) -> Path:
-    """A tiny NER record (2 languages × 12 sentences) and its sidecar, consistent."""
-    rng = random.Random(f"{name}/{seed}")
-    items, scores = {}, {}
-    for language, digest in HASHES.items():
-        gold = [[rng.choice(["O", "B-PER", "B-LOC"]) for _ in range(4)] for _ in range(12)]
-        predicted = [[t if rng.random() < 0.7 else rng.choice(LABELS) for t in s] for s in gold]
-        items[language] = build_language(LABELS, TYPES, gold, predicted, digest)
-        per_type = items[language].counts.sum(0)
-        scores[language] = {**_score(per_type.sum(0)),
-                            "per_type": {t: _score(per_type[i]) for i, t in enumerate(TYPES)}}
-    sidecar = write_sidecar(folder / f"{name}.predictions.json.gz", Sidecar(LABELS, TYPES, items))
-    record = {
-        "schema_version": 1, "name": name, "study": "zero-shot", "seed": seed, "source_language": "en",
-        "checkpoint": {"path": "checkpoints/fusion-l1", "sha256": "0" * 64, "encoder": "enc",
-                       "model": "fusion-l1", "fusion_layer": 1,
-                       "training": {"seed": seed, "language": "en", "epochs": 1, "train_sentences": 100}},
-        "data": {"source": "wikiann", "split": "test", "max_sentences_per_language": 12,
-                 "sentences": {k: 12 for k in scores}, "sha256": dict(HASHES)},
-        "scores": scores, "average_f1": (scores["en"]["f1"] + scores["de"]["f1"]) / 2,
-        "average_f1_targets": scores["de"]["f1"],
-        "predictions": {"file": sidecar.name, "sha256": hashlib.sha256(sidecar.read_bytes()).hexdigest()},
-    }
-    path = folder / f"{name}.json"
-    path.write_text(json.dumps(validate_run(record)), encoding="utf-8")
-    return path
-
-
-def _zero_true_positives(sidecar: Path) -> str:
-    """Rewrite the sidecar so that its de counts no longer give the record's scores; its new sha256."""
-    payload = json.loads(gzip.decompress(sidecar.read_bytes()))
-    item = payload["languages"]["de"]
-    counts = np.frombuffer(__import__("base64").b64decode(item["counts"]), dtype="<i2").copy().reshape(-1, 3)
-    counts[:, 0] = 0
-    item["counts"] = __import__("base64").b64encode(counts.astype("<i2").tobytes()).decode()
-    sidecar.write_bytes(gzip.compress(json.dumps(payload).encode("utf-8"), mtime=0))
-    return hashlib.sha256(sidecar.read_bytes()).hexdigest()
+from fusion.evaluation.predictions import PredictionsError
+from fusion.evaluation.runs import load_run, load_runs
 
 
 @pytest.fixture
@@ -98,7 +47,7 @@ def test_a_second_start_does_not_check_again(tmp_path, checks, monkeypatch):
     runs_dir = tmp_path / "runs"
     runs_dir.mkdir()
     for name in ("a", "b"):
-        _write_run(runs_dir, name)
+        write_ner_run(runs_dir, name)
     first, warnings = _fresh_start(runs_dir)
     assert warnings == [] and sorted(checks) == ["a", "b"] and len(_verdicts(tmp_path)) == 2
     second, warnings = _fresh_start(runs_dir)
@@ -110,11 +59,11 @@ def test_a_second_start_does_not_check_again(tmp_path, checks, monkeypatch):
 
 
 def test_a_changed_sidecar_is_checked_again_and_refused(tmp_path, checks):
-    path = _write_run(tmp_path, "a")
+    path = write_ner_run(tmp_path, "a")
     load_run(path)
     assert checks == ["a"]
     sidecar = tmp_path / "a.predictions.json.gz"
-    sha256 = _zero_true_positives(sidecar)  # the record still holds the old sha256
+    sha256 = edit_sidecar(sidecar, zero_de_true_positives)  # the record still holds the old sha256
     stored.clear_cache()
     with pytest.raises(PredictionsError, match="its sha256 differs from the one its record holds"):
         load_run(path)
@@ -130,7 +79,7 @@ def test_a_changed_sidecar_is_checked_again_and_refused(tmp_path, checks):
 
 
 def test_a_changed_record_is_checked_again_and_refused_when_wrong(tmp_path, checks):
-    path = _write_run(tmp_path, "a")
+    path = write_ner_run(tmp_path, "a")
     load_run(path)
     record = json.loads(path.read_text())
     path.write_text(json.dumps(record, indent=1))  # other bytes, the same claims: checked, agrees
@@ -145,9 +94,9 @@ def test_a_changed_record_is_checked_again_and_refused_when_wrong(tmp_path, chec
 
 
 def test_a_refused_record_leaves_no_verdict(tmp_path, checks):
-    path = _write_run(tmp_path, "a")
+    path = write_ner_run(tmp_path, "a")
     record = json.loads(path.read_text())
-    record["predictions"]["sha256"] = _zero_true_positives(tmp_path / "a.predictions.json.gz")
+    record["predictions"]["sha256"] = edit_sidecar(tmp_path / "a.predictions.json.gz", zero_de_true_positives)
     path.write_text(json.dumps(record))
     records, warnings = _fresh_start(tmp_path)
     assert records == [] and [w.file for w in warnings] == ["a.json"]
@@ -157,7 +106,7 @@ def test_a_refused_record_leaves_no_verdict(tmp_path, checks):
 def test_an_unusable_cache_folder_still_loads_and_checks(tmp_path, checks, monkeypatch):
     runs_dir = tmp_path / "runs"
     runs_dir.mkdir()
-    _write_run(runs_dir, "a")
+    write_ner_run(runs_dir, "a")
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("LFE_CACHE_DIR", str(blocker / "cache"))  # cannot be made, read or written
@@ -170,7 +119,7 @@ def test_an_unusable_cache_folder_still_loads_and_checks(tmp_path, checks, monke
 def test_a_damaged_verdict_is_no_verdict(tmp_path, checks):
     runs_dir = tmp_path / "runs"
     runs_dir.mkdir()
-    _write_run(runs_dir, "a")
+    write_ner_run(runs_dir, "a")
     _fresh_start(runs_dir)
     [verdict] = _verdicts(tmp_path)
     verdict.write_text(verdict.read_text().replace("passed", "failed"))

@@ -9,21 +9,19 @@ import gzip
 import hashlib
 import json
 import os
-import random
 import threading
 import time
 import tracemalloc
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
+from conftest import edit_sidecar, ner_record, write_ner_run, zero_de_true_positives
 
 from fusion.evaluation import stored
 from fusion.evaluation.error_analysis import stored_views
 from fusion.evaluation.pos import write_pos_sidecar
-from fusion.evaluation.predictions import (MAX_UNPACKED_BYTES, PredictionsError, Sidecar, build_language,
-                                           read_pos_counts, read_sidecar, write_sidecar)
+from fusion.evaluation.predictions import MAX_UNPACKED_BYTES, PredictionsError, read_pos_counts, read_sidecar
 from fusion.evaluation.runs import (RunRecordError, load_run, load_runs, predictions_bytes, runs_dataframe,
                                     validate_run)
 from fusion.evaluation.stored import StoredFileError, folder_state, read_json
@@ -33,73 +31,6 @@ from fusion.studies.pos_results import LAYER_CHOICE_GLOB, load_layer_choice, loa
 from fusion.studies.results import csv_cell, csv_safe, default_group, groups, language_table
 
 REPO = Path(__file__).resolve().parents[1]
-LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
-TYPES = ["PER", "LOC"]
-HASHES = {"en": "e" * 64, "de": "d" * 64}
-
-
-# --------------------------------------------------------------------------------------------
-# Runs written here: NER records with sidecars whose counts give their scores
-# --------------------------------------------------------------------------------------------
-
-def _score(summed) -> dict:
-    tp, predicted, gold = (int(x) for x in summed)
-    return {"precision": tp / predicted if predicted else 0.0, "recall": tp / gold if gold else 0.0,
-            "f1": 2 * tp / (predicted + gold) if predicted + gold else 0.0, "support": gold}
-
-
-def _scores(counts: np.ndarray) -> dict:
-    per_type = counts.sum(0)
-    return {**_score(per_type.sum(0)), "per_type": {t: _score(per_type[i]) for i, t in enumerate(TYPES)}}
-
-
-def _record(name: str, model: str, seed: int, scores: dict, train_sentences: int = 20000, epochs: int = 3,
-            study: str = "zero-shot") -> dict:
-    f1 = [s["f1"] for s in scores.values()]
-    return {
-        "schema_version": 1, "name": name, "study": study,
-        "checkpoint": {"path": f"checkpoints/{model}", "sha256": "0" * 64, "encoder": "enc", "model": model,
-                       "fusion_layer": None if model == "baseline" else int(model.split("-l")[1]),
-                       "training": {"seed": seed, "language": "en", "epochs": epochs,
-                                    "train_sentences": train_sentences}},
-        "data": {"source": "wikiann", "split": "test", "max_sentences_per_language": 40,
-                 "sentences": {k: 40 for k in scores}, "sha256": {k: HASHES[k] for k in scores}},
-        "seed": seed, "scores": scores, "average_f1": sum(f1) / len(f1),
-        "average_f1_targets": sum(s["f1"] for k, s in scores.items() if k != "en") / (len(scores) - 1),
-        "source_language": "en",
-    }
-
-
-def _write_run(folder: Path, name: str, model: str = "fusion-l1", seed: int = 1, quality: float = 0.7) -> Path:
-    """A NER run record and its sidecar, consistent: its scores are what its counts give."""
-    rng = random.Random(f"{name}/{seed}")
-    items, scores = {}, {}
-    for language, digest in HASHES.items():
-        gold = [[rng.choice(["O", "B-PER", "B-LOC"]) for _ in range(5)] for _ in range(40)]
-        predicted = [[t if rng.random() < quality else rng.choice(LABELS) for t in s] for s in gold]
-        items[language] = build_language(LABELS, TYPES, gold, predicted, digest)
-        scores[language] = _scores(items[language].counts)
-    sidecar = write_sidecar(folder / f"{name}.predictions.json.gz", Sidecar(LABELS, TYPES, items))
-    record = _record(name, model, seed, scores)
-    record["predictions"] = {"file": sidecar.name, "sha256": hashlib.sha256(sidecar.read_bytes()).hexdigest()}
-    path = folder / f"{name}.json"
-    path.write_text(json.dumps(validate_run(record)), encoding="utf-8")
-    return path
-
-
-def _edit_sidecar(path: Path, change) -> str:
-    """Rewrite a NER sidecar with change(payload) applied; returns its new sha256."""
-    payload = json.loads(gzip.decompress(path.read_bytes()))
-    change(payload)
-    path.write_bytes(gzip.compress(json.dumps(payload).encode("utf-8"), mtime=0))
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _zero_true_positives(payload) -> None:
-    item = payload["languages"]["de"]
-    counts = np.frombuffer(__import__("base64").b64decode(item["counts"]), dtype="<i2").copy().reshape(-1, 3)
-    counts[:, 0] = 0
-    item["counts"] = __import__("base64").b64encode(counts.astype("<i2").tobytes()).decode()
 
 
 def _finishes(function, seconds: float = 60):
@@ -130,7 +61,7 @@ def _warnings(folder: Path, task="ner") -> dict[str, str]:
 # --------------------------------------------------------------------------------------------
 
 def test_devices_fifos_and_dangling_links_are_refused_without_blocking(tmp_path):
-    good = _write_run(tmp_path, "good")
+    good = write_ner_run(tmp_path, "good")
     os.mkfifo(tmp_path / "fifo.json")
     (tmp_path / "zero.json").symlink_to("/dev/zero")
     (tmp_path / "gone.json").symlink_to(tmp_path / "nowhere.json")
@@ -216,7 +147,7 @@ def test_a_gzip_bomb_is_refused_with_bounded_memory(tmp_path):
 
 
 def test_json_nesting_and_values_are_bounded(tmp_path):
-    record = json.loads(_write_run(tmp_path, "deep").read_text())
+    record = json.loads(write_ner_run(tmp_path, "deep").read_text())
     nested = {}
     for _ in range(40):
         nested = {"x": nested}
@@ -244,7 +175,7 @@ def test_a_broken_file_costs_one_read_until_it_changes(tmp_path, monkeypatch):
         with pytest.raises(PredictionsError, match="unpacks to more than"):
             read_sidecar(path)
     assert len(calls) == 1
-    good = _write_run(tmp_path, "good")
+    good = write_ner_run(tmp_path, "good")
     path.write_bytes((tmp_path / "good.predictions.json.gz").read_bytes())  # changed: read again
     os.utime(path, (past + 1, past + 1))
     assert set(read_sidecar(path).languages) == {"en", "de"} and len(calls) == 2
@@ -263,12 +194,12 @@ def test_a_broken_file_costs_one_read_until_it_changes(tmp_path, monkeypatch):
 
 def test_a_tampered_sidecar_is_refused_by_every_reader(tmp_path):
     for seed in (1, 2):
-        _write_run(tmp_path, f"baseline-s{seed}", "baseline", seed, quality=0.6)
-        _write_run(tmp_path, f"fusion-s{seed}", "fusion-l1", seed, quality=0.7)
+        write_ner_run(tmp_path, f"baseline-s{seed}", "baseline", seed, quality=0.6)
+        write_ner_run(tmp_path, f"fusion-s{seed}", "fusion-l1", seed, quality=0.7)
     records, warnings = load_runs(tmp_path)
     assert len(records) == 4 and warnings == []
     sidecar = tmp_path / "fusion-s1.predictions.json.gz"
-    _edit_sidecar(sidecar, _zero_true_positives)  # the record still holds the old sha256
+    edit_sidecar(sidecar, zero_de_true_positives)  # the record still holds the old sha256
 
     assert _warnings(tmp_path) == {
         "fusion-s1.json": "fusion-s1.predictions.json.gz: its sha256 differs from the one its record holds"}
@@ -281,22 +212,22 @@ def test_a_tampered_sidecar_is_refused_by_every_reader(tmp_path):
 
 
 def test_a_record_whose_scores_its_counts_contradict_is_refused(tmp_path):
-    path = _write_run(tmp_path, "fusion-s1")
+    path = write_ner_run(tmp_path, "fusion-s1")
     record = json.loads(path.read_text())
-    sha256 = _edit_sidecar(tmp_path / "fusion-s1.predictions.json.gz", _zero_true_positives)
+    sha256 = edit_sidecar(tmp_path / "fusion-s1.predictions.json.gz", zero_de_true_positives)
     path.write_text(json.dumps({**record, "predictions": {**record["predictions"], "sha256": sha256}}))
     with pytest.raises(PredictionsError, match=r"^fusion-s1\.predictions\.json\.gz: de counts do not give "
                                                r"the stored precision of fusion-s1\.json$"):
         load_run(path)
     assert _warnings(tmp_path)["fusion-s1.json"].startswith("fusion-s1.predictions.json.gz: de counts do not give")
 
-    _write_run(tmp_path, "fusion-s1")  # consistent again; now only an average is wrong
+    write_ner_run(tmp_path, "fusion-s1")  # consistent again; now only an average is wrong
     changed = json.loads(path.read_text())
     changed["average_f1"] = min(1.0, changed["average_f1"] + 0.1)
     path.write_text(json.dumps(changed))
     with pytest.raises(PredictionsError, match="fusion-s1.json: average_f1 is not the mean"):
         load_run(path)
-    changed = json.loads((_write_run(tmp_path, "fusion-s1")).read_text())
+    changed = json.loads((write_ner_run(tmp_path, "fusion-s1")).read_text())
     changed["scores"]["de"]["per_type"]["LOC"]["f1"] = 1 - changed["scores"]["de"]["per_type"]["LOC"]["f1"]
     path.write_text(json.dumps(changed))
     with pytest.raises(PredictionsError, match="de counts do not give the stored LOC f1"):
@@ -312,7 +243,7 @@ def test_a_record_whose_scores_its_counts_contradict_is_refused(tmp_path):
 # --------------------------------------------------------------------------------------------
 
 def test_a_record_of_the_wrong_kind_names_its_file(tmp_path):
-    record = json.loads(_write_run(tmp_path, "oops").read_text())
+    record = json.loads(write_ner_run(tmp_path, "oops").read_text())
     (tmp_path / "oops.json").write_text(json.dumps({**record, "predictions": "oops"}))
     assert _warnings(tmp_path) == {"oops.json": "oops.json.predictions must be dict, got str"}
     # a study handed a record that never went through load_runs leaves it out, no AttributeError
@@ -343,7 +274,7 @@ def test_a_record_of_the_wrong_kind_names_its_file(tmp_path):
     (lambda r: r.update(predictions=[]), "predictions must be dict"),
 ])
 def test_implausible_records_are_refused_with_the_field_named(tmp_path, breakage, message):
-    record = json.loads(_write_run(tmp_path, "r").read_text())
+    record = json.loads(write_ner_run(tmp_path, "r").read_text())
     validate_run(copy.deepcopy(record))
     breakage(record)
     with pytest.raises(RunRecordError, match=message):
@@ -355,15 +286,15 @@ def test_one_odd_file_cannot_become_the_default_view(tmp_path):
 
     for seed in (1, 2):
         for model in ("baseline", "fusion-l1"):
-            record = _record(f"{model}-s{seed}", model, seed, _scores_stub())
+            record = ner_record(f"{model}-s{seed}", model, seed, _scores_stub())
             (tmp_path / f"{model}-s{seed}.json").write_text(json.dumps(record))
     shipped = groups(load_runs(tmp_path)[0])[0]
     # odd files: a size no recipe has (refused), and the largest size a record may claim (loaded)
-    huge = _record("huge", "fusion-l1", 3, _scores_stub(), train_sentences=10**40)
+    huge = ner_record("huge", "fusion-l1", 3, _scores_stub(), train_sentences=10**40)
     (tmp_path / "huge.json").write_text(json.dumps(huge))
-    (tmp_path / "float.json").write_text(json.dumps(_record("float", "fusion-l1", 3, _scores_stub(),
+    (tmp_path / "float.json").write_text(json.dumps(ner_record("float", "fusion-l1", 3, _scores_stub(),
                                                             train_sentences=1e40)))
-    largest = _record("largest", "fusion-l1", 3, _scores_stub(), train_sentences=10_000_000, epochs=1000)
+    largest = ner_record("largest", "fusion-l1", 3, _scores_stub(), train_sentences=10_000_000, epochs=1000)
     (tmp_path / "largest.json").write_text(json.dumps(largest))
     records, warnings = load_runs(tmp_path)
     assert {w.file for w in warnings} == {"huge.json", "float.json"} and len(records) == 5
@@ -374,7 +305,7 @@ def test_one_odd_file_cannot_become_the_default_view(tmp_path):
     # nor by a larger study of another kind with as many paired seeds
     for seed in (1, 2):
         for model in ("baseline", "fusion-l1"):
-            other = _record(f"seed-{model}-s{seed}", model, seed, _scores_stub(), 10_000_000, 1000, "seed-study")
+            other = ner_record(f"seed-{model}-s{seed}", model, seed, _scores_stub(), 10_000_000, 1000, "seed-study")
             (tmp_path / f"seed-{model}-s{seed}.json").write_text(json.dumps(other))
     records, _ = load_runs(tmp_path)
     assert len(records) == 9 and default_group(records) == shipped
