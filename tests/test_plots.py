@@ -26,7 +26,8 @@ def test_attention_heatmap_keeps_repeated_tokens_apart_and_escapes_tags():
     figure = plots.attention_heatmap(TOKENS, matrix, "layer 1")
     heatmap = figure.data[0]
     assert np.asarray(heatmap.z).shape == (6, 6)
-    assert list(figure.layout.yaxis.tickvals) == list(range(6))  # two "▁the" stay two rows
+    assert len(set(figure.layout.yaxis.tickvals)) == 6  # two "▁the" stay two rows
+    assert heatmap.customdata is None and "%{y} → %{x}" in heatmap.hovertemplate
     assert figure.layout.yaxis.ticktext[0] == "&lt;s&gt;"  # "<s>" is not read as an HTML tag
 
 
@@ -68,6 +69,10 @@ def test_gate_heatmap():
     assert np.asarray(figure.data[0].z).shape == (6, 8)
     assert figure.data[0].zmin == 0.0 and figure.data[0].zmax == 1.0
     assert "baseline" in _message(plots.gate_heatmap(TOKENS, None, None))
+    # the hover names each row's token through its category, not a label per cell
+    assert figure.data[0].customdata is None and "%{y}" in figure.data[0].hovertemplate
+    assert list(figure.data[0].y) == [f"{i + 1}: {plots._escape(t)}" for i, t in enumerate(TOKENS)]
+    assert list(figure.layout.yaxis.ticktext) == [plots._escape(t) for t in TOKENS]
 
 
 def test_delta_bars_group_and_skip_missing():

@@ -73,6 +73,18 @@ def _token_axis(tokens: list[str], rtl: bool = False) -> dict:
                 ticktext=[_tick(t, rtl) for t in tokens], tickfont=dict(size=10))
 
 
+def _row_names(tokens: list[str]) -> list[str]:
+    """"3: ▁Paris": a heat map's rows (and columns) as categories, unique, so the hover names the
+    token (`%{y}`). A label per cell instead (customdata) was half of Inside's answer: T × 384
+    strings for the gates."""
+    return [f"{row + 1}: {_escape(token)}" for row, token in enumerate(tokens)]
+
+
+def _named_axis(tokens: list[str], names: list[str], rtl: bool = False) -> dict:
+    """A token axis over `_row_names` categories, its ticks the tokens alone."""
+    return {**_token_axis(tokens, rtl), "type": "category", "tickvals": names}
+
+
 def _reading_order(rtl: bool) -> dict:
     """An axis along a sentence: left to right, or right to left for a right-to-left sentence."""
     return dict(autorange="reversed") if rtl else {}
@@ -86,23 +98,23 @@ def _token_height(n_tokens: int) -> int:
 # Inside the model
 # --------------------------------------------------------------------------------------------
 
+
 def attention_heatmap(tokens: list[str], matrix, title: str = "Attention", rtl: bool = False) -> go.Figure:
     """matrix: T × T, row = the token that attends (query), column = the token attended to (key);
     with `rtl` the columns run right to left, as the sentence reads."""
-    values = np.asarray(matrix, dtype=float)
+    values = np.asarray(matrix, dtype=np.float32)  # sent as base64 (see gate_heatmap)
     if values.ndim != 2 or values.shape != (len(tokens), len(tokens)):
         return message_figure(f"attention of shape {values.shape} does not fit {len(tokens)} tokens",
                               title)
-    positions, labels = list(range(len(tokens))), [_escape(t) for t in tokens]
+    names = _row_names(tokens)
     figure = go.Figure(go.Heatmap(
-        z=values, x=positions, y=positions, colorscale="Blues", zmin=0.0,
+        z=values, x=names, y=names, colorscale="Blues", zmin=0.0,
         zmax=float(values.max()) if values.size else 1.0, colorbar=dict(title="weight"),
-        customdata=[[[labels[r], labels[c]] for c in positions] for r in positions],
-        hovertemplate="%{customdata[0]} → %{customdata[1]}<br>weight %{z:.3f}<extra></extra>"))
-    figure.update_xaxes(title="attended to (key)", side="bottom", tickangle=-60, **_token_axis(tokens, rtl),
+        hovertemplate="%{y} → %{x}<br>weight %{z:.3f}<extra></extra>"))
+    figure.update_xaxes(title="attended to (key)", side="bottom", tickangle=-60, **_named_axis(tokens, names, rtl),
                         **_reading_order(rtl))
     figure.update_yaxes(title="attending token (query)", autorange="reversed", scaleanchor="x",
-                        constrain="domain", **_token_axis(tokens, rtl))
+                        constrain="domain", **_named_axis(tokens, names, rtl))
     return _layout(figure, title, _token_height(len(tokens)) + 60)
 
 
@@ -172,21 +184,21 @@ def gate_heatmap(tokens: list[str], gates, fusion_layer: int | None,
     """tokens (rows) × channels (columns) heatmap of the gate M (1 = all last layer)."""
     if gates is None:
         return message_figure("The baseline has no fusion gate: it reads the last layer only.", title)
-    values = np.asarray(gates, dtype=float)
+    # float32, as the model gives them: the page gets them as base64 (plotly's typed arrays), and
+    # T × 384 cells of float64 were half of Inside's answer
+    values = np.asarray(gates, dtype=np.float32)
     if values.ndim != 2 or values.shape[0] != len(tokens):
         return message_figure(f"gates of shape {values.shape} do not fit {len(tokens)} tokens", title)
     lower = "embeddings" if fusion_layer == 0 else f"layer {fusion_layer}"
+    rows = _row_names(tokens)
     figure = go.Figure(go.Heatmap(
-        z=values, x=list(range(values.shape[1])), y=list(range(len(tokens))), zmin=0.0, zmax=1.0,
+        z=values, x=list(range(values.shape[1])), y=rows, zmin=0.0, zmax=1.0,
         colorscale=[[0.0, "#F58518"], [0.5, "#F7F7F7"], [1.0, "#4C78A8"]],
         colorbar=dict(title="gate", tickvals=[0, 0.5, 1],
                       ticktext=[f"0 ({lower})", "0.5", "1 (last layer)"]),
-        # one token per cell (T × 768): a numpy array, which plotly takes whole; nested lists it
-        # validates cell by cell (~0.1 s per Inside on a busy core)
-        customdata=np.repeat(np.array([_escape(t) for t in tokens], dtype=object)[:, None], values.shape[1], 1),
-        hovertemplate="%{customdata}, channel %{x}<br>gate %{z:.3f}<extra></extra>"))
+        hovertemplate="%{y}, channel %{x}<br>gate %{z:.3f}<extra></extra>"))
     figure.update_xaxes(title="channel (hidden dimension)")
-    figure.update_yaxes(autorange="reversed", **_token_axis(tokens, rtl))
+    figure.update_yaxes(autorange="reversed", **_named_axis(tokens, rows, rtl))
     return _layout(figure, title, _token_height(len(tokens)))
 
 

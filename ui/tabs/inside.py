@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import gradio as gr
+from gradio.components.plot import PlotData
 
 from fusion.data.alignment import word_label_positions
 from fusion.tagging.predict import Explanation
@@ -57,7 +58,7 @@ PLOTS = (("attention", ATTENTION_HELP, "Attention"), ("overview", OVERVIEW_HELP,
 
 class InsideView(NamedTuple):
     note: str
-    attention: object  # plotly figures
+    attention: object  # plotly figures, or their JSON once shared (`serialised`)
     overview: object
     share: object
     gate: object
@@ -86,7 +87,7 @@ def inside_view(slots: dict[str, TaggerSlot], view: CompareView, side: str, sent
     """One sentence of the compared text, as the chosen model reads it; `layer` and `head` count
     from 1. `focus`, a character offset (an entity picked in Compare's table), outlines that
     word's row and names its gate share. With `figures`, the figures of a sentence, layer and
-    head are built once and shared (never changed afterwards: an outlined view gets its own)."""
+    head are built once, serialised and shared (an outlined view gets its own figures)."""
     if side not in SIDES:
         return _message(f"Pick a model: {' or '.join(SIDES)}.")
     if not view.text.strip():  # nothing compared, or nothing of it fits one request's budget
@@ -110,7 +111,7 @@ def inside_view(slots: dict[str, TaggerSlot], view: CompareView, side: str, sent
     else:
         n_layers, n_heads = len(explanation.attentions), len(explanation.attentions[0])
         shown = figures.fetch((slot.side, slot.directory, view.key, explanation.sentence,
-                               clamp(layer, n_layers), clamp(head, n_heads)), build)
+                               clamp(layer, n_layers), clamp(head, n_heads)), lambda: serialised(build()))
     notes = [shown.note, focus_note]
     notes.append(view.fitted.note)  # what of the text sent was left out ("" when nothing was)
     return shown._replace(note="\n\n".join(note for note in notes if note))
@@ -177,6 +178,14 @@ def inside_figures(explanation: Explanation, side: str, layer, head, rtl: bool =
     for figure in shown[1:]:
         keys_below(figure)
     return shown
+
+
+def serialised(shown: InsideView) -> InsideView:
+    """The figures as the JSON Gradio sends (its Plot takes PlotData as it is): a shared view is
+    serialised once, not at every answer (~70 ms of a 30-token sentence's four figures, most of
+    it the gate heat map's cells)."""
+    return shown._replace(**{name: PlotData(type="plotly", plot=getattr(shown, name).to_json())
+                             for name in InsideView._fields[1:]})
 
 
 def keys_below(figure) -> None:
