@@ -3,7 +3,9 @@
 seconds until it answers, to the first answered Compare, until both taggers run on ONNX Runtime,
 Compare's p50 then, and the server's RSS once idle (both runtimes attached, the Results warm-up
 done: issue 28: first Compare ≤ 8 s warm, ≤ 20 s empty; idle RSS ≤ 1.0 GiB), with warm / empty
-ratios from the same run.
+ratios from the same run. Then Gradio's own floor (bench/gradio_floor: Compare's components around an
+instant function, no models) is started the same way: what a start costs before any model is read,
+and the warm start as a ratio to it.
 
     python bench/app_start.py [--requests 10] [--baseline DIR --fusion DIR] [--text "..."]
 """
@@ -61,6 +63,29 @@ def attached_after(process: subprocess.Popen, started: float, timeout: float = 3
         if (len(done) == 2 and warmed is not None) or time.time() > deadline:
             break
     return {"attached": max(done.values()) if len(done) == 2 else None, "warmed": warmed, "log": lines}
+
+
+def floor_start(text: str) -> dict:
+    """Gradio's floor app started as the app is: when it answered, its first Compare, its RSS."""
+    import psutil
+
+    port = free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, str(ROOT / "bench" / "gradio_floor" / "app.py"), "--port", str(port)],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = connect(f"http://127.0.0.1:{port}/", process)
+        if client is None:
+            raise SystemExit("Gradio's floor app did not start")
+        figures = {"listening": time.perf_counter() - started}
+        client.predict(text, api_name="/compare")
+        figures["first"] = time.perf_counter() - started
+        figures["rss"] = psutil.Process(process.pid).memory_info().rss / 2**30
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    return figures
 
 
 def start_once(options, cache_dir: str) -> dict:
@@ -127,10 +152,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as cache_dir:
         cold = start_once(options, cache_dir)  # an empty cache: dequantise, export, store
         warm = start_once(options, cache_dir)  # the same folder again: nothing to make
+    floor = floor_start(options.text)
     report("empty cache", cold)
     report("warm cache ", warm)
+    print(f"Gradio's floor: answering after {floor['listening']:.1f} s, first Compare after {floor['first']:.1f} s; "
+          f"RSS {floor['rss']:.2f} GiB")
     print(f"warm / empty: first Compare {warm['first'] / cold['first']:.2f} ×, idle RSS {warm['rss'] / cold['rss']:.2f} ×"
           f" (targets: first Compare ≤ 8 s warm, ≤ 20 s empty; idle RSS ≤ 1.0 GiB)")
+    print(f"warm / Gradio's floor: first Compare {warm['first'] / floor['first']:.2f} ×, RSS {warm['rss'] / floor['rss']:.2f} ×")
     return 0
 
 
