@@ -140,3 +140,16 @@ def test_titles_fit_a_phone_and_say_the_rest_below():
     assert delta.layout.title.subtitle.text == "fusion − baseline, in F1 points"
     hostile = plots.per_type_bars([plots.BarSeries("x", "fusion", False, {"PER": 50.0})], subtitle="<b>x</b>")
     assert hostile.layout.title.subtitle.text == "&lt;b&gt;x&lt;/b&gt;"
+
+
+def test_every_heat_map_names_its_colour_scale():
+    """The shared template leaves plotly_white's default colour scales out (validating them made
+    every figure ~3 × as costly): a heat map without its own scale would draw in plotly.js's."""
+    import ast
+    from pathlib import Path
+
+    root = Path(plots.__file__).parent
+    heatmaps = [node for path in [root / "plots.py", *sorted((root / "tabs").glob("*.py"))]
+                for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "Heatmap"]
+    assert heatmaps and all("colorscale" in {k.arg for k in node.keywords} for node in heatmaps)

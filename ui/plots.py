@@ -20,10 +20,12 @@ MODEL_COLOURS = {"baseline": "#4C78A8", "fusion": "#F58518"}
 _FONT = dict(family="system-ui, 'Noto Sans', 'Noto Sans CJK SC', sans-serif", size=12)
 
 
-# the parts of plotly_white's layout these 2-D figures use (no polar, ternary, 3-D or geo axes)
+# the parts of plotly_white's layout these 2-D figures use (no polar, ternary, 3-D or geo axes;
+# no default colour scales either: every heat map names its own, and validating plotly_white's
+# made a figure's layout ~3 × as costly)
 WHITE_LAYOUT_KEYS = ("autotypenumbers", "colorway", "font", "hovermode", "hoverlabel", "paper_bgcolor",
-                     "plot_bgcolor", "coloraxis", "colorscale", "xaxis", "yaxis", "shapedefaults",
-                     "annotationdefaults", "title")
+                     "plot_bgcolor", "coloraxis", "xaxis", "yaxis", "shapedefaults", "annotationdefaults",
+                     "title")
 
 
 @functools.cache
