@@ -176,9 +176,6 @@ def onnx_forward(graph: bytes | str | Path, threads: int = 1) -> OnnxForward:
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # errors only: its warnings about unused initialisers are noise
-    # no memory arena: with one, the largest batch's buffers stayed held after it (+210 MB after one
-    # 400-token Inside of both taggers), at no measurable speed gain (docs/PERFORMANCE.md)
-    options.enable_cpu_mem_arena = False
     source = str(graph) if isinstance(graph, Path) else graph
     return OnnxForward(onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"]))
 
