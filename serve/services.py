@@ -79,6 +79,7 @@ class Services:
     # Inside's figures per explained sentence, layer and head: under a class, building them (plotly,
     # under the GIL) was nearly all of Inside's time (docs/PERFORMANCE.md, bench/load.py --mix)
     inside_figures: BoundedCache = field(default_factory=lambda: BoundedCache(INSIDE_FIGURE_ENTRIES))
+    layers_views: BoundedCache = field(default_factory=lambda: BoundedCache(INSIDE_FIGURE_ENTRIES))  # the same, for Layers
     probes: LazyProbes = field(default_factory=LazyProbes)
     grids: GridCache = field(default_factory=GridCache)
     pairs: PairService = field(default_factory=PairService)  # the Pairs tab's classifiers, loaded when first asked

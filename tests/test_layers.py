@@ -1,6 +1,7 @@
 """What the layer probes show (fusion/studies/probe_results.py) and the app's Layers views, on made-up records
 and a tiny random encoder."""
 
+import json
 import math
 
 import pandas as pd
@@ -82,6 +83,16 @@ def test_the_layers_view_reads_a_sentence_with_gate_shares(tmp_path, tiny_bert, 
     assert len(figure.data) == 2  # the grid and the gate bars
     layers_view(slot, slots, text, 1, cache)
     assert cache.computed == 1  # the second look comes from the cache
+    # shared views: a sentence's view is made once, its grid serialised (as Gradio sends it)
+    from serve.cache import BoundedCache
+
+    views, view = BoundedCache(4), untagged_view(slots, text)
+    first = layers.layers_view(slot, slots, view, 1, cache, explanations, views=views)
+    again = layers.layers_view(slot, slots, view, 1, cache, explanations, views=views)
+    assert views.computed == 1 and again is first and first.note == note
+    assert json.loads(first.grid.plot)["data"][0]["type"] == figure.data[0].type
+    layers.layers_view(slot, slots, view, 0, cache, explanations, views=views)
+    assert views.computed == 2
     assert "Compare a text first" in layers_view(slot, slots, "  ", 0, cache)[0]
     # a right-to-left sentence's words run right to left, under the grid too (the gate bars)
     _, figure, *_ = layers_view(slot, slots, "ذهب باراك أوباما إلى باريس.", 0, cache)

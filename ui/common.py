@@ -1,6 +1,6 @@
 """Small things every tab uses: named outputs (`Parts`), the error guard, numbers from any widget,
-the sentence picker's choices, the entity palette, reading direction, the order of lists of runs
-and the number format of tables."""
+the sentence picker's choices, the entity palette, reading direction, the order of lists of runs,
+the number format of tables and figures serialised once."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import re
 import traceback
 
 import gradio as gr
+from gradio.components.plot import PlotData
 
 from fusion.text.languages import text_direction
 from serve.markdown import failure_message
@@ -48,6 +49,12 @@ def safe(function, fallback):
             traceback.print_exc()
             return fallback(failure_message(error))
     return wrapper
+
+
+def plot_json(figure) -> PlotData:
+    """A plotly figure as the JSON Gradio sends (its Plot passes PlotData on as it is): a view
+    shared between answers from a cache is serialised once, not at every answer."""
+    return PlotData(type="plotly", plot=figure.to_json())
 
 
 def skip_all(message: str = "") -> dict:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import gradio as gr
-from gradio.components.plot import PlotData
 
 from fusion.data.alignment import word_label_positions
 from fusion.tagging.predict import Explanation
@@ -19,7 +18,7 @@ from serve.explanations import TOKEN_LIMIT, ExplanationCache
 from serve.markdown import code, plain
 from serve.slots import SIDES, TaggerSlot
 from ui import plots
-from ui.common import Parts, clamp, is_rtl, safe, sentence_choices
+from ui.common import Parts, clamp, is_rtl, plot_json, safe, sentence_choices
 from ui.markup import inside_clamp_js
 
 PLACEHOLDER = "Compare a text first (Compare tab): this view then shows what happens inside the models."
@@ -184,8 +183,7 @@ def serialised(shown: InsideView) -> InsideView:
     """The figures as the JSON Gradio sends (its Plot takes PlotData as it is): a shared view is
     serialised once, not at every answer (~70 ms of a 30-token sentence's four figures, most of
     it the gate heat map's cells)."""
-    return shown._replace(**{name: PlotData(type="plotly", plot=getattr(shown, name).to_json())
-                             for name in InsideView._fields[1:]})
+    return shown._replace(**{name: plot_json(getattr(shown, name)) for name in InsideView._fields[1:]})
 
 
 def keys_below(figure) -> None:

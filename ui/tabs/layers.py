@@ -14,6 +14,7 @@ import gradio as gr
 import pandas as pd
 
 from fusion.probing.emergence import EmergenceGrid, word_gate_share
+from serve.cache import BoundedCache
 from serve.compare import CompareView
 from serve.explanations import TOKEN_LIMIT, ExplanationCache
 from serve.markdown import code, plain
@@ -21,7 +22,7 @@ from serve.paths import PROBES_DIR, relative
 from serve.probes import GridCache, ProbeSlot
 from serve.slots import TaggerSlot
 from ui import plots
-from ui.common import Parts, clamp, colour_words, is_rtl, palette_of, safe, sentence_choices
+from ui.common import Parts, clamp, colour_words, is_rtl, palette_of, plot_json, safe, sentence_choices
 
 PLACEHOLDER = ("Compare a text first (Compare tab): this view then reads its sentences layer by "
                "layer.")
@@ -79,9 +80,11 @@ def _gate_shares(slots: dict[str, TaggerSlot], view: CompareView, grid: Emergenc
 
 def layers_view(probe_slot: ProbeSlot, slots: dict[str, TaggerSlot], view: CompareView, sentence,
                 grids: GridCache, explanations: ExplanationCache,
-                colours: dict[str, str] | None = None) -> LayersView:
+                colours: dict[str, str] | None = None, views: BoundedCache | None = None) -> LayersView:
     """The note, the grid, the word table and the sentence picker for one sentence of a text;
-    `colours`: the page's entity palette."""
+    `colours`: the page's entity palette. With `views`, the view of a sentence is made once,
+    its figure serialised, and shared: under a class, drawing the grid again for every visitor
+    of the same sentence was most of the tab's wait (bench/load.py --mix)."""
     if not probe_slot.ready:
         return fallback_values(f"The layer probes are not loaded ({plain(probe_slot.error)}); they "
                                f"ship in {code(relative(PROBES_DIR))}.")
@@ -90,13 +93,26 @@ def layers_view(probe_slot: ProbeSlot, slots: dict[str, TaggerSlot], view: Compa
     grid = grids.get(probe_slot, view, clamp(sentence if sentence is not None else 0, 10**9, 0))
     if not grid.words:
         return fallback_values("This text has no words to read.")
+    colours = colours or palette_of(["PER", "ORG", "LOC"])
+    if views is None:
+        return _grid_view(slots, view, grid, explanations, colours, probe_slot.probes.info)
+    return views.fetch((probe_slot.directory, view.key, grid.sentence, tuple(colours.items())),
+                       lambda: _serialised(_grid_view(slots, view, grid, explanations, colours,
+                                                      probe_slot.probes.info)))
+
+
+def _serialised(shown: LayersView) -> LayersView:
+    return shown._replace(grid=plot_json(shown.grid))
+
+
+def _grid_view(slots: dict[str, TaggerSlot], view: CompareView, grid: EmergenceGrid,
+               explanations: ExplanationCache, colours: dict[str, str], info: dict) -> LayersView:
     shares, fusion_layer = _gate_shares(slots, view, grid, explanations)
     missing = sum(s is None for s in shares)
     words = [w.text for w in grid.words]
     figure = plots.emergence_grid(words, grid.tags, grid.scores, shares if fusion_layer is not None else None,
-                                  fusion_layer, colours=colours or palette_of(["PER", "ORG", "LOC"]),
-                                  rtl=is_rtl(" ".join(words)))
-    training = probe_slot.probes.info.get("training", {})
+                                  fusion_layer, colours=colours, rtl=is_rtl(" ".join(words)))
+    training = info.get("training", {})
     trained = training.get("train_sentences")
     note = (f"Sentence {grid.sentence + 1} of {grid.n_sentences}, {len(grid.words)} words; probes "
             f"trained on {f'{trained:,}' if isinstance(trained, int) else '?'} English sentences (seed "
@@ -130,7 +146,8 @@ class LayersTab:
         services = self.services
         view = services.compare.view(text, tagged=False)
         return self.parts.updates(layers_view(services.probes.get(), services.slots, view, sentence,
-                                              services.grids, services.explanations, self.colours))
+                                              services.grids, services.explanations, self.colours,
+                                              services.layers_views))
 
     def wire(self, page) -> None:
         gr.on([self.tab.select, self.parts["sentence"].input],
