@@ -48,6 +48,7 @@ TEXTS = [TEXT, "Angela Merkel besuchte am Montag Paris und traf Emmanuel Macron.
 # the operator settings (serve/settings.py) of the old way; an earlier checkout reads them too
 OLD_WAY = {"LFE_COMPARE_BATCH": "1", "LFE_THREADS": "2", "LFE_RUNTIME": "torch"}
 CLIENT_OPTIONS: dict = {}  # --light-client: options that take the client's own cost out
+LIGHT_CLIENT = dict(ssl_verify=False, download_files=False)
 
 
 def rss_mib(pid: int) -> float:
@@ -293,12 +294,12 @@ def main() -> int:
     parser.add_argument("--mix", action="store_true",
                         help="a class using Compare, Inside and Layers with one upload (bench/mix.py)")
     args = parser.parse_args()
-    if args.light_client:
-        CLIENT_OPTIONS.update(ssl_verify=False, download_files=False)
-    if args.mix:
+    if args.mix:  # mix.py imports this file as the module `load`: its CLIENT_OPTIONS are not these
         import mix
 
         return mix.main(args)
+    if args.light_client:
+        CLIENT_OPTIONS.update(LIGHT_CLIENT)
 
     figures = {}
     for name, settings in (("old way (one Compare at a time, models in turn, 2 threads, torch)", OLD_WAY),

@@ -12,7 +12,8 @@ import random
 import threading
 import time
 
-from load import OLD_WAY, TEXTS, new_client, percentile, rss_mib, score, settle, start_server, write_upload
+from load import (CLIENT_OPTIONS, LIGHT_CLIENT, OLD_WAY, TEXTS, new_client, percentile, rss_mib, score, settle,
+                  start_server, write_upload)
 
 KINDS = (("compare", 0.70), ("inside", 0.18), ("layers", 0.12))
 
@@ -72,6 +73,8 @@ def mixed_class(url: str, clients: int, requests: int, timeout: float, upload_se
 
 
 def main(args) -> int:
+    if args.light_client:  # (until 2026-12-03 the flag was set on load.py's own copy and ignored here)
+        CLIENT_OPTIONS.update(LIGHT_CLIENT)
     for name, settings in (("old way (one Compare at a time, models in turn, torch)", OLD_WAY),
                            ("as shipped", {})):
         server, url, _ = start_server(settings)
