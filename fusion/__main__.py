@@ -33,6 +33,15 @@ def _add_options(parser: argparse.ArgumentParser, options_class) -> None:
         parser.add_argument(flag, **settings)
 
 
+def accuracy_line(what: str, record: dict) -> str:
+    """What an accuracy run found, in a line: the target languages' average, or that none was scored."""
+    targets = [language for language in record["scores"] if language != record.get("source_language")]
+    if record.get("average_accuracy_targets") is None:
+        return f"{what}: no target language scored ({len(record['scores'])} scored)"
+    plural = "" if len(targets) == 1 else "s"
+    return f"{what}, target average {100 * record['average_accuracy_targets']:.2f} over {len(targets)} target language{plural}"
+
+
 def main(argv: list[str] | None = None) -> int:
     from fusion.evaluation.evaluate import EvaluateOptions
     from fusion.evaluation.pairs import PairEvaluateOptions
@@ -140,15 +149,13 @@ def run_command(command: str, args: dict) -> int:
         from fusion.evaluation.pairs import PairEvaluateOptions, evaluate_pairs
 
         record = evaluate_pairs(PairEvaluateOptions(**args))
-        print(f"{record['task']} accuracy, target average {100 * (record['average_accuracy_targets'] or 0):.2f} "
-              f"over {len(record['scores'])} languages" + (f" -> {args['output']}" if args["output"] else ""))
+        print(accuracy_line(f"{record['task']} accuracy", record) + (f" -> {args['output']}" if args["output"] else ""))
         return 0
     if command == "evaluate-pos":
         from fusion.evaluation.pos import evaluate_pos
 
         record = evaluate_pos(PosEvaluateOptions(**args))
-        print(f"UPOS accuracy, target average {100 * (record['average_accuracy_targets'] or 0):.2f} "
-              f"over {len(record['scores'])} languages" + (f" -> {args['output']}" if args["output"] else ""))
+        print(accuracy_line("UPOS accuracy", record) + (f" -> {args['output']}" if args["output"] else ""))
         return 0
     from fusion.evaluation.evaluate import run_evaluation
 

@@ -100,3 +100,12 @@ def test_a_users_mistake_is_one_line_never_a_traceback(tmp_path, tiny_checkpoint
         err = capsys.readouterr().err
         # one "error: ..." line (a progress bar may stand before it), naming what was wrong
         assert err.count("error: ") == 1 and "Traceback" not in err and named in err, (argv, err)
+
+
+def test_an_accuracy_run_is_summed_up_over_its_target_languages_only():
+    from fusion.__main__ import accuracy_line
+
+    record = {"scores": {"en": {}, "de": {}}, "source_language": "en", "average_accuracy_targets": 0.72}
+    assert accuracy_line("xnli accuracy", record) == "xnli accuracy, target average 72.00 over 1 target language"
+    alone = {"scores": {"en": {}}, "source_language": "en", "average_accuracy_targets": None}
+    assert "no target language scored" in accuracy_line("xnli accuracy", alone)
