@@ -203,3 +203,16 @@ def test_a_pair_classifier_runs_on_onnx_runtime_with_the_same_answers(tiny_bert)
     assert attached.error is None and classifier.runtime is not None
     _, on_onnx, _ = classify_pairs(classifier, pairs)
     assert torch.allclose(on_onnx, on_torch, atol=1e-4)
+
+
+def test_each_tasks_layer_sweep_is_shown_beside_the_others(tmp_path):
+    from fusion.studies.four_tasks import layer_sweeps
+    from fusion.studies.pos_results import save_layer_choice
+
+    save_layer_choice(tmp_path / "pos-dev-s13.json", 13, {"fusion-l2": 0.90, "fusion-l11": 0.93})
+    save_layer_choice(tmp_path / "xnli-dev-s13.json", 13, {"fusion-l2": 0.70, "fusion-l10": 0.71})
+    table = layer_sweeps(tmp_path / "no-ner-runs", tmp_path, tmp_path)
+    assert list(table.columns) == ["k", "POS (UD)", "XNLI"] and list(table["k"]) == [2, 10, 11]
+    rows = table.set_index("k")
+    assert rows.loc[11, "POS (UD)"] == "93.0 (+0.0)" and rows.loc[2, "POS (UD)"] == "90.0 (-3.0)"
+    assert rows.loc[10, "XNLI"] == "71.0 (+0.0)" and rows.loc[11, "XNLI"] == "–"

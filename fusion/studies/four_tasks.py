@@ -13,6 +13,7 @@ languages whose own interval lies above / below 0.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +87,30 @@ def four_task_rows(runs_dir, pos_dir, pair_dir) -> list[TaskRow]:
     rows = [ner_row(Path(runs_dir)), accuracy_row(Path(pos_dir), "pos"),
             accuracy_row(Path(pair_dir), "xnli"), accuracy_row(Path(pair_dir), "pawsx")]
     return [row for row in rows if row is not None]
+
+
+def layer_sweeps(runs_dir, pos_dir, pair_dir) -> pd.DataFrame:
+    """What each task's fusion layer was chosen on: the English selection score (points) of every
+    layer k of its layer sweep (one run each; NER: dev F1; POS: dev accuracy; XNLI, PAWS-X: held-out English
+    pairs' accuracy), and points below that task's best; "–" where k was not trained. Claim 2
+    rests on this, not on the argmax alone: a flat curve makes a different best k mean little."""
+    records, _ = load_runs(runs_dir) if Path(runs_dir).is_dir() else ([], [])
+    ner = sweep_table(records)
+    scores = {"ner": {int(k): v for k, v in zip(ner["layer"], ner["selection F1"])}}
+    for task, folder in (("pos", pos_dir), ("xnli", pair_dir), ("pawsx", pair_dir)):
+        choice = Path(folder) / f"{task}-dev-s13.json"
+        if choice.is_file():
+            found = json.loads(choice.read_text(encoding="utf-8")).get("english_dev_accuracy", {})
+            scores[task] = {int(model.split("-l")[1]): 100 * value for model, value in found.items()}
+    scores = {task: by_k for task, by_k in scores.items() if by_k}
+    rows = []
+    for k in sorted({k for by_k in scores.values() for k in by_k}):
+        row = {"k": k}
+        for task, by_k in scores.items():
+            best = max(by_k.values())
+            row[TASK_NAMES[task]] = (f"{by_k[k]:.1f} ({by_k[k] - best:+.1f})" if k in by_k else "–")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["k", *(TASK_NAMES[task] for task in scores)])
 
 
 def four_task_table(rows: list[TaskRow]) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from fusion.evaluation.predictions import PredictionsError
 from fusion.evaluation.runs import (FULL_DIRECT_STUDY, FULL_STUDY, FULL_TUNING_STUDY, INTERMEDIATE_STUDY,
                                     SWEEP_STUDY, load_runs, training_recipe)
 from fusion.studies.bootstrap import run_intervals
-from fusion.studies.four_tasks import claims, four_task_rows, four_task_table
+from fusion.studies.four_tasks import claims, four_task_rows, four_task_table, layer_sweeps
 from fusion.studies.intermediate_results import (TARGET_METRICS, TARGET_NAMES, TARGETS, accuracy_target_runs,
                                                  best_task_on_dev, effects_table, target_effects,
                                                  target_scope, target_table, task_effects)
@@ -100,7 +100,16 @@ def four_task_section(folder: Path, pos_folder: Path, pair_folder: Path) -> list
              "languages up / down: target languages whose interval lies above / below 0)", "",
              "| " + " | ".join(table.columns) + " |", "|---|" + "---:|" * (len(table.columns) - 1)]
     lines += ["| " + " | ".join(str(value) for value in row) + " |" for row in table.itertuples(index=False)]
-    return lines + [""] + [f"- {claim}" for claim in claims(rows)] + [""]
+    lines += [""] + [f"- {claim}" for claim in claims(rows)] + [""]
+    sweeps = layer_sweeps(folder, pos_folder, pair_folder)
+    if not sweeps.empty:
+        lines += ["**What each task's layer was chosen on** (English selection score of each fusion layer k "
+                  "in the task's layer sweep, one run each, in points, and below that task's best; NER: dev "
+                  "F1; POS: dev accuracy; XNLI, PAWS-X: held-out English pairs; –: not trained)", "",
+                  "| " + " | ".join(sweeps.columns) + " |", "|---|" + "---:|" * (len(sweeps.columns) - 1)]
+        lines += ["| " + " | ".join(str(value) for value in row) + " |" for row in sweeps.itertuples(index=False)]
+        lines += [""]
+    return lines
 
 
 def results_markdown(folder: str | Path, pos_folder: str | Path | None = None,

@@ -10,7 +10,7 @@ import gradio as gr
 import pandas as pd
 
 from fusion.evaluation.stored import folder_state
-from fusion.studies.four_tasks import claims, four_task_rows, four_task_table
+from fusion.studies.four_tasks import claims, four_task_rows, four_task_table, layer_sweeps
 from serve.markdown import plain
 from serve.paths import pair_runs_dir, pos_runs_dir
 from ui.common import Parts, safe
@@ -20,12 +20,13 @@ HELP = ("**Four tasks, one question each: does fusion beat the baseline, and at 
         "with a different best layer per task. Each row here: the target-language average of both "
         "models, the gain (Δ) with its 95 % interval, and the layer English chose.")
 EMPTY = pd.DataFrame(columns=["task", "metric", "seeds", "baseline", "fusion", "Δ", "95 % interval"])
-_cache: dict[tuple, tuple[str, pd.DataFrame]] = {}
+_cache: dict[tuple, tuple[str, pd.DataFrame, pd.DataFrame]] = {}
 _lock = threading.Lock()
 
 
-def view(runs_dir) -> tuple[str, pd.DataFrame]:
-    """(the claims in words, the table), recomputed only when a run file changed."""
+def view(runs_dir) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+    """(the claims in words, the table, each task's layer sweep), recomputed only when a run file
+    changed."""
     folders = (runs_dir, pos_runs_dir(runs_dir), pair_runs_dir(runs_dir))
     key = tuple(folder_state(folder) for folder in folders)
     with _lock:
@@ -33,7 +34,7 @@ def view(runs_dir) -> tuple[str, pd.DataFrame]:
             _cache.clear()
             rows = four_task_rows(*folders)
             note = "\n\n".join(plain(claim) for claim in claims(rows)) or "No stored runs in this folder."
-            _cache[key] = (note, four_task_table(rows) if rows else EMPTY)
+            _cache[key] = (note, four_task_table(rows) if rows else EMPTY, layer_sweeps(*folders))
         return _cache[key]
 
 
@@ -48,12 +49,17 @@ class FourTasksSection:
             gr.Markdown(HELP, elem_classes=["help"])
             parts["table"] = gr.Dataframe(EMPTY, interactive=False, label="Fusion against the baseline, per task")
             parts["note"] = gr.Markdown()
+            parts["sweeps"] = gr.Dataframe(pd.DataFrame(columns=["k"]), interactive=False,
+                                           label="What each task's layer was chosen on: English score of each "
+                                                 "fusion layer k in its layer sweep, and below that task's best")
 
     def on_view(self) -> dict:
-        note, table = view(self.services.runs.folder)
-        return {self.parts["note"]: note, self.parts["table"]: table}
+        note, table, sweeps = view(self.services.runs.folder)
+        return {self.parts["note"]: note, self.parts["table"]: table, self.parts["sweeps"]: sweeps}
 
     def wire(self, page) -> None:
-        self.parts["accordion"].expand(
-            safe(self.on_view, lambda message: {self.parts["note"]: plain(message), self.parts["table"]: EMPTY}),
-            None, [self.parts["note"], self.parts["table"]], api_name="four_tasks")
+        parts = self.parts
+        parts["accordion"].expand(
+            safe(self.on_view, lambda message: {parts["note"]: plain(message), parts["table"]: EMPTY,
+                                                parts["sweeps"]: pd.DataFrame(columns=["k"])}),
+            None, [parts["note"], parts["table"], parts["sweeps"]], api_name="four_tasks")
