@@ -1,7 +1,8 @@
 """The plotly figures of the app. Pure functions: plain data in (lists, numbers), a go.Figure out.
 
-Token axes use positions with the token strings as tick labels, because plotly merges repeated
-category names (two "▁the" tokens would otherwise share one row). With `rtl`, an axis along a
+Token axes never use the bare tokens as categories, because plotly merges repeated category names
+(two "▁the" tokens would otherwise share one row): bars use positions with the tokens as tick
+labels, heat maps numbered names ("3: ▁the") that their hover shows. With `rtl`, an axis along a
 sentence runs right to left, as the sentence reads.
 """
 
@@ -99,7 +100,6 @@ def _token_height(n_tokens: int) -> int:
 # --------------------------------------------------------------------------------------------
 # Inside the model
 # --------------------------------------------------------------------------------------------
-
 
 def attention_heatmap(tokens: list[str], matrix, title: str = "Attention", rtl: bool = False) -> go.Figure:
     """matrix: T × T, row = the token that attends (query), column = the token attended to (key);
