@@ -146,8 +146,10 @@ def claims(rows: list[TaskRow]) -> list[str]:
         second = "Claim 2, the best layer differs by task: not testable yet (fewer than two tasks with a layer choice)."
     else:
         differs = len(set(layers.values())) > 1
-        second = (f"Claim 2, the best layer differs by task: {'holds' if differs else 'does not hold'} here ("
-                  + ", ".join(f"{TASK_NAMES[t]} k = {k}" for t, k in layers.items()) + ").")
+        second = (f"Claim 2, the best layer differs by task: {'holds' if differs else 'does not hold'} here, "
+                  "on the layer each task's English sweep scored best ("
+                  + ", ".join(f"{TASK_NAMES[t]} k = {k}" for t, k in layers.items())
+                  + "); how close the other layers came is in each task's sweep.")
     missing = [TASK_NAMES[task] for task in TASK_NAMES if task not in {row.task for row in rows}]
     return [first, second] + ([f"Not measured yet: {', '.join(missing)}; both claims are judged on the "
                                "tasks above only."] if missing else [])
