@@ -156,6 +156,11 @@ def test_pair_runs_are_run_records_and_compare_with_intervals(tiny_bert, tmp_pat
     row = accuracy_row(folder, "xnli")  # the four-task table's XNLI row
     assert (row.seeds, row.languages, row.best_k, row.fusion_model) == (1, 1, "1", "fusion-l1")
     assert row.low <= row.delta <= row.high
+    from fusion.studies.report import pair_section
+
+    section = "\n".join(pair_section(folder, "xnli"))  # RESULTS.md's per-language table
+    assert section.startswith("**XNLI zero-shot**") and "| de |" in section and "fusion-l1" in section
+    assert pair_section(folder, "pawsx") == []
 
 
 def _row(task, delta, low, high, best_k):

@@ -11,7 +11,7 @@ from fusion.evaluation.predictions import PredictionsError
 from fusion.evaluation.runs import (FULL_DIRECT_STUDY, FULL_STUDY, FULL_TUNING_STUDY, INTERMEDIATE_STUDY,
                                     SWEEP_STUDY, load_runs, training_recipe)
 from fusion.studies.bootstrap import run_intervals
-from fusion.studies.four_tasks import claims, four_task_rows, four_task_table, layer_sweeps
+from fusion.studies.four_tasks import TASK_NAMES, claims, four_task_rows, four_task_table, layer_sweeps
 from fusion.studies.intermediate_results import (TARGET_METRICS, TARGET_NAMES, TARGETS, accuracy_target_runs,
                                                  best_task_on_dev, effects_table, target_effects,
                                                  target_scope, target_table, task_effects)
@@ -137,6 +137,8 @@ def results_markdown(folder: str | Path, pos_folder: str | Path | None = None,
     lines += intermediate_section(records, folder, pos_folder, pair_folder) + [""]
     lines += tuning_section(records, folder)
     lines += pos_section(pos_folder)
+    for task in ("xnli", "pawsx"):
+        lines += pair_section(pair_folder, task)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -198,14 +200,43 @@ def pos_section(folder: Path) -> list[str]:
     chosen = sorted({r.chosen for r in found})
     seeds = ", ".join(str(r.seed) for r in found)
     pooled = len(found) > 1
-    deltas = pooled_pos(found) if pooled else first.deltas
     interval = ("a bootstrap over seeds and sentences; accuracies are means over the seeds" if pooled
                 else "a paired bootstrap over sentences")
     lines = [f"**POS as a second target** (UD-POS; English 2000 sent × 1 ep, seed{'s' if pooled else ''} "
              f"{seeds}; UPOS accuracy in points on the first ≤ {first.sentences or 'all'} test sentences per "
              f"language; Δ = the fusion tagger chosen in each seed − baseline, with {interval}). The fusion "
-             f"layer was chosen on English dev accuracy alone (k: {choices}); chosen: {', '.join(chosen)}.", "",
-             "| language | baseline | " + " / ".join(chosen) + " | Δ | 95 % interval |",
+             f"layer was chosen on English dev accuracy alone (k: {choices}); chosen: {', '.join(chosen)}.", ""]
+    return lines + _accuracy_table(found)
+
+
+def pair_section(folder: Path, task: str) -> list[str]:
+    """A sentence-pair task's zero-shot accuracy per language, both models, pooled over seeds."""
+    found = pos_results(folder, task) if folder.is_dir() else []
+    if not found:
+        return []
+    training = found[0].runs[0][0]["checkpoint"]["training"]
+    chosen = sorted({r.chosen for r in found})
+    pooled = len(found) > 1
+    interval = ("a bootstrap over seeds and pairs; accuracies are means over the seeds" if pooled
+                else "a paired bootstrap over pairs")
+    cap = found[0].sentences
+    tuning = {"lora": "LoRA", "full": "full fine-tuning"}.get(training.get("tuning"), training.get("tuning"))
+    pairs = training.get("train_pairs")
+    lines = [f"**{TASK_NAMES[task]} zero-shot** (English {f'{pairs:,}' if isinstance(pairs, int) else '?'} pairs × "
+             f"{training.get('epochs', '?')} ep, {tuning}; seed{'s' if pooled else ''} "
+             f"{', '.join(str(r.seed) for r in found)}; accuracy in points on "
+             f"{f'the first {cap:,}' if cap else 'all'} pairs per language of its zero-shot split; Δ = the chosen fusion "
+             f"classifier − baseline, with {interval}; chosen on the held-out English pairs: "
+             f"{', '.join(chosen)})", ""]
+    return lines + _accuracy_table(found)
+
+
+def _accuracy_table(found) -> list[str]:
+    """Per language: both models' accuracy, Δ and its interval; then Δ per seed when pooled."""
+    chosen = sorted({r.chosen for r in found})
+    pooled = len(found) > 1
+    deltas = pooled_pos(found) if pooled else found[0].deltas
+    lines = ["| language | baseline | " + " / ".join(chosen) + " | Δ | 95 % interval |",
              "|---|---:|---:|---:|---:|"]
     for row in pos_table(deltas).to_dict("records"):
         name = ("**average of targets**" if row["language"] == "average" else row["language"])
