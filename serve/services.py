@@ -61,7 +61,7 @@ def pair_runtimes(settings: Settings):
     return attach
 
 
-INSIDE_FIGURE_ENTRIES = 24  # as many as explanations are kept (serve/explanations.py), a few MB each at most
+SHARED_VIEWS = 24  # as many as explanations are kept (serve/explanations.py), a few MB each at most
 
 
 @dataclass
@@ -78,8 +78,8 @@ class Services:
     explanations: ExplanationCache = field(default_factory=ExplanationCache)
     # Inside's figures per explained sentence, layer and head: under a class, building them (plotly,
     # under the GIL) was nearly all of Inside's time (docs/PERFORMANCE.md, bench/load.py --mix)
-    inside_figures: BoundedCache = field(default_factory=lambda: BoundedCache(INSIDE_FIGURE_ENTRIES))
-    layers_views: BoundedCache = field(default_factory=lambda: BoundedCache(INSIDE_FIGURE_ENTRIES))  # the same, for Layers
+    inside_figures: BoundedCache = field(default_factory=lambda: BoundedCache(SHARED_VIEWS))
+    layers_views: BoundedCache = field(default_factory=lambda: BoundedCache(SHARED_VIEWS))  # the same, for Layers
     probes: LazyProbes = field(default_factory=LazyProbes)
     grids: GridCache = field(default_factory=GridCache)
     pairs: PairService = field(default_factory=PairService)  # the Pairs tab's classifiers, loaded when first asked

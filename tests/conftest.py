@@ -1,5 +1,6 @@
 """Shared fixtures: tiny random encoders saved as local model directories (nothing downloaded)."""
 
+import base64
 import functools
 import gzip
 import hashlib
@@ -307,6 +308,6 @@ def edit_sidecar(path: Path, change) -> str:
 
 def zero_de_true_positives(payload) -> None:
     item = payload["languages"]["de"]
-    counts = np.frombuffer(__import__("base64").b64decode(item["counts"]), dtype="<i2").copy().reshape(-1, 3)
+    counts = np.frombuffer(base64.b64decode(item["counts"]), dtype="<i2").copy().reshape(-1, 3)
     counts[:, 0] = 0
-    item["counts"] = __import__("base64").b64encode(counts.astype("<i2").tobytes()).decode()
+    item["counts"] = base64.b64encode(counts.astype("<i2").tobytes()).decode()

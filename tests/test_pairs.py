@@ -216,7 +216,7 @@ def test_each_tasks_layer_sweep_is_shown_beside_the_others(tmp_path):
 
     save_layer_choice(tmp_path / "pos-dev-s13.json", 13, {"fusion-l2": 0.90, "fusion-l11": 0.93})
     save_layer_choice(tmp_path / "xnli-dev-s13.json", 13, {"fusion-l2": 0.70, "fusion-l10": 0.71})
-    table = layer_sweeps(tmp_path / "no-ner-runs", tmp_path, tmp_path)
+    table = layer_sweeps([], tmp_path, tmp_path)
     assert list(table.columns) == ["k", "POS (UD)", "XNLI"] and list(table["k"]) == [2, 10, 11]
     rows = table.set_index("k")
     assert rows.loc[11, "POS (UD)"] == "93.0 (+0.0)" and rows.loc[2, "POS (UD)"] == "90.0 (-3.0)"

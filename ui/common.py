@@ -51,10 +51,11 @@ def safe(function, fallback):
     return wrapper
 
 
-def plot_json(figure) -> PlotData:
-    """A plotly figure as the JSON Gradio sends (its Plot passes PlotData on as it is): a view
-    shared between answers from a cache is serialised once, not at every answer."""
-    return PlotData(type="plotly", plot=figure.to_json())
+def plots_serialised(view, *names: str):
+    """A view (a NamedTuple) with its plotly figures `names` as the JSON Gradio sends (its Plot
+    passes PlotData on as it is): a view shared between answers from a cache is serialised once,
+    not at every answer."""
+    return view._replace(**{name: PlotData(type="plotly", plot=getattr(view, name).to_json()) for name in names})
 
 
 def skip_all(message: str = "") -> dict:

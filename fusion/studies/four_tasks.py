@@ -13,7 +13,6 @@ languages whose own interval lies above / below 0.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import pandas as pd
 
 from fusion.evaluation.runs import load_runs
 from fusion.studies.bootstrap import run_intervals
-from fusion.studies.pos_results import SOURCE_LANGUAGE, pooled_pos, pos_results
+from fusion.studies.pos_results import SOURCE_LANGUAGE, load_layer_choice, pooled_pos, pos_results
 from fusion.studies.results import (best_sweep_layer, default_group, fusion_models, group_records, summarise,
                                     sweep_table)
 
@@ -46,8 +45,9 @@ class TaskRow:
     down: int
 
 
-def ner_row(runs_dir: Path) -> TaskRow | None:
-    records, _ = load_runs(runs_dir)
+def ner_row(runs_dir: Path, records: list[dict] | None = None) -> TaskRow | None:
+    """`records`: the NER run records of `runs_dir` when the caller has read them already."""
+    records = load_runs(runs_dir)[0] if records is None else records
     group = default_group(records)
     if group is None:
         return None
@@ -81,26 +81,27 @@ def accuracy_row(folder: Path, task: str) -> TaskRow | None:
                    sum(d.low > 0 for d in targets), sum(d.high < 0 for d in targets))
 
 
-def four_task_rows(runs_dir, pos_dir, pair_dir) -> list[TaskRow]:
-    """The rows that have stored runs, in the paper's order. A broken record or sidecar raises
-    (ValueError naming the file), as every stored comparison does."""
-    rows = [ner_row(Path(runs_dir)), accuracy_row(Path(pos_dir), "pos"),
+def four_task_rows(runs_dir, pos_dir, pair_dir, records: list[dict] | None = None) -> list[TaskRow]:
+    """The rows that have stored runs, in the paper's order (`records`: the NER records of
+    `runs_dir`, when already read). A broken record or sidecar raises (ValueError naming the file),
+    as every stored comparison does."""
+    rows = [ner_row(Path(runs_dir), records), accuracy_row(Path(pos_dir), "pos"),
             accuracy_row(Path(pair_dir), "xnli"), accuracy_row(Path(pair_dir), "pawsx")]
     return [row for row in rows if row is not None]
 
 
-def layer_sweeps(runs_dir, pos_dir, pair_dir) -> pd.DataFrame:
+def layer_sweeps(records: list[dict], pos_dir, pair_dir) -> pd.DataFrame:
     """What each task's fusion layer was chosen on: the English selection score (points) of every
     layer k of its layer sweep (one run each; NER: dev F1; POS: dev accuracy; XNLI, PAWS-X: held-out English
     pairs' accuracy), and points below that task's best; "–" where k was not trained. Claim 2
-    rests on this, not on the argmax alone: a flat curve makes a different best k mean little."""
-    records, _ = load_runs(runs_dir) if Path(runs_dir).is_dir() else ([], [])
+    rests on this, not on the argmax alone: a flat curve makes a different best k mean little.
+    `records`: the NER run records (their layer-sweep study)."""
     ner = sweep_table(records)
     scores = {"ner": {int(k): v for k, v in zip(ner["layer"], ner["selection F1"])}}
     for task, folder in (("pos", pos_dir), ("xnli", pair_dir), ("pawsx", pair_dir)):
         choice = Path(folder) / f"{task}-dev-s13.json"
         if choice.is_file():
-            found = json.loads(choice.read_text(encoding="utf-8")).get("english_dev_accuracy", {})
+            found = load_layer_choice(choice)["english_dev_accuracy"]
             scores[task] = {int(model.split("-l")[1]): 100 * value for model, value in found.items()}
     scores = {task: by_k for task, by_k in scores.items() if by_k}
     rows = []

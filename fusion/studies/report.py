@@ -89,9 +89,10 @@ def _sweep_recipe(records: list[dict]) -> str:
     return next(training_recipe(r) for r in records if r.get("study") == SWEEP_STUDY and tuning_of(r) == "lora")
 
 
-def four_task_section(folder: Path, pos_folder: Path, pair_folder: Path) -> list[str]:
-    """The paper's four tasks in one table, and its two claims judged against it."""
-    rows = four_task_rows(folder, pos_folder, pair_folder)
+def four_task_section(folder: Path, pos_folder: Path, pair_folder: Path, records: list[dict]) -> list[str]:
+    """The paper's four tasks in one table, and its two claims judged against it (`records`: the
+    NER run records of `folder`)."""
+    rows = four_task_rows(folder, pos_folder, pair_folder, records)
     if not rows:
         return []
     table = four_task_table(rows)
@@ -101,7 +102,7 @@ def four_task_section(folder: Path, pos_folder: Path, pair_folder: Path) -> list
              "| " + " | ".join(table.columns) + " |", "|---|" + "---:|" * (len(table.columns) - 1)]
     lines += ["| " + " | ".join(str(value) for value in row) + " |" for row in table.itertuples(index=False)]
     lines += [""] + [f"- {claim}" for claim in claims(rows)] + [""]
-    sweeps = layer_sweeps(folder, pos_folder, pair_folder)
+    sweeps = layer_sweeps(records, pos_folder, pair_folder)
     if not sweeps.empty:
         lines += ["**What each task's layer was chosen on** (English selection score of each fusion layer k "
                   "in the task's layer sweep, one run each, in points, and below that task's best; NER: dev "
@@ -122,7 +123,7 @@ def results_markdown(folder: str | Path, pos_folder: str | Path | None = None,
     probe_folder = Path(probe_folder) if probe_folder is not None else folder.parent / "probe_runs"
     pair_folder = Path(pair_folder) if pair_folder is not None else folder.parent / "pair_runs"
     records, _ = load_runs(folder)
-    lines = four_task_section(folder, pos_folder, pair_folder)
+    lines = four_task_section(folder, pos_folder, pair_folder, records)
     lines += ["F1 is strict entity-level F1 (seqeval, IOB2) in points, mean ± standard deviation over "
              "seeds; Δ = fusion − baseline; the 95 % interval is a paired bootstrap over test "
              "sentences that also resamples seeds (1,000 resamples; * = excludes 0).", ""]

@@ -18,7 +18,7 @@ from serve.explanations import TOKEN_LIMIT, ExplanationCache
 from serve.markdown import code, plain
 from serve.slots import SIDES, TaggerSlot
 from ui import plots
-from ui.common import Parts, clamp, is_rtl, plot_json, safe, sentence_choices
+from ui.common import Parts, clamp, is_rtl, plots_serialised, safe, sentence_choices
 from ui.markup import inside_clamp_js
 
 PLACEHOLDER = "Compare a text first (Compare tab): this view then shows what happens inside the models."
@@ -57,10 +57,13 @@ PLOTS = (("attention", ATTENTION_HELP, "Attention"), ("overview", OVERVIEW_HELP,
 
 class InsideView(NamedTuple):
     note: str
-    attention: object  # plotly figures, or their JSON once shared (`serialised`)
+    attention: object  # plotly figures, or their JSON once shared (`plots_serialised`)
     overview: object
     share: object
     gate: object
+
+
+FIGURES = InsideView._fields[1:]  # serialised once when shared: ~70 ms for a 30-token sentence's four
 
 
 class InsideValues(NamedTuple):
@@ -110,7 +113,8 @@ def inside_view(slots: dict[str, TaggerSlot], view: CompareView, side: str, sent
     else:
         n_layers, n_heads = len(explanation.attentions), len(explanation.attentions[0])
         shown = figures.fetch((slot.side, slot.directory, view.key, explanation.sentence,
-                               clamp(layer, n_layers), clamp(head, n_heads)), lambda: serialised(build()))
+                               clamp(layer, n_layers), clamp(head, n_heads)),
+                               lambda: plots_serialised(build(), *FIGURES))
     notes = [shown.note, focus_note]
     notes.append(view.fitted.note)  # what of the text sent was left out ("" when nothing was)
     return shown._replace(note="\n\n".join(note for note in notes if note))
@@ -177,13 +181,6 @@ def inside_figures(explanation: Explanation, side: str, layer, head, rtl: bool =
     for figure in shown[1:]:
         keys_below(figure)
     return shown
-
-
-def serialised(shown: InsideView) -> InsideView:
-    """The figures as the JSON Gradio sends (its Plot takes PlotData as it is): a shared view is
-    serialised once, not at every answer (~70 ms of a 30-token sentence's four figures, most of
-    it the gate heat map's cells)."""
-    return shown._replace(**{name: plot_json(getattr(shown, name)) for name in InsideView._fields[1:]})
 
 
 def keys_below(figure) -> None:

@@ -22,7 +22,7 @@ from serve.paths import PROBES_DIR, relative
 from serve.probes import GridCache, ProbeSlot
 from serve.slots import TaggerSlot
 from ui import plots
-from ui.common import Parts, clamp, colour_words, is_rtl, palette_of, plot_json, safe, sentence_choices
+from ui.common import Parts, clamp, colour_words, is_rtl, palette_of, plots_serialised, safe, sentence_choices
 
 PLACEHOLDER = ("Compare a text first (Compare tab): this view then reads its sentences layer by "
                "layer.")
@@ -97,12 +97,8 @@ def layers_view(probe_slot: ProbeSlot, slots: dict[str, TaggerSlot], view: Compa
     if views is None:
         return _grid_view(slots, view, grid, explanations, colours, probe_slot.probes.info)
     return views.fetch((probe_slot.directory, view.key, grid.sentence, tuple(colours.items())),
-                       lambda: _serialised(_grid_view(slots, view, grid, explanations, colours,
-                                                      probe_slot.probes.info)))
-
-
-def _serialised(shown: LayersView) -> LayersView:
-    return shown._replace(grid=plot_json(shown.grid))
+                       lambda: plots_serialised(_grid_view(slots, view, grid, explanations, colours,
+                                                           probe_slot.probes.info), "grid"))
 
 
 def _grid_view(slots: dict[str, TaggerSlot], view: CompareView, grid: EmergenceGrid,

@@ -9,6 +9,7 @@ import threading
 import gradio as gr
 import pandas as pd
 
+from fusion.evaluation.runs import load_runs
 from fusion.evaluation.stored import folder_state
 from fusion.studies.four_tasks import claims, four_task_rows, four_task_table, layer_sweeps
 from serve.markdown import plain
@@ -20,6 +21,7 @@ HELP = ("**Four tasks, one question each: does fusion beat the baseline, and at 
         "with a different best layer per task. Each row here: the target-language average of both "
         "models, the gain (Δ) with its 95 % interval, and the layer English chose.")
 EMPTY = pd.DataFrame(columns=["task", "metric", "seeds", "baseline", "fusion", "Δ", "95 % interval"])
+EMPTY_SWEEPS = pd.DataFrame(columns=["k"])
 _cache: dict[tuple, tuple[str, pd.DataFrame, pd.DataFrame]] = {}
 _lock = threading.Lock()
 
@@ -32,9 +34,10 @@ def view(runs_dir) -> tuple[str, pd.DataFrame, pd.DataFrame]:
     with _lock:
         if key not in _cache:
             _cache.clear()
-            rows = four_task_rows(*folders)
+            records = load_runs(runs_dir)[0]  # read once for both
+            rows = four_task_rows(*folders, records)
             note = "\n\n".join(plain(claim) for claim in claims(rows)) or "No stored runs in this folder."
-            _cache[key] = (note, four_task_table(rows) if rows else EMPTY, layer_sweeps(*folders))
+            _cache[key] = (note, four_task_table(rows) if rows else EMPTY, layer_sweeps(records, *folders[1:]))
         return _cache[key]
 
 
@@ -49,7 +52,7 @@ class FourTasksSection:
             gr.Markdown(HELP, elem_classes=["help"])
             parts["table"] = gr.Dataframe(EMPTY, interactive=False, label="Fusion against the baseline, per task")
             parts["note"] = gr.Markdown()
-            parts["sweeps"] = gr.Dataframe(pd.DataFrame(columns=["k"]), interactive=False,
+            parts["sweeps"] = gr.Dataframe(EMPTY_SWEEPS, interactive=False,
                                            label="What each task's layer was chosen on: English score of each "
                                                  "fusion layer k in its layer sweep, and below that task's best")
 
@@ -61,5 +64,5 @@ class FourTasksSection:
         parts = self.parts
         parts["accordion"].expand(
             safe(self.on_view, lambda message: {parts["note"]: plain(message), parts["table"]: EMPTY,
-                                                parts["sweeps"]: pd.DataFrame(columns=["k"])}),
+                                                parts["sweeps"]: EMPTY_SWEEPS}),
             None, [parts["note"], parts["table"], parts["sweeps"]], api_name="four_tasks")
