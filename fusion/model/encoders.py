@@ -190,10 +190,37 @@ class EncoderBase:
     name: str
     config: object  # a transformers PretrainedConfig
     state: dict  # parameter name -> tensor; shared by every encoder built from this base
-    tokenizer: object  # a transformers PreTrainedTokenizerFast
+    tokenizer: object  # a transformers fast tokenizer, or the offline encoder's PieceTokenizer
 
 
-def offline_tokenizer():
+MAX_PIECE_MODEL_BYTES = 64_000_000  # the offline tokenizer's SentencePiece model is ~5 MB
+
+
+def offline_tokenizer(cache=None):
+    """The offline encoder's tokenizer: its tokenizer.json's pieces on SentencePiece
+    (fusion/model/piece_tokenizer.py; a quarter of `tokenizers`' memory). The model is built
+    from tokenizer.json once (~2 s) and kept in the app's cache folder (fusion/model/disk_cache.py),
+    keyed by the file's sha256; without a writable folder it is built at every start."""
+    from fusion.model.disk_cache import DiskCache, file_sha256
+    from fusion.model.piece_tokenizer import MODEL_FORMAT, PieceTokenizer, read_tokenizer_json, sentencepiece_model
+
+    source = e5_tokenizer_path()
+    cache = cache if cache is not None else DiskCache()
+    name = f"{MODEL_FORMAT}-{file_sha256(source)[:32]}.model"
+    cached = cache.verified(name, MAX_PIECE_MODEL_BYTES)
+    if cached is not None:
+        try:
+            return PieceTokenizer(cached.read_bytes())
+        except (OSError, RuntimeError, ValueError):  # unreadable: made again below
+            cache.forget(name)
+    model = sentencepiece_model(read_tokenizer_json(source))
+    cache.store(name, lambda path: path.write_bytes(model))
+    return PieceTokenizer(model)
+
+
+def offline_hf_tokenizer():
+    """transformers' own reading of the same tokenizer.json: the reference the SentencePiece one
+    is checked against (scripts/check_tokenizer.py), and what a local encoder folder saves."""
     from transformers import PreTrainedTokenizerFast
 
     return PreTrainedTokenizerFast(
