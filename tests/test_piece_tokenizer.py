@@ -11,9 +11,12 @@ from fusion.model.disk_cache import DiskCache
 from fusion.model.encoders import offline_tokenizer
 
 ODD_WORDS = [["a\u200bb", "\u200b", "x"], ["", "e"], [" "], ["\u3000"], ["a b"], ["😀", "👍🏽"], ["ﬁne", "Ⅻ", "①"],
-             ["ภาษาไทย", "ง่าย"], ["北京", "是", "中国"], ["\u0301", "\x00", "\ufeff"]]
+             ["ภาษาไทย", "ง่าย"], ["北京", "是", "中国"], ["\u0301", "\x00", "\ufeff"],
+             # equally scored segmentations, where SentencePiece alone would break the tie the other way
+             ["....", "ευκαιρία....", "=" * 78, "*" * 32, "_" * 45, "Wait....what", "哈哈哈哈", "……"]]
 ODD_TEXTS = ["Hello Paris, how are you?", "  leading and  double  spaces ", "abc\t", " ", "", "ภาษาไทยง่าย",
-             "北京是中国的首都。", "L'été à Zürich", "জ্\u200c ও", "جلال \u200cالدین", "a\u200b"]
+             "北京是中国的首都。", "L'été à Zürich", "জ্\u200c ও", "جلال \u200cالدین", "a\u200b",
+             "Είναι η μόνη μας ευκαιρία.... Τα υπόλοιπα ==== ……"]
 
 
 @pytest.fixture(scope="module")

@@ -193,29 +193,35 @@ class EncoderBase:
     tokenizer: object  # a transformers fast tokenizer, or the offline encoder's PieceTokenizer
 
 
-MAX_PIECE_MODEL_BYTES = 64_000_000  # the offline tokenizer's SentencePiece model is ~5 MB
+MAX_PIECE_MODEL_BYTES = 64_000_000  # the offline tokenizer's SentencePiece model is ~6 MB, its scores 2 MB
 
 
 def offline_tokenizer(cache=None):
     """The offline encoder's tokenizer: its tokenizer.json's pieces on SentencePiece
     (fusion/model/piece_tokenizer.py; a quarter of `tokenizers`' memory). The model is built
     from tokenizer.json once (~2 s) and kept in the app's cache folder (fusion/model/disk_cache.py),
-    keyed by the file's sha256; without a writable folder it is built at every start."""
+    keyed by the file's sha256, with the pieces' float64 scores beside it (ties between equally
+    scored segmentations are broken on them, as `tokenizers` does); without a writable folder
+    both are built at every start."""
     from fusion.model.disk_cache import DiskCache, file_sha256
-    from fusion.model.piece_tokenizer import MODEL_FORMAT, PieceTokenizer, read_tokenizer_json, sentencepiece_model
+    from fusion.model.piece_tokenizer import (MODEL_FORMAT, PieceTokenizer, piece_scores, read_tokenizer_json,
+                                              sentencepiece_model)
 
     source = e5_tokenizer_path()
     cache = cache if cache is not None else DiskCache()
-    name = f"{MODEL_FORMAT}-{file_sha256(source)[:32]}.model"
-    cached = cache.verified(name, MAX_PIECE_MODEL_BYTES)
-    if cached is not None:
+    names = [f"{MODEL_FORMAT}-{file_sha256(source)[:32]}.{kind}" for kind in ("model", "scores")]
+    cached = [cache.verified(name, MAX_PIECE_MODEL_BYTES) for name in names]
+    if all(path is not None for path in cached):
         try:
-            return PieceTokenizer(cached.read_bytes())
+            return PieceTokenizer(*(path.read_bytes() for path in cached))
         except (OSError, RuntimeError, ValueError):  # unreadable: made again below
-            cache.forget(name)
-    model = sentencepiece_model(read_tokenizer_json(source))
-    cache.store(name, lambda path: path.write_bytes(model))
-    return PieceTokenizer(model)
+            for name in names:
+                cache.forget(name)
+    tokenizer_json = read_tokenizer_json(source)
+    made = sentencepiece_model(tokenizer_json), piece_scores(tokenizer_json)
+    for name, data in zip(names, made):
+        cache.store(name, lambda path, data=data: path.write_bytes(data))
+    return PieceTokenizer(*made)
 
 
 def offline_hf_tokenizer():

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+from array import array
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,11 @@ SPECIAL_TOKENS = {"bos": "<s>", "pad": "<pad>", "eos": "</s>", "unk": "<unk>", "
 MAX_POSITIONS = 512
 MODEL_FORMAT = "lfe-spm-1"  # the cached model's name starts with it: a change of builder makes a new file
 _MARK = "\ue000"  # a private-use character: the normaliser leaves it as it is
+# Two segmentations score the same when pieces that are powers of one root trade places ("." +
+# "..." against "..." + "."): the text holds a square of that root, at most half a piece long.
+_SQUARE = re.compile(r"(.{1,8})\1", re.S)
+MAX_REPEAT_CHECK = 1000  # characters: longer texts (never a word) keep SentencePiece's choice in a tie
+MAX_PIECE_CHARS = 16  # the longest piece of XLM-R's vocabulary
 
 
 def sentencepiece_model(tokenizer_json: dict) -> bytes:
@@ -61,6 +68,12 @@ def sentencepiece_model(tokenizer_json: dict) -> bytes:
         entry.type = (kinds.UNKNOWN if index == model["unk_id"]
                       else kinds.CONTROL if piece in specials else kinds.NORMAL)
     return proto.SerializeToString()
+
+
+def piece_scores(tokenizer_json: dict) -> bytes:
+    """The pieces' scores as the tokenizer.json has them (float64; the model keeps float32), for
+    breaking ties between equally scored segmentations as `tokenizers` does."""
+    return array("d", [float(score) for _, score in tokenizer_json["model"]["vocab"]]).tobytes()
 
 
 @dataclass
@@ -123,10 +136,14 @@ class PieceTokenizer:
 
     is_fast = True  # word ids, sequence ids and offsets, as the project's alignment needs
 
-    def __init__(self, model: bytes, model_max_length: int = MAX_POSITIONS):
+    def __init__(self, model: bytes, scores: bytes, model_max_length: int = MAX_POSITIONS):
         import sentencepiece
 
         self._model = sentencepiece.SentencePieceProcessor(model_proto=model)
+        self._scores = array("d")
+        self._scores.frombytes(scores)
+        if len(self._scores) != self._model.get_piece_size():
+            raise ValueError(f"{len(self._scores)} scores for {self._model.get_piece_size()} pieces")
         self.model_max_length = model_max_length
         for role, token in SPECIAL_TOKENS.items():
             setattr(self, f"{role}_token", token)
@@ -134,6 +151,8 @@ class PieceTokenizer:
         self.cls_token, self.cls_token_id = self.bos_token, self.bos_token_id
         self.sep_token, self.sep_token_id = self.eos_token, self.eos_token_id
         self._space_id = self._model.piece_to_id("\u2581")
+        self._not_pieces = {self.unk_token_id, self.bos_token_id, self.eos_token_id, self.pad_token_id,
+                            self.mask_token_id}
         if self._model.id_to_piece(self.unk_token_id) != self.unk_token:
             raise ValueError("the SentencePiece model has no <unk> piece")
 
@@ -193,6 +212,8 @@ class PieceTokenizer:
             if not isinstance(item, str):
                 raise TypeError(f"text must be str, not {type(item).__name__}")
             pieces = self._model.encode(item, return_type="offset_mapping")
+            if len(item) <= MAX_REPEAT_CHECK and _SQUARE.search("".join(pieces["pieces"])):
+                pieces = self._first_wins(item, pieces)
             space = self._space_id if self._ends_in_space(item) else None
             out.extend(_pieces(item, pieces, sequence, index if words else None, space))
         return out
@@ -203,6 +224,51 @@ class PieceTokenizer:
         if not text or text[-1].isalnum():  # no letter or digit reads as a space: skip the normaliser
             return False
         return self._model.normalize(text + _MARK).endswith("\u2581" + _MARK)
+
+    def _first_wins(self, text: str, encoded: dict) -> dict:
+        """`tokenizers`' Unigram segmentation of a text that may have equally scored ones (runs of
+        one symbol, "...."): its Viterbi path over the float64 scores, where at each end the piece
+        found first (the one that starts earliest) keeps a tie; SentencePiece breaks ties the
+        other way, on float32 scores. SentencePiece's answer stands where a character has no piece
+        of its own (an unknown character)."""
+        if self.unk_token_id in encoded["ids"]:
+            return encoded
+        bounds, position = [], 0  # each piece SentencePiece gave: its span in the normalised text and in `text`
+        for piece, span in zip(encoded["pieces"], encoded["offsets"]):
+            bounds.append((position, position + len(piece), *span))
+            position += len(piece)
+        normalised = "".join(encoded["pieces"])
+        chosen = []
+        for word in re.finditer("\u2581?[^\u2581]+|\u2581", normalised):  # no piece holds a "▁" inside
+            pieces = self._viterbi(word.group())
+            if pieces is None:
+                return encoded
+            chosen += [(word.start() + a, word.start() + b) for a, b in pieces]
+        ids = [self._model.piece_to_id(normalised[a:b]) for a, b in chosen]
+        return {"ids": ids, "pieces": [normalised[a:b] for a, b in chosen],
+                "offsets": [(_in_text(a, bounds), _in_text(b, bounds)) for a, b in chosen]}
+
+    def _viterbi(self, word: str) -> list[tuple[int, int]] | None:
+        best: list[tuple[float, int] | None] = [None] * (len(word) + 1)  # end -> (path score, start)
+        best[0] = (0.0, 0)
+        for start in range(len(word)):
+            if best[start] is None:
+                continue
+            for end in range(start + 1, min(len(word), start + MAX_PIECE_CHARS) + 1):
+                piece = self._model.piece_to_id(word[start:end])
+                if piece in self._not_pieces:
+                    continue
+                score = best[start][0] + self._scores[piece]
+                if best[end] is None or score > best[end][0]:  # strictly better: the first found keeps a tie
+                    best[end] = (score, start)
+        if best[-1] is None:
+            return None
+        spans, end = [], len(word)
+        while end > 0:
+            start = best[end][1]
+            spans.append((start, end))
+            end = start
+        return spans[::-1]
 
     def _frame_size(self, second: _Sequence | None) -> int:
         return 2 if second is None else 4
@@ -300,6 +366,15 @@ def _pieces(text: str, encoded: dict, sequence: int, word: int | None, space_id:
         out.sequences.append(sequence)
         out.offsets.append((start, end))
     return out
+
+
+def _in_text(position: int, bounds: list[tuple[int, int, int, int]]) -> int:
+    """A position in the normalised text -> the position in the text, through the spans of the
+    pieces SentencePiece gave (inside a piece, character for character)."""
+    for start, end, begin, finish in bounds:
+        if start <= position <= end:
+            return finish if position == end else min(begin + position - start, finish)
+    return bounds[-1][3] if bounds else 0
 
 
 def _blank(character: str) -> bool:
