@@ -86,8 +86,11 @@ class _Sequence:
     offsets: list[tuple[int, int]] = field(default_factory=list)
 
     def extend(self, other: _Sequence) -> None:
-        for name in ("ids", "tokens", "words", "sequences", "offsets"):
-            getattr(self, name).extend(getattr(other, name))
+        self.ids += other.ids
+        self.tokens += other.tokens
+        self.words += other.words
+        self.sequences += other.sequences
+        self.offsets += other.offsets
 
     def cut(self, n: int) -> _Sequence:
         return self.slice(0, n)
