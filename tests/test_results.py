@@ -11,7 +11,7 @@ from fusion.evaluation.predictions import (PredictionsError, Sidecar, build_lang
                                            read_sidecar, sidecar_path, write_sidecar)
 from fusion.evaluation.runs import load_runs
 from fusion.studies.bootstrap import load_counts, paired_bootstrap
-from fusion.studies.results import group_records, groups, language_table, summarise, sweep_table
+from fusion.studies.results import group_records, groups, language_table, summarise, sweep_table, tuning_of
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS = REPO / "assets" / "runs"
@@ -139,12 +139,13 @@ def test_summary_and_bootstrap_on_the_stored_full_runs():
     assert average.delta == pytest.approx(summary.fusion.mean - summary.baseline.mean, abs=1e-6)
 
 
-def test_sweep_plots_the_score_that_chose_k():
+@pytest.mark.parametrize("tuning", ["lora", "full"])
+def test_sweep_plots_the_score_that_chose_k(tuning):
     records, _ = load_runs(RUNS)
-    table = sweep_table(records)
+    table = sweep_table(records, tuning=tuning)  # each tuning's own sweep, never the other's
     assert table["layer"].tolist() == list(range(12))
     chosen = {r["checkpoint"]["fusion_layer"]: 100 * r["checkpoint"]["training"]["dev_f1"]
-              for r in records if r["study"] == "layer-sweep"}
+              for r in records if r["study"] == "layer-sweep" and tuning_of(r) == tuning}
     assert table["selection F1"].tolist() == pytest.approx([round(chosen[k], 2) for k in range(12)])
 
 
