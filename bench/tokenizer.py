@@ -33,9 +33,10 @@ def one(loader: str, repeats: int) -> dict:
     import transformers  # noqa: F401
 
     import fusion.model.encoders as encoders
-    sentences = []
-    for path in sorted((REPO / "assets" / "error_samples").glob("*.json")):
-        sentences += [s["tokens"] for s in json.loads(path.read_text(encoding="utf-8"))["sentences"]]
+    from fusion.evaluation.error_analysis import read_sample
+
+    sentences = [s["tokens"] for path in sorted((REPO / "assets" / "error_samples").glob("*.json"))
+                 for s in read_sample(path)["sentences"]]
     before, started = rss_mb(), time.perf_counter()
     tokenizer = getattr(encoders, loader)()
     read, held = time.perf_counter() - started, rss_mb() - before

@@ -1,14 +1,14 @@
 """Check the offline encoder's SentencePiece tokenizer (fusion/model/piece_tokenizer.py) against
 transformers' reading of the same tokenizer.json, on data: the sentences of every WikiANN and
 UD-POS file under DATA as words (ids, pieces, word ids), the first 300 of each also as raw text
-(ids; offsets apart: they may differ where NFKC composes characters), and every XNLI and PAWS-X
-pair (ids and sequence ids, whole and cut longest first to 256 and 64 tokens). Prints what it
+(ids; offsets apart: they may differ where NFKC composes characters), and every labelled XNLI and
+PAWS-X pair as the project reads it (ids and sequence ids, whole and cut longest first to 256 and
+64 tokens). Prints what it
 compared and the first differences of each file; exits 1 when any ids differ.
 Usage: python scripts/check_tokenizer.py DATA_ROOT [--max-per-file N]"""
 
 import argparse
 import collections
-import csv
 import sys
 import time
 from pathlib import Path
@@ -16,6 +16,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fusion.data.ner import read_conll_sentences  # noqa: E402
+from fusion.data.pairs import pair_languages, read_pairs  # noqa: E402
+from fusion.data.tasks import read_tokens  # noqa: E402
 from fusion.model.encoders import offline_hf_tokenizer, offline_tokenizer  # noqa: E402
 
 TEXTS_PER_FILE = 300
@@ -23,26 +25,10 @@ SHOWN = 5  # differences printed per file and kind
 
 
 def words_of(path: Path, limit: int | None) -> list[list[str]]:
-    """The token column of a WikiANN or UD-POS file (UD-POS is read as CoNLL without tag checks)."""
+    """The token column of a WikiANN or UD-POS file, through the project's own readers."""
     if path.parent.parent.name == "wikiann":
         return [tokens for tokens, _ in read_conll_sentences(path, max_sentences=limit)]
-    sentences, words = [], []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                words.append(line.split("\t")[0])
-            elif words:
-                sentences.append(words)
-                words = []
-                if limit and len(sentences) >= limit:
-                    return sentences
-    return sentences + ([words] if words else [])
-
-
-def pairs_of(path: Path, limit: int | None) -> list[tuple[str, str]]:
-    with open(path, encoding="utf-8", newline="") as handle:
-        rows = [row for row in csv.reader(handle, delimiter="\t") if len(row) >= 2]
-    return [(row[0], row[1]) for row in rows[:limit]]
+    return [example.words for example in read_tokens(path, "\t", 2, limit)]
 
 
 def differ(counts, kind: str, label: str, shown: str) -> None:
@@ -92,8 +78,11 @@ def main() -> int:
     started, counts = time.time(), collections.Counter()
     for path in sorted((args.data / "wikiann").glob("*/*.tsv")) + sorted((args.data / "udpos").glob("*/*.tsv")):
         compare_words(sp, hf, words_of(path, args.max_per_file), f"{path.parent.parent.name}/{path.parent.name}/{path.name}", counts)
-    for path in sorted((args.data / "xnli").glob("*.tsv")) + sorted((args.data / "pawsx").glob("*.tsv")):
-        compare_pairs(sp, hf, pairs_of(path, args.max_per_file), f"{path.parent.name}/{path.name}", counts)
+    for task in ("xnli", "pawsx"):  # the labelled pairs, as the project reads (and strips) them
+        for split in ("dev", "test"):
+            for language in pair_languages(args.data, task, split):
+                pairs = [(p.first, p.second) for p in read_pairs(args.data, task, language, split, args.max_per_file)]
+                compare_pairs(sp, hf, pairs, f"{task}/{split}-{language}", counts)
     print(f"{counts['sentences']:,} sentences as words: {counts['words']} differ; {counts['texts']:,} as text: "
           f"{counts['text ids']} ids and {counts['text offsets']} offsets differ; {counts['pairs compared']:,} pairs "
           f"(3 ways each): {counts['pairs']} differ; {time.time() - started:.0f} s")

@@ -6,6 +6,7 @@ import json
 import pytest
 from conftest import REPO, _xlmr_tokenizer
 
+from fusion.evaluation.error_analysis import read_sample
 from fusion.model import encoders
 from fusion.model.disk_cache import DiskCache
 from fusion.model.encoders import offline_tokenizer
@@ -25,10 +26,8 @@ def both():
 
 
 def shipped_sentences() -> list[list[str]]:
-    sentences = []
-    for path in sorted((REPO / "assets" / "error_samples").glob("*.json")):
-        sentences += [s["tokens"] for s in json.loads(path.read_text(encoding="utf-8"))["sentences"]]
-    return sentences
+    return [s["tokens"] for path in sorted((REPO / "assets" / "error_samples").glob("*.json"))
+            for s in read_sample(path)["sentences"]]
 
 
 def test_every_shipped_sample_sentence_gets_the_same_pieces_and_words(both):

@@ -9,7 +9,7 @@ transformers gives it, and nothing else (an unknown option is a TypeError, never
     tokenizer([words, ...], is_split_into_words=True, ...)                 # a batch of them
     tokenizer(text) / tokenizer(texts) / tokenizer(firsts, seconds, truncation=..., max_length=...)
     tokenizer(text, return_offsets_mapping=True)
-    encoding["input_ids"], encoding.tokens(i), encoding.word_ids(i), encoding.sequence_ids(i)
+    encoding["input_ids"] (and "offset_mapping"), encoding.tokens(i) / word_ids(i) / sequence_ids(i)
     tokenizer.convert_ids_to_tokens(ids), the special tokens' ids, model_max_length, len(tokenizer)
 
 Pair templates and truncation follow XLM-R's and `tokenizers`': <s> A </s></s> B </s>;
@@ -106,8 +106,7 @@ class PieceEncoding:
 
     def __init__(self, items: list[_Sequence], batched: bool, offsets: bool):
         self._items, self._batched = items, batched
-        self._data = {"input_ids": [item.ids for item in items],
-                      "attention_mask": [[1] * len(item.ids) for item in items]}
+        self._data = {"input_ids": [item.ids for item in items]}
         if offsets:
             self._data["offset_mapping"] = [item.offsets for item in items]
 
@@ -162,19 +161,10 @@ class PieceTokenizer:
     def __len__(self) -> int:
         return self._model.get_piece_size()
 
-    @property
-    def vocab_size(self) -> int:
-        return len(self)
-
     def convert_ids_to_tokens(self, ids):
         if isinstance(ids, int):
             return self._model.id_to_piece(ids)
         return [self._model.id_to_piece(int(i)) for i in ids]
-
-    def convert_tokens_to_ids(self, tokens):
-        if isinstance(tokens, str):
-            return self._model.piece_to_id(tokens)
-        return [self._model.piece_to_id(t) for t in tokens]
 
     # -- encoding ------------------------------------------------------------------------------
 
@@ -201,7 +191,8 @@ class PieceTokenizer:
         for first, second in zip(firsts, seconds):
             a = self._encode(first, is_split_into_words, 0)
             b = self._encode(second, is_split_into_words, 1) if second is not None else None
-            room = max_length - (self._frame_size(b) if add_special_tokens else 0) if strategy else 0
+            frame = (2 if b is None else 4) if add_special_tokens else 0  # <s> A </s> or <s> A </s></s> B </s>
+            room = max_length - frame if strategy else 0
             if return_overflowing_tokens:
                 pairs = [(a, window) for window in _windows(a, b, room, stride)]
             else:
@@ -246,14 +237,14 @@ class PieceTokenizer:
             pieces = self._viterbi(word.group())
             if pieces is None:
                 return encoded
-            chosen += [(word.start() + a, word.start() + b) for a, b in pieces]
-        ids = [self._model.piece_to_id(normalised[a:b]) for a, b in chosen]
-        return {"ids": ids, "pieces": [normalised[a:b] for a, b in chosen],
-                "offsets": [(_in_text(a, bounds), _in_text(b, bounds)) for a, b in chosen]}
+            chosen += [(word.start() + a, word.start() + b, piece) for a, b, piece in pieces]
+        return {"ids": [piece for _, _, piece in chosen], "pieces": [normalised[a:b] for a, b, _ in chosen],
+                "offsets": [(_in_text(a, bounds), _in_text(b, bounds)) for a, b, _ in chosen]}
 
-    def _viterbi(self, word: str) -> list[tuple[int, int]] | None:
-        best: list[tuple[float, int] | None] = [None] * (len(word) + 1)  # end -> (path score, start)
-        best[0] = (0.0, 0)
+    def _viterbi(self, word: str) -> list[tuple[int, int, int]] | None:
+        """(start, end, piece id) of each piece on the best path; None when none covers `word`."""
+        best: list[tuple[float, int, int] | None] = [None] * (len(word) + 1)  # end -> (path score, start, piece)
+        best[0] = (0.0, 0, -1)
         for start in range(len(word)):
             if best[start] is None:
                 continue
@@ -263,18 +254,15 @@ class PieceTokenizer:
                     continue
                 score = best[start][0] + self._scores[piece]
                 if best[end] is None or score > best[end][0]:  # strictly better: the first found keeps a tie
-                    best[end] = (score, start)
+                    best[end] = (score, start, piece)
         if best[-1] is None:
             return None
         spans, end = [], len(word)
         while end > 0:
-            start = best[end][1]
-            spans.append((start, end))
+            _, start, piece = best[end]
+            spans.append((start, end, piece))
             end = start
         return spans[::-1]
-
-    def _frame_size(self, second: _Sequence | None) -> int:
-        return 2 if second is None else 4
 
     def _framed(self, a: _Sequence, b: _Sequence | None) -> _Sequence:
         out = _Sequence()
