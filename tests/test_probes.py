@@ -225,17 +225,20 @@ def test_the_stored_probe_runs_cite_the_shipped_probes_and_their_counts_give_the
 
     from fusion.model.checkpoint import checkpoint_hash
     from fusion.probing.probes import PROBE_FILES
-    from fusion.studies.probe_results import layer_rows
+    from fusion.studies.probe_results import layer_rows, probe_records, probed_encoders
 
     repo = Path(__file__).resolve().parents[1]
     records, warnings = load_runs(repo / "assets" / "probe_runs")
-    assert not warnings and len(records) == 13 * 3
+    # the frozen encoder's study, and the same probes on a LoRA and a fully tuned tagger's encoder (issue 25)
+    assert not warnings and probed_encoders(records) == [None, "full baseline s13", "lora baseline s13"]
+    for encoder in probed_encoders(records):
+        assert [row.targets.n for row in layer_rows(records, encoder=encoder)] == [3] * 13
+    frozen = probe_records(records)
     shipped = repo / "checkpoints" / "probes"
-    assert {r["checkpoint"]["sha256"] for r in records if r["seed"] == 13} == {checkpoint_hash(shipped, PROBE_FILES)}
+    assert {r["checkpoint"]["sha256"] for r in frozen if r["seed"] == 13} == {checkpoint_hash(shipped, PROBE_FILES)}
     assert load_probes(shipped).config.n_layers == 13
     for record in records:
         sidecar = read_sidecar(repo / "assets" / "probe_runs" / record["predictions"]["file"])
         for language, item in sidecar.languages.items():
             assert f1_from_counts(item.counts) == pytest.approx(record["scores"][language]["f1"], abs=1e-9)
             assert item.sha256 == record["data"]["sha256"][language]
-    assert [row.targets.n for row in layer_rows(records)] == [3] * 13
