@@ -1,7 +1,7 @@
-"""One run-record format for every study: NER taggers, layer probes and POS taggers are all
-validated by `fusion.evaluation.runs.validate_run` / `load_run`, each with a sidecar
-NAME.predictions.json.gz named in `predictions: {file, sha256}`; the stored POS scores recompute
-from their sidecars."""
+"""One run-record format for every study: NER taggers, layer probes, POS taggers and sentence-pair
+classifiers are all validated by `fusion.evaluation.runs.validate_run` / `load_run`, each with a
+sidecar NAME.predictions.json.gz named in `predictions: {file, sha256}`; the stored POS and pair
+accuracies recompute from their sidecars."""
 
 import copy
 import gzip
@@ -13,12 +13,17 @@ import pytest
 
 from fusion.evaluation.pos import write_pos_sidecar
 from fusion.evaluation.predictions import SIDECAR_SUFFIX, PredictionsError
-from fusion.evaluation.runs import (POS_STUDY, STUDIES, RunRecordError, load_run, load_runs,
+from fusion.evaluation.runs import (PAIRS_STUDY, POS_STUDY, STUDIES, RunRecordError, load_run, load_runs,
                                     predictions_bytes, record_task, validate_run)
 from fusion.studies.pos_results import LAYER_CHOICE_GLOB, load_layer_choice, load_pos_run
 
 REPO = Path(__file__).resolve().parents[1]
-FOLDERS = {"runs": "ner", "probe_runs": "ner", "pos_runs": "pos"}  # assets/<folder> -> its records' task
+# assets/<folder> -> the tasks of its records, and the study they all belong to (None: any NER study)
+FOLDERS = {"runs": ({"ner"}, None), "probe_runs": ({"ner"}, None), "pos_runs": ({"pos"}, POS_STUDY),
+           "pair_runs": ({"xnli", "pawsx"}, PAIRS_STUDY)}
+# the accuracy records and how many each folder holds (baseline and chosen fusion model × seeds 13-15;
+# pair_runs: XNLI's, PAWS-X's once stored)
+ACCURACY_FOLDERS = {"pos_runs": 6, "pair_runs": 6}
 
 
 def stored_records(folder: str) -> list[Path]:
@@ -34,8 +39,10 @@ def test_every_stored_record_loads_through_the_one_load_run(folder):
     referenced = set()
     for path in paths:
         record = load_run(path)
-        assert record_task(record) == FOLDERS[folder], path.name
-        assert record["study"] in STUDIES and (record["study"] == POS_STUDY) == (folder == "pos_runs")
+        tasks, study = FOLDERS[folder]
+        assert record_task(record) in tasks, path.name
+        assert record["study"] in STUDIES
+        assert record["study"] == study if study else record["study"] not in (POS_STUDY, PAIRS_STUDY), path.name
         if "predictions" not in record:  # the dev-split layer sweep stored no per-sentence predictions
             assert folder == "runs" and record["data"]["split"] == "dev", path.name
             continue
@@ -47,11 +54,13 @@ def test_every_stored_record_loads_through_the_one_load_run(folder):
     assert on_disk == referenced  # one sidecar naming, no orphans (no old .sentences.json.gz left)
 
 
-def test_stored_pos_accuracies_recompute_from_their_sidecars():
-    """Read the gzip JSON directly (not through the loader): per language, the summed [correct,
-    words] counts give exactly the stored accuracy and support, and the averages follow."""
-    paths = stored_records("pos_runs")
-    assert len(paths) == 6  # baseline and the chosen fusion tagger, seeds 13-15
+@pytest.mark.parametrize("folder", ACCURACY_FOLDERS)
+def test_stored_accuracies_recompute_from_their_sidecars(folder):
+    """POS taggers and pair classifiers: read the gzip JSON directly (not through the loader): per
+    language, the summed [correct, words] (or [correct, pairs]) counts give exactly the stored
+    accuracy and support, and the averages follow."""
+    paths = stored_records(folder)
+    assert len(paths) >= ACCURACY_FOLDERS[folder]
     for path in paths:
         record = json.loads(path.read_text(encoding="utf-8"))
         raw = (path.parent / record["predictions"]["file"]).read_bytes()
@@ -69,7 +78,7 @@ def test_stored_pos_accuracies_recompute_from_their_sidecars():
         targets = [s["accuracy"] for k, s in record["scores"].items() if k != record["source_language"]]
         assert record["average_accuracy"] == sum(accuracies) / len(accuracies)
         assert record["average_accuracy_targets"] == sum(targets) / len(targets)
-        loaded, counts = load_pos_run(path)  # the reader agrees
+        loaded, counts = load_pos_run(path, record_task(record))  # the reader agrees
         assert loaded == record and set(counts) == set(record["scores"])
 
 

@@ -337,12 +337,13 @@ def test_csv_cells_never_start_a_formula():
 # --------------------------------------------------------------------------------------------
 
 def test_every_stored_file_still_loads():
-    for folder, count in (("runs", 68), ("probe_runs", 39), ("pos_runs", 6)):
+    for folder, count in (("runs", 68), ("probe_runs", 117), ("pos_runs", 6), ("pair_runs", 6)):
         records, warnings = load_runs(REPO / "assets" / folder, task=None)
         choices = {p.name for p in (REPO / "assets" / folder).glob(LAYER_CHOICE_GLOB)}
         assert {w.file for w in warnings} == choices, warnings  # layer choices are not runs
         assert len(records) >= count
-    for path in sorted((REPO / "assets" / "pos_runs").glob(LAYER_CHOICE_GLOB)):
+    for path in sorted([*(REPO / "assets" / "pos_runs").glob(LAYER_CHOICE_GLOB),
+                        *(REPO / "assets" / "pair_runs").glob(LAYER_CHOICE_GLOB)]):
         load_layer_choice(path)
     found = pos_results(REPO / "assets" / "pos_runs")
     assert [result.seed for result in found] == [13, 14, 15]
