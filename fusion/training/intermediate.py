@@ -31,7 +31,7 @@ from fusion.data.tasks import INTERMEDIATE_TASKS, load_task, task_labels
 from fusion.model.encoders import OFFLINE_ENCODER, build_encoder
 from fusion.model.modeling import IGNORE_INDEX, TaggerConfig, prepare_encoder
 from fusion.tagging.batching import frame_token_ids, length_grouped_batches, pad_batch
-from fusion.training.loop import load_resume, optimizer_and_schedule, save_resume, set_seed
+from fusion.training.loop import load_resume, optimizer_and_schedule, save_resume, set_seed, train_steps
 
 CONFIG_FILE = "intermediate_config.json"
 ADAPTERS_FILE = "adapters.safetensors"
@@ -228,8 +228,6 @@ def train_intermediate(options: IntermediateOptions, show_progress: bool = True,
     Resumable: rerunning the same command continues from the last resume point. `model` lets
     tests pass a tiny one (it must match the task's kind and labels).
     """
-    from tqdm.auto import tqdm
-
     if options.task not in INTERMEDIATE_TASKS:
         raise ValueError(f"unknown task {options.task!r}; known: {', '.join(INTERMEDIATE_TASKS)}")
     task = INTERMEDIATE_TASKS[options.task]
@@ -257,29 +255,16 @@ def train_intermediate(options: IntermediateOptions, show_progress: bool = True,
         "epoch": 0, "step_in_epoch": 0, "seconds": 0.0, "losses": []}
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
+    def loss_of(rows: list[int]):
+        batch = collate(model, [encoded[i] for i in rows], pad_id)
+        return model(**{k: v.to(device) for k, v in batch.items()})[1]  # (outputs, loss)
+
     while state["epoch"] < options.epochs:
         order = length_grouped_batches(lengths, options.batch_size, options.seed + state["epoch"],
                                        options.max_batch_tokens)
         model.train()
-        started = time.time()
-        bar = tqdm(total=len(order), initial=state["step_in_epoch"],
-                   desc=f"{options.task} epoch {state['epoch'] + 1}", disable=not show_progress)
-        for step in range(state["step_in_epoch"], len(order)):
-            batch = {k: v.to(device) for k, v in
-                     collate(model, [encoded[i] for i in order[step]], pad_id).items()}
-            _, loss = model(**batch)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            state["losses"].append(round(loss.item(), 4))
-            bar.update(1)
-            if (step + 1) % options.save_every == 0:
-                state["step_in_epoch"] = step + 1
-                save_resume(output, model, optimizer, scheduler,
-                            {**state, "seconds": state["seconds"] + time.time() - started})
-        bar.close()
+        _, started = train_steps(model, order, loss_of, trainable, optimizer, scheduler, state, output,
+                                 options.save_every, f"{options.task} epoch {state['epoch'] + 1}", show_progress)
         state["seconds"] += time.time() - started
         state["epoch"], state["step_in_epoch"] = state["epoch"] + 1, 0
         save_resume(output, model, optimizer, scheduler, state)

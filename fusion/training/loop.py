@@ -1,12 +1,15 @@
-"""What every training run here shares (the NER/POS tagger and the intermediate-task model):
-seeding, AdamW with a linear warm-up schedule, the progress log, and resume points saved as
-safetensors + JSON (no pickle), so that an interrupted run continues where it stopped."""
+"""What every training run here shares (the NER/POS tagger, the sentence-pair classifier and the
+intermediate-task model): seeding, AdamW with a linear warm-up schedule, one epoch's optimisation
+steps, the progress log, and resume points saved as safetensors + JSON (no pickle), so that an
+interrupted run continues where it stopped."""
 
 from __future__ import annotations
 
 import json
 import random
+import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -82,3 +85,45 @@ def optimizer_and_schedule(model, lengths: list[int], options):
     scheduler = get_linear_schedule_with_warmup(optimizer, int(0.1 * total_steps), total_steps)
     return trainable, optimizer, scheduler, steps_per_epoch
 
+
+
+def train_steps(model, batches: list, loss_of: Callable, trainable: list, optimizer, scheduler, state: dict,
+                output: Path, save_every: int, desc: str, show_progress: bool = True,
+                accelerator=None) -> tuple[list[float], float]:
+    """One epoch's optimisation steps, from `state["step_in_epoch"]` on: a batch's loss
+    (`loss_of(batches[step])`), backward, gradients clipped at norm 1.0, AdamW and schedule steps.
+    The mean loss of every 50 steps goes to the log, and a resume point is saved every `save_every`
+    steps. With an `accelerator` (fusion/training/train.py) its backward and clipping are used and
+    only its main process writes. A state that keeps every step's loss (a "losses" list, the
+    intermediate tasks') gets it here, so that a resume point carries it. Returns the losses of the
+    steps run and the time they started."""
+    from tqdm.auto import tqdm
+
+    writes = accelerator is None or accelerator.is_main_process
+    backward = accelerator.backward if accelerator is not None else torch.Tensor.backward
+    clip = accelerator.clip_grad_norm_ if accelerator is not None else torch.nn.utils.clip_grad_norm_
+    epoch = state["epoch"]
+    bar = tqdm(total=len(batches), initial=state["step_in_epoch"], desc=desc, disable=not show_progress or not writes)
+    started, running = time.time(), []
+    for step in range(state["step_in_epoch"], len(batches)):
+        loss = loss_of(batches[step])
+        backward(loss)
+        clip(trainable, 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+        running.append(loss.item())
+        if "losses" in state:
+            state["losses"].append(round(running[-1], 4))
+        bar.update(1)
+        if (step + 1) % 50 == 0:
+            recent = sum(running[-50:]) / len(running[-50:])
+            bar.set_postfix(loss=f"{recent:.4f}")
+            if writes:
+                log_entry(output, {"epoch": epoch + 1, "step": step + 1, "loss": recent})
+        if (step + 1) % save_every == 0 and writes:
+            state["step_in_epoch"] = step + 1
+            save_resume(output, model, optimizer, scheduler,
+                        {**state, "seconds": state["seconds"] + time.time() - started})
+    bar.close()
+    return running, started

@@ -18,7 +18,7 @@ from fusion.model.pairs import PairClassifier, PairConfig
 from fusion.tagging.batching import length_grouped_batches, pad_batch
 from fusion.tagging.pairs import classify_pairs, encode_pairs
 from fusion.training.intermediate import start_from_intermediate
-from fusion.training.loop import load_resume, log_entry, optimizer_and_schedule, save_resume, set_seed
+from fusion.training.loop import load_resume, log_entry, optimizer_and_schedule, save_resume, set_seed, train_steps
 
 
 @dataclass
@@ -55,8 +55,6 @@ def train_pairs(options: PairTrainOptions, show_progress: bool = True,
                 classifier: PairClassifier | None = None) -> dict:
     """Train, keep the best epoch by held-out English accuracy, save it; returns the summary.
     `classifier` lets tests pass a tiny model."""
-    from tqdm.auto import tqdm
-
     output = Path(options.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     set_seed(options.seed)
@@ -86,31 +84,18 @@ def train_pairs(options: PairTrainOptions, show_progress: bool = True,
     if intermediate is not None:
         settings["intermediate"] = intermediate
     pad_id = classifier.tokenizer.pad_token_id if classifier.tokenizer.pad_token_id is not None else 0
+
+    def loss_of(rows: list[int]):
+        batch = pad_batch([ids[i] for i in rows], pad_id)
+        return classifier(batch["input_ids"].to(device), batch["attention_mask"].to(device),
+                          labels=torch.tensor([labels[i] for i in rows], device=device)).loss
+
     while state["epoch"] < options.epochs:
         epoch = state["epoch"]
         order = length_grouped_batches(lengths, options.batch_size, options.seed + epoch, options.max_batch_tokens)
         classifier.train()
-        bar = tqdm(total=len(order), initial=state["step_in_epoch"], desc=f"epoch {epoch + 1}",
-                   disable=not show_progress)
-        started, running = time.time(), []
-        for step in range(state["step_in_epoch"], len(order)):
-            batch = pad_batch([ids[i] for i in order[step]], pad_id)
-            loss = classifier(batch["input_ids"].to(device), batch["attention_mask"].to(device),
-                              labels=torch.tensor([labels[i] for i in order[step]], device=device)).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            running.append(loss.item())
-            bar.update(1)
-            if (step + 1) % 50 == 0:
-                log_entry(output, {"epoch": epoch + 1, "step": step + 1, "loss": sum(running[-50:]) / len(running[-50:])})
-            if (step + 1) % options.save_every == 0:
-                state["step_in_epoch"] = step + 1
-                save_resume(output, classifier, optimizer, scheduler,
-                            {**state, "seconds": state["seconds"] + time.time() - started})
-        bar.close()
+        running, started = train_steps(classifier, order, loss_of, trainable, optimizer, scheduler, state, output,
+                                       options.save_every, f"epoch {epoch + 1}", show_progress)
         state["seconds"] += time.time() - started
         score = held_out_accuracy(classifier, held)
         entry = {"epoch": epoch + 1, "dev_accuracy": score,

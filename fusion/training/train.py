@@ -22,7 +22,7 @@ from fusion.model.checkpoint import save_tagger
 from fusion.model.encoders import OFFLINE_ENCODER
 from fusion.model.modeling import IGNORE_INDEX, TaggerConfig, TokenTagger
 from fusion.tagging.batching import frame_token_ids, length_grouped_batches, max_window_tokens, pad_batch
-from fusion.training.loop import load_resume, log_entry, optimizer_and_schedule, save_resume, set_seed
+from fusion.training.loop import load_resume, log_entry, optimizer_and_schedule, save_resume, set_seed, train_steps
 
 
 @dataclass
@@ -95,7 +95,6 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
     `tagger` lets tests pass a tiny model; by default one is built from the options.
     """
     from accelerate import Accelerator
-    from tqdm.auto import tqdm
 
     output = Path(options.output_dir)
     output.mkdir(parents=True, exist_ok=True)
@@ -142,6 +141,11 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
     if intermediate is not None:
         settings["intermediate"] = intermediate
 
+    def loss_of(batch_rows: list[int]):
+        rows = [examples[i] for i in batch_rows]
+        batch = pad_batch([ids for ids, _ in rows], pad_id, [labels for _, labels in rows])
+        return tagger(**{k: v.to(accelerator.device) for k, v in batch.items()}).loss
+
     while state["epoch"] < options.epochs:
         epoch = state["epoch"]
         order = length_grouped_batches(lengths, options.batch_size, options.seed + epoch,
@@ -149,31 +153,8 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
         usable = len(order) - len(order) % accelerator.num_processes  # same step count everywhere
         mine = order[:usable][accelerator.process_index::accelerator.num_processes]
         tagger.train()
-        bar = tqdm(total=len(mine), initial=state["step_in_epoch"], desc=f"epoch {epoch + 1}",
-                   disable=not show_progress or not accelerator.is_main_process)
-        started, running = time.time(), []
-        for step in range(state["step_in_epoch"], len(mine)):
-            rows = [examples[i] for i in mine[step]]
-            batch = pad_batch([ids for ids, _ in rows], pad_id, [labels for _, labels in rows])
-            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-            loss = tagger(**batch).loss
-            accelerator.backward(loss)
-            accelerator.clip_grad_norm_(trainable, 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            running.append(loss.item())
-            bar.update(1)
-            if (step + 1) % 50 == 0:
-                recent = sum(running[-50:]) / len(running[-50:])
-                bar.set_postfix(loss=f"{recent:.4f}")
-                if accelerator.is_main_process:
-                    log_entry(output, {"epoch": epoch + 1, "step": step + 1, "loss": recent})
-            if (step + 1) % options.save_every == 0 and accelerator.is_main_process:
-                state["step_in_epoch"] = step + 1
-                save_resume(output, model, optimizer, scheduler,
-                             {**state, "seconds": state["seconds"] + time.time() - started})
-        bar.close()
+        running, started = train_steps(model, mine, loss_of, trainable, optimizer, scheduler, state, output,
+                                       options.save_every, f"epoch {epoch + 1}", show_progress, accelerator)
         state["seconds"] += time.time() - started
 
         model.eval()
