@@ -21,8 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 # assets/<folder> -> the tasks of its records, and the study they all belong to (None: any NER study)
 FOLDERS = {"runs": ({"ner"}, None), "probe_runs": ({"ner"}, None), "pos_runs": ({"pos"}, POS_STUDY),
            "pair_runs": ({"xnli", "pawsx"}, PAIRS_STUDY)}
-# the accuracy records and how many each folder holds (baseline and chosen fusion model × seeds 13-15;
-# pair_runs: XNLI's, PAWS-X's once stored)
+# the accuracy records each folder holds: the baseline and the chosen fusion model × seeds 13-15 (pair_runs:
+# XNLI's; PAWS-X's six join them when they are stored)
 ACCURACY_FOLDERS = {"pos_runs": 6, "pair_runs": 6}
 
 
@@ -60,7 +60,7 @@ def test_stored_accuracies_recompute_from_their_sidecars(folder):
     language, the summed [correct, words] (or [correct, pairs]) counts give exactly the stored
     accuracy and support, and the averages follow."""
     paths = stored_records(folder)
-    assert len(paths) >= ACCURACY_FOLDERS[folder]
+    assert len(paths) == ACCURACY_FOLDERS[folder]
     for path in paths:
         record = json.loads(path.read_text(encoding="utf-8"))
         raw = (path.parent / record["predictions"]["file"]).read_bytes()
