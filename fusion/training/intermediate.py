@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -263,9 +262,8 @@ def train_intermediate(options: IntermediateOptions, show_progress: bool = True,
         order = length_grouped_batches(lengths, options.batch_size, options.seed + state["epoch"],
                                        options.max_batch_tokens)
         model.train()
-        _, started = train_steps(model, order, loss_of, trainable, optimizer, scheduler, state, output,
-                                 options.save_every, f"{options.task} epoch {state['epoch'] + 1}", show_progress)
-        state["seconds"] += time.time() - started
+        train_steps(model, order, loss_of, trainable, optimizer, scheduler, state, output,
+                    options.save_every, f"{options.task} epoch {state['epoch'] + 1}", show_progress)
         state["epoch"], state["step_in_epoch"] = state["epoch"] + 1, 0
         save_resume(output, model, optimizer, scheduler, state)
 

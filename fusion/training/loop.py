@@ -86,7 +86,6 @@ def optimizer_and_schedule(model, lengths: list[int], options):
     return trainable, optimizer, scheduler, steps_per_epoch
 
 
-
 def train_steps(model, batches: list, loss_of: Callable, trainable: list, optimizer, scheduler, state: dict,
                 output: Path, save_every: int, desc: str, show_progress: bool = True,
                 accelerator=None) -> tuple[list[float], float]:
@@ -95,8 +94,8 @@ def train_steps(model, batches: list, loss_of: Callable, trainable: list, optimi
     The mean loss of every 50 steps goes to the log, and a resume point is saved every `save_every`
     steps. With an `accelerator` (fusion/training/train.py) its backward and clipping are used and
     only its main process writes. A state that keeps every step's loss (a "losses" list, the
-    intermediate tasks') gets it here, so that a resume point carries it. Returns the losses of the
-    steps run and the time they started."""
+    intermediate tasks') gets it here, so that a resume point carries it; `state["seconds"]` grows
+    by the steps' time. Returns the losses of the steps run and the time they started."""
     from tqdm.auto import tqdm
 
     writes = accelerator is None or accelerator.is_main_process
@@ -126,4 +125,5 @@ def train_steps(model, batches: list, loss_of: Callable, trainable: list, optimi
             save_resume(output, model, optimizer, scheduler,
                         {**state, "seconds": state["seconds"] + time.time() - started})
     bar.close()
+    state["seconds"] += time.time() - started
     return running, started

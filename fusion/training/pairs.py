@@ -96,7 +96,6 @@ def train_pairs(options: PairTrainOptions, show_progress: bool = True,
         classifier.train()
         running, started = train_steps(classifier, order, loss_of, trainable, optimizer, scheduler, state, output,
                                        options.save_every, f"epoch {epoch + 1}", show_progress)
-        state["seconds"] += time.time() - started
         score = held_out_accuracy(classifier, held)
         entry = {"epoch": epoch + 1, "dev_accuracy": score,
                  "train_loss": sum(running) / len(running) if running else None,

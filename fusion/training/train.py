@@ -155,7 +155,6 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
         tagger.train()
         running, started = train_steps(model, mine, loss_of, trainable, optimizer, scheduler, state, output,
                                        options.save_every, f"epoch {epoch + 1}", show_progress, accelerator)
-        state["seconds"] += time.time() - started
 
         model.eval()
         score = dev_score(model, dev_set)
