@@ -52,24 +52,37 @@ def main(argv=None) -> None:
         settings = Settings.from_environment()
     except SettingsError as error:
         raise SystemExit(f"error: {error} (serve/settings.py lists the environment variables)") from None
+    from concurrent.futures import ThreadPoolExecutor
+
     import torch
 
-    from serve.services import Services
-    from serve.slots import attach_runtimes, find_fusion_checkpoint, load_slots
-    from ui.page import build_page, launch
+    from fusion.model.onnx_cache import GraphCache
+    from serve.slots import attach_runtimes, check_graph_slots, find_fusion_checkpoint, load_graph_slots, load_slots
 
     torch.set_num_threads(max(1, settings.threads))  # Compare runs the two models at once (predict_each)
-    slots = load_slots(args.baseline, args.fusion or find_fusion_checkpoint(), merge=settings.runtime == "torch",
-                       trust_unverified=args.trust_unverified)
+    fusion_dir, cache = args.fusion or find_fusion_checkpoint(), GraphCache()
+    with ThreadPoolExecutor(1) as reader:
+        # With the graphs of an earlier start, the page answers from them before any torch tagger
+        # exists; they are read while Gradio is imported (hashing and ONNX Runtime run outside the GIL)
+        graph_slots = reader.submit(load_graph_slots, args.baseline, fusion_dir, settings.threads, cache,
+                                    args.trust_unverified) if settings.runtime == "onnx" else None
+        from serve.services import Services
+        from ui.page import build_page, launch
+
+        slots = graph_slots.result() if graph_slots is not None else None
+    from_graphs = slots is not None
+    if not from_graphs:
+        slots = load_slots(args.baseline, fusion_dir, merge=settings.runtime == "torch",
+                           trust_unverified=args.trust_unverified)
     services = Services.create(slots, runs_dir=args.runs, data_dir=args.data, settings=settings, warm_up_now=False)
     page = build_page(services)
     launch(page, server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True)
-    attaching = None
-    if settings.runtime == "onnx":  # once the server answers: the export's child would slow start-up
-        from fusion.model.onnx_cache import GraphCache
-
-        attaching = attach_runtimes(slots, settings.threads, GraphCache())  # graphs of an earlier start are reused
-    services.warm_up_results(after=attaching)  # the Results tab's bootstrap: off the first Compare's path
+    background = None  # once the server answers: checking or exporting graphs would slow start-up
+    if from_graphs:
+        background = check_graph_slots(slots, settings.threads, cache, args.trust_unverified)
+    elif settings.runtime == "onnx":
+        background = attach_runtimes(slots, settings.threads, cache)  # graphs of an earlier start are reused
+    services.warm_up_results(after=background)  # the Results tab's bootstrap: off the first Compare's path
     page.block_thread()
 
 

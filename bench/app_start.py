@@ -5,9 +5,11 @@ Compare's p50 then, and the server's RSS once idle (both runtimes attached, the 
 done: issue 28: first Compare ≤ 8 s warm, ≤ 20 s empty; idle RSS ≤ 1.0 GiB), with warm / empty
 ratios from the same run. Then Gradio's own floor (bench/gradio_floor: Compare's components around an
 instant function, no models) is started the same way: what a start costs before any model is read,
-and the warm start as a ratio to it.
+and the warm start as a ratio to it. With `--reference DIR` (a checkout of an earlier commit, e.g.
+`git worktree add /tmp/previous HEAD~1`), that checkout's app is started too, on the same warm
+cache, and the warm start is given as a ratio to it.
 
-    python bench/app_start.py [--requests 10] [--baseline DIR --fusion DIR] [--text "..."]
+    python bench/app_start.py [--requests 10] [--baseline DIR --fusion DIR] [--text "..."] [--reference DIR]
 """
 
 from __future__ import annotations
@@ -88,21 +90,22 @@ def floor_start(text: str) -> dict:
     return figures
 
 
-def start_once(options, cache_dir: str) -> dict:
-    """One start of the app with this cache folder: when it answered, its first Compare, when
-    both runtimes were attached, Compare's p50 then, and the server's RSS once idle."""
+def start_once(options, cache_dir: str, root: Path = ROOT) -> dict:
+    """One start of the app (of the checkout at `root`) with this cache folder: when it answered,
+    its first Compare, when both runtimes were attached, Compare's p50 then, and the server's
+    RSS once idle."""
     import threading
 
     import psutil
 
     port = free_port()
-    command = [sys.executable, str(ROOT / "app.py"), "--port", str(port)]
+    command = [sys.executable, str(root / "app.py"), "--port", str(port)]
     for flag in ("baseline", "fusion"):
         if getattr(options, flag):
             command += [f"--{flag}", getattr(options, flag)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "LFE_CACHE_DIR": cache_dir}
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+    process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
     log: dict = {}
     reader = threading.Thread(target=lambda: log.update(attached_after(process, started)), daemon=True)
@@ -148,10 +151,12 @@ def main() -> int:
     parser.add_argument("--baseline", help="baseline checkpoint (default: the app's)")
     parser.add_argument("--fusion", help="fusion checkpoint (default: the app's)")
     parser.add_argument("--text", default=TEXT)
+    parser.add_argument("--reference", type=Path, help="a checkout of an earlier commit, started on the same warm cache")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as cache_dir:
         cold = start_once(options, cache_dir)  # an empty cache: dequantise, export, store
         warm = start_once(options, cache_dir)  # the same folder again: nothing to make
+        reference = start_once(options, cache_dir, options.reference.resolve()) if options.reference else None
     floor = floor_start(options.text)
     report("empty cache", cold)
     report("warm cache ", warm)
@@ -160,6 +165,10 @@ def main() -> int:
     print(f"warm / empty: first Compare {warm['first'] / cold['first']:.2f} ×, idle RSS {warm['rss'] / cold['rss']:.2f} ×"
           f" (targets: first Compare ≤ 8 s warm, ≤ 20 s empty; idle RSS ≤ 1.0 GiB)")
     print(f"warm / Gradio's floor: first Compare {warm['first'] / floor['first']:.2f} ×, RSS {warm['rss'] / floor['rss']:.2f} ×")
+    if reference is not None:
+        report(f"warm cache, {options.reference}", reference)
+        print(f"warm / the reference's warm: first Compare {warm['first'] / reference['first']:.2f} ×, "
+              f"idle RSS {warm['rss'] / reference['rss']:.2f} ×, Compare p50 {warm['p50'] / reference['p50']:.2f} ×")
     return 0
 
 

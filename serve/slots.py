@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,86 @@ def load_slots(baseline_dir, fusion_dir, merge: bool = True, trust_unverified: b
     return slots
 
 
+def load_graph_slots(baseline_dir, fusion_dir, threads: int, cache, trust_unverified: bool = False
+                     ) -> dict[str, TaggerSlot] | None:
+    """Both sides as taggers of their cached graphs (fusion/model/graph_tagger.py), for a start
+    that answers before any torch tagger is built; None unless both load so (no graph stored yet,
+    another encoder, any error): the app then loads the torch taggers as before. `cache` is a
+    GraphCache; the log says how each side started."""
+    from fusion.model.graph_tagger import load_graph_tagger
+    from fusion.model.onnx_cache import graph_key
+
+    slots = {}
+    for side, directory in (("baseline", baseline_dir), ("fusion", fusion_dir)):
+        started = time.time()
+        try:
+            graph = cache.path(graph_key(directory)) if directory is not None else None
+            if graph is None:
+                print(f"{side}: no graph of it in the cache yet: the taggers load on torch", file=sys.stderr)
+                return None
+            tagger = load_graph_tagger(directory, graph, max(1, threads), trust_unverified, cache.files)
+        except Exception as error:  # noqa: BLE001 — the torch taggers' start says what is wrong, if anything
+            print(f"{side}: not from its cached graph ({type(error).__name__}: {error}): the taggers load on torch",
+                  file=sys.stderr)
+            return None
+        slots[side] = TaggerSlot(side, str(directory), tagger=tagger, torch_reason="")
+        print(f"{side}: {directory} loaded from its cached graph in {time.time() - started:.1f} s", file=sys.stderr)
+    return slots
+
+
+def check_graph_slots(slots: dict[str, TaggerSlot], threads: int, cache, trust_unverified: bool = False):
+    """In a background thread, once the app serves from `load_graph_slots`' taggers: each graph
+    checked against the torch tagger of its checkpoint, as `attach_runtime` checks every graph
+    (`check_runtime`: logits, attentions and gates). A graph that passes keeps serving and the
+    torch tagger is let go; one that fails is removed from the cache and its side serves on the
+    torch tagger while `attach_runtimes` exports it again. Returns the thread."""
+    from fusion.model.checkpoint import load_tagger
+    from fusion.model.onnx_cache import graph_key
+    from fusion.model.onnx_runtime import check_runtime
+
+    def run():
+        refused = {}
+        for side, slot in slots.items():
+            started = time.time()
+            try:
+                tagger = load_tagger(slot.directory, merge=False, trust_unverified=trust_unverified)
+            except Exception as error:  # noqa: BLE001 — the graph keeps serving; the log says it is unchecked
+                print(f"{side}: its graph could not be checked against torch ({type(error).__name__}: {error})",
+                      file=sys.stderr)
+                continue
+            try:
+                check_runtime(tagger, slot.tagger.runtime)
+            except Exception as error:  # noqa: BLE001 — a wrong graph is never kept
+                cache.forget(graph_key(slot.directory))
+                print(f"{side}: its cached graph was refused ({type(error).__name__}: {error}); "
+                      "it runs on torch until a new export attaches", file=sys.stderr)
+                slot.tagger, slot.torch_reason = tagger, "its cached graph was refused; a new export is under way"
+                refused[side] = slot
+                continue
+            print(f"{side}: runs on ONNX Runtime (its cached graph agrees with torch: checked in "
+                  f"{time.time() - started:.1f} s)", file=sys.stderr)
+        if refused:
+            attach_runtimes(refused, threads, cache).join()
+        else:
+            _hand_back({slot.tagger.config.encoder for slot in slots.values()})
+
+    thread = threading.Thread(target=run, name="graph-check", daemon=True)
+    thread.start()
+    return thread
+
+
+def _hand_back(encoders: set[str]) -> None:
+    """Once every tagger runs on its graph: the base weights' layer pages go back to the kernel
+    (`page_out_base`: only a torch forward reads them), and so does the memory the start freed."""
+    try:
+        handed = sum(page_out_base(name) for name in encoders)
+        print(f"torch: {handed / 2**20:.0f} MB of the encoder's layer pages handed back to the kernel "
+              "(every model here runs on ONNX Runtime)", file=sys.stderr)
+    except Exception as error:  # noqa: BLE001 — memory held a while longer, never an error
+        print(f"torch: the encoder's layer pages stay ({type(error).__name__}: {error})", file=sys.stderr)
+    return_freed_memory()
+
+
 def attach_runtimes(slots: dict[str, TaggerSlot], threads: int, cache=None):
     """The loaded taggers get their ONNX Runtime forward in the background (fusion/model/onnx_runtime.py:
     Compare's logits and Inside's attentions and gates from one graph each); each runs on torch
@@ -89,13 +170,9 @@ def attach_runtimes(slots: dict[str, TaggerSlot], threads: int, cache=None):
 
     def settled():
         if all(slot.tagger.runtime is not None for slot in ready.values()):
-            try:
-                handed = sum(page_out_base(name) for name in {slot.tagger.config.encoder for slot in ready.values()})
-                print(f"torch: {handed / 2**20:.0f} MB of the encoder's layer pages handed back to the kernel "
-                      "(every model here runs on ONNX Runtime)", file=sys.stderr)
-            except Exception as error:  # noqa: BLE001 — memory held a while longer, never an error
-                print(f"torch: the encoder's layer pages stay ({type(error).__name__}: {error})", file=sys.stderr)
-        return_freed_memory()
+            _hand_back({slot.tagger.config.encoder for slot in ready.values()})
+        else:
+            return_freed_memory()
 
     def report(side, attached):
         if attached.error is None:

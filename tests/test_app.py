@@ -250,3 +250,45 @@ def test_an_upload_waits_while_anyone_compares_and_can_be_cancelled(served, monk
     monkeypatch.setattr(compare, "compare_texts", real_compare)
     message = client.predict(handle_file(str(upload)), "de", api_name="/evaluate")[0]
     assert "Scored **2** sentences" in message and scored  # the next upload is scored
+
+
+@pytest.mark.slow
+def test_a_second_start_answers_from_the_graphs_the_first_one_stored(tiny_checkpoints, tmp_path):
+    """`python app.py` twice on one cache folder: the first start loads the torch taggers and
+    exports their graphs; the second answers from those graphs and then checks them against torch."""
+    import subprocess
+    import sys
+    import time
+
+    from gradio_client import Client
+
+    def start(until: str) -> tuple[list[str], list]:
+        port = _free_port()
+        env = {**os.environ, "LFE_CACHE_DIR": str(tmp_path / "cache"), "LFE_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+        process = subprocess.Popen([sys.executable, str(Path(app.__file__)), "--port", str(port),
+                                    "--baseline", tiny_checkpoints["baseline"], "--fusion", tiny_checkpoints["fusion"],
+                                    "--runs", str(tmp_path / "no-runs")],
+                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        lines, answer = [], None
+        try:
+            deadline = time.time() + 240
+            while time.time() < deadline and not any(until in line for line in lines):
+                line = process.stdout.readline()
+                if not line:
+                    break
+                lines.append(line)
+                if "Running on local URL" in line:
+                    answer = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
+                        "Angela Merkel visited Paris.", api_name="/compare")
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+        return lines, answer
+
+    first, answer = start("fusion: runs on ONNX Runtime")
+    assert any("no graph of it in the cache yet" in line for line in first) and answer is not None
+    second, again = start("fusion: runs on ONNX Runtime (its cached graph agrees with torch")
+    log = "".join(second)
+    assert "baseline: " + tiny_checkpoints["baseline"] + " loaded from its cached graph" in log
+    assert "baseline: runs on ONNX Runtime (its cached graph agrees with torch" in log, log
+    assert again == answer  # the same status line, panes and compared text as the torch start's

@@ -66,3 +66,85 @@ def test_once_every_tagger_runs_on_its_graph_inside_does_too_and_torchs_pages_go
         explanation = predict(slots["fusion"].tagger, text, explain=True)[0].explanation
         assert abs(explanation.gates - expected.gates).max() <= 1e-4
         assert abs(explanation.attentions - expected.attentions).max() <= 1e-4
+
+
+def _cache_of_graphs(tiny_checkpoints, folder, graph_of=None):
+    """A graph cache holding each tiny checkpoint's graph (traced here), as an earlier start leaves it;
+    `graph_of` maps a side to the checkpoint whose graph is stored under its key instead."""
+    from fusion.model.checkpoint import load_tagger
+    from fusion.model.onnx_cache import GraphCache, graph_key
+    from fusion.model.onnx_runtime import export_graph
+
+    cache = GraphCache(folder)
+    for side, directory in tiny_checkpoints.items():
+        traced = (graph_of or {}).get(side, directory)
+        cache.write(graph_key(directory), export_graph(load_tagger(traced, merge=False)))
+    return cache
+
+
+def test_a_start_with_cached_graphs_answers_as_the_torch_taggers_do(tiny_checkpoints, models, tmp_path, capsys):
+    from fusion.model.graph_tagger import GraphTagger
+    from fusion.tagging.predict import predict
+    from serve.slots import load_graph_slots, runtime_note
+
+    texts = ["Angela Merkel visited Paris.", "Die New York Times schrieb über Berlin und Ford. " * 40]
+    cache = _cache_of_graphs(tiny_checkpoints, tmp_path / "cache")
+    slots = load_graph_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"], 1, cache)
+    assert all(isinstance(slot.tagger, GraphTagger) for slot in slots.values())
+    assert "fusion: " + tiny_checkpoints["fusion"] + " loaded from its cached graph" in capsys.readouterr().err
+    assert runtime_note(slots) == "Compare and Inside run on ONNX Runtime."
+    for side, slot in slots.items():
+        torch_tagger = models[side].tagger
+        assert (slot.tagger.n_layers, slot.tagger.n_heads, slot.tagger.window_tokens, slot.tagger.entity_types) == (
+            torch_tagger.n_layers, torch_tagger.n_heads, torch_tagger.window_tokens, torch_tagger.entity_types)
+    after, before = compare_texts(slots, texts), compare_texts(models, texts)
+    assert [(v.message, v.highlights, v.disagreement) for v in after] == [
+        (v.message, v.highlights, v.disagreement) for v in before]
+    explained, expected = (predict(s["fusion"].tagger, texts[0], explain=True)[0].explanation for s in (slots, models))
+    assert abs(explained.gates - expected.gates).max() <= 1e-4
+    assert abs(explained.attentions - expected.attentions).max() <= 1e-4
+
+
+def test_a_start_without_a_cached_graph_or_with_an_edited_checkpoint_loads_the_torch_taggers(
+        tiny_checkpoints, tmp_path, capsys):
+    import json
+    import shutil
+
+    from fusion.model.onnx_cache import GraphCache
+    from serve.slots import load_graph_slots
+
+    assert load_graph_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"], 1,
+                            GraphCache(tmp_path / "empty")) is None
+    assert "baseline: no graph of it in the cache yet" in capsys.readouterr().err
+    edited = shutil.copytree(tiny_checkpoints["fusion"], tmp_path / "fusion-l1")
+    info = json.loads((edited / "tagger_config.json").read_text())
+    info["config"]["labels"] = list(reversed(info["config"]["labels"]))
+    (edited / "tagger_config.json").write_text(json.dumps(info))
+    cache = _cache_of_graphs({**tiny_checkpoints, "fusion": str(edited)}, tmp_path / "cache",
+                             {"fusion": tiny_checkpoints["fusion"]})
+    assert load_graph_slots(tiny_checkpoints["baseline"], str(edited), 1, cache) is None
+    assert "fusion: not from its cached graph (CheckpointError" in capsys.readouterr().err
+    assert load_slots(tiny_checkpoints["baseline"], str(edited))["fusion"].error  # the torch start says why
+
+
+def test_a_cached_graph_is_checked_against_torch_once_the_app_serves(tiny_checkpoints, models, tmp_path,
+                                                                       monkeypatch, capsys):
+    """One side's graph is another tagger's (a tampered cache that kept its hashes): refused,
+    removed, served on torch meanwhile, and exported again; the other side's passes and keeps serving."""
+    from fusion.model.checkpoint import load_tagger
+    from fusion.model.graph_tagger import GraphTagger
+    from fusion.model.onnx_cache import graph_key
+    from serve.slots import check_graph_slots, load_graph_slots
+
+    monkeypatch.setattr(slots_module.onnx_runtime, "graphs_of_checkpoints", lambda directories, timeout=600: [
+        slots_module.onnx_runtime.export_graph(load_tagger(d)) for d in directories])
+    cache = _cache_of_graphs(tiny_checkpoints, tmp_path / "cache", {"baseline": tiny_checkpoints["fusion"]})
+    slots = load_graph_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"], 1, cache)
+    check_graph_slots(slots, 1, cache).join(timeout=120)
+    log = capsys.readouterr().err
+    assert "baseline: its cached graph was refused" in log and "fusion: runs on ONNX Runtime (its cached graph agrees with torch" in log
+    assert isinstance(slots["fusion"].tagger, GraphTagger) and not isinstance(slots["baseline"].tagger, GraphTagger)
+    assert "baseline: runs on ONNX Runtime" in log and slots["baseline"].tagger.runtime is not None
+    assert cache.path(graph_key(tiny_checkpoints["baseline"])) is not None  # the new export, stored
+    texts = ["Angela Merkel visited Paris."]
+    assert [v.highlights for v in compare_texts(slots, texts)] == [v.highlights for v in compare_texts(models, texts)]

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from fusion.model.encoders import OFFLINE_ENCODER, build_encoder
-from fusion.model.packing import PackedBatch, encode_embedded
+from fusion.model.packing import PackedBatch, encode_embedded, window_tokens
 
 PANX_LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
 TUNING_MODES = ("lora", "full", "frozen")
@@ -211,6 +211,11 @@ def prepare_encoder(encoder: nn.Module, config: TaggerConfig) -> tuple[nn.Module
                               if t.data_ptr() in base_pointers)
 
 
+def entity_types(labels: list[str]) -> list[str]:
+    """PER, ORG, LOC... in the order of the label list."""
+    return list(dict.fromkeys(label.split("-", 1)[1] for label in labels if "-" in label))
+
+
 class TokenTagger(nn.Module):
     """Encoder (+ AIF when `config.fusion_layer` is set) + dropout + linear classifier."""
 
@@ -251,8 +256,20 @@ class TokenTagger(nn.Module):
 
     @property
     def entity_types(self) -> list[str]:
-        """PER, ORG, LOC... in the order of the label list."""
-        return list(dict.fromkeys(label.split("-", 1)[1] for label in self.config.labels if "-" in label))
+        return entity_types(self.config.labels)
+
+    @property
+    def window_tokens(self) -> int:
+        """Content tokens per window (fusion/model/packing.py `window_tokens`)."""
+        return window_tokens(self.encoder.config, self.tokenizer)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def embed_words(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """The word embeddings of token ids: what `logits_from_embeddings` (and an exported graph) reads."""
+        return self.encoder.get_input_embeddings()(input_ids)
 
     def features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                  output_attentions: bool = False, output_hidden_states: bool = False):
@@ -287,7 +304,7 @@ class TokenTagger(nn.Module):
     def packed_logits(self, batch: PackedBatch) -> torch.Tensor:
         """rows × T × n_labels for a packed batch (fusion/model/packing.py): the logits each sequence
         gets alone, for prediction; through the ONNX Runtime copy once one is attached."""
-        word_embeddings = self.encoder.get_input_embeddings()(batch.input_ids)
+        word_embeddings = self.embed_words(batch.input_ids)
         if self.runtime is not None:
             return self.runtime(word_embeddings, batch.positions, batch.segments)
         return self.logits_from_embeddings(word_embeddings, batch.positions, batch.segments)

@@ -130,7 +130,7 @@ def export_graph(tagger, explain: bool = True) -> bytes:
     sequences (any shape then runs: rows and tokens are free)."""
     sample = _random_batch(tagger, (5, 3))
     with torch.inference_mode():
-        word_embeddings = tagger.encoder.get_input_embeddings()(sample.input_ids)
+        word_embeddings = tagger.embed_words(sample.input_ids)
     names = output_names(tagger) if explain else ["logits"]
     axes = {name: ATTENTION_AXES if name.startswith("attention_") else FREE_AXES for name in (*INPUTS, *names)}
     graph = io.BytesIO()
@@ -192,7 +192,7 @@ def attach_runtime(tagger, threads: int = 1, graph: bytes | str | Path | None = 
     """Give the tagger an ONNX Runtime forward (`tagger.runtime`) from `graph` (its bytes or its
     file), or exported here when None, checked against its torch forward first: the logits on a
     packed batch of another shape than the one traced, the attentions and gates on one sentence
-    (`_check`). On any failure the tagger keeps its torch forward and the reason is returned."""
+    (`check_runtime`). On any failure the tagger keeps its torch forward and the reason is returned."""
     started = time.perf_counter()
     try:
         if tagger.training or next(tagger.parameters()).device.type != "cpu":
@@ -201,7 +201,7 @@ def attach_runtime(tagger, threads: int = 1, graph: bytes | str | Path | None = 
             with _adapters_merged(tagger):
                 graph = export_graph(tagger)
         runtime = onnx_forward(graph, threads)
-        _check(tagger, runtime)
+        check_runtime(tagger, runtime)
     except Exception as error:  # noqa: BLE001 — a missing fast path is never fatal
         return Attached(time.perf_counter() - started, f"{type(error).__name__}: {error}")
     tagger.runtime = runtime
@@ -229,13 +229,13 @@ def _adapters_merged(tagger):
         tagger.merged = False
 
 
-def _check(tagger, runtime: OnnxForward) -> None:
+def check_runtime(tagger, runtime: OnnxForward) -> None:
     """Raise unless the runtime gives the torch forward's logits on three rows with up to two
     sequences each (float rounding aside), and, on one sentence as Inside asks, torch's attention
     weights and gates within CHECK_TOLERANCE: a wrong graph is never attached."""
     batch = _random_batch(tagger, (9, 4, 3, 6, 2))
     with torch.inference_mode():
-        word_embeddings = tagger.encoder.get_input_embeddings()(batch.input_ids)
+        word_embeddings = tagger.embed_words(batch.input_ids)
         expected = tagger.logits_from_embeddings(word_embeddings, batch.positions, batch.segments)
     got = runtime(word_embeddings, batch.positions, batch.segments)
     real = batch.segments >= 0
@@ -245,7 +245,7 @@ def _check(tagger, runtime: OnnxForward) -> None:
     sentence = _random_batch(tagger, (11,))
     with torch.inference_mode():
         expected = tagger(sentence.input_ids, torch.ones_like(sentence.input_ids), output_attentions=True)
-        got = runtime.explain(tagger.encoder.get_input_embeddings()(sentence.input_ids), sentence.positions,
+        got = runtime.explain(tagger.embed_words(sentence.input_ids), sentence.positions,
                               sentence.segments)
     pairs = [*zip(got.attentions, expected.attentions), (got.gates, expected.gates)]
     if len(got.attentions) != len(expected.attentions) or (got.gates is None) != (expected.gates is None):

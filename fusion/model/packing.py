@@ -51,10 +51,23 @@ def pack_rows(lengths: list[int], capacity: int) -> list[list[int]]:
 def first_position(encoder) -> int:
     """The position id of a sequence's first token: RoBERTa-style encoders count from after the
     padding index, BERT from 0."""
-    config = encoder.config
+    return first_position_of(encoder.config)
+
+
+def first_position_of(config) -> int:
+    """`first_position` from the encoder's config (a transformers config, or its config.json read
+    as attributes)."""
     if getattr(config, "model_type", "") in ("xlm-roberta", "roberta"):
         return (config.pad_token_id if config.pad_token_id is not None else 1) + 1
     return 0
+
+
+def window_tokens(config, tokenizer) -> int:
+    """Content tokens per window of an encoder (its config) and tokenizer: the encoder's
+    positions less two special tokens."""
+    positions = config.max_position_embeddings - first_position_of(config)  # RoBERTa: after the pad index
+    limit = min(positions, tokenizer.model_max_length or positions)
+    return limit - 2
 
 
 def pack_batch(sequences: list[list[int]], pad_id: int, pack: bool = True) -> PackedBatch:

@@ -147,11 +147,11 @@ class CountingEncoder:
 def layer_features(encoder: nn.Module | CountingEncoder, tokenizer, sentences: list[list[str]],
                    batch_size: int = 64, progress=None, encodings=None) -> WordFeatures:
     """All layers' features of every word, from one encoder pass per batch of windows."""
-    from fusion.tagging.batching import encoder_window_tokens
+    from fusion.model.packing import window_tokens
     from fusion.tagging.predict import word_outputs
 
     counting = encoder if isinstance(encoder, CountingEncoder) else CountingEncoder(encoder)
-    size = encoder_window_tokens(counting.encoder, tokenizer)
+    size = window_tokens(counting.encoder.config, tokenizer)
     outputs = word_outputs(tokenizer, sentences, counting, size, batch_size, progress=progress,
                            encodings=encodings)
     config = counting.encoder.config

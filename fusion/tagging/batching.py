@@ -13,7 +13,6 @@ import random
 import torch
 
 from fusion.model.modeling import IGNORE_INDEX, TokenTagger
-from fusion.model.packing import first_position
 
 WINDOW_OVERLAP = 128  # tokens shared by neighbouring windows of a long text
 
@@ -33,14 +32,7 @@ def frame_token_ids(tokenizer) -> tuple[int, int]:
 
 def max_window_tokens(tagger: TokenTagger) -> int:
     """Content tokens per window: the encoder's positions less two special tokens."""
-    return encoder_window_tokens(tagger.encoder, tagger.tokenizer)
-
-
-def encoder_window_tokens(encoder, tokenizer) -> int:
-    """The same for a bare encoder and its tokenizer (the layer probes read one)."""
-    positions = encoder.config.max_position_embeddings - first_position(encoder)  # RoBERTa: after the pad index
-    limit = min(positions, tokenizer.model_max_length or positions)
-    return limit - 2
+    return tagger.window_tokens
 
 
 def window_spans(n_tokens: int, size: int, overlap: int) -> list[tuple[int, int]]:

@@ -167,7 +167,7 @@ def tag_words(tagger: TokenTagger, sentences: list[list[str]], batch_size: int =
     tokenizing again. A word the tokenizer dropped entirely (e.g. a lone control character) is "O".
     """
     labels = tagger.config.labels
-    device = next(tagger.parameters()).device
+    device = tagger.device
 
     def probabilities(batch):
         return tagger.packed_logits(batch.to(device)).float().softmax(-1)
@@ -247,7 +247,7 @@ def _explained_forward(tagger: TokenTagger, ids: list[int]):
     with torch.inference_mode():
         if tagger.runtime is not None:
             sequence = pack_batch([ids], pad_id=0)  # one sequence: nothing is padded
-            return tagger.runtime.explain(tagger.encoder.get_input_embeddings()(sequence.input_ids),
+            return tagger.runtime.explain(tagger.embed_words(sequence.input_ids),
                                           sequence.positions, sequence.segments)
         return tagger(torch.tensor([ids]), torch.ones((1, len(ids)), dtype=torch.long), output_attentions=True)
 

@@ -1,0 +1,127 @@
+"""A prediction-only tagger made from a checkpoint's cached ONNX graph, without a torch encoder:
+what a start of the app with a warm cache serves its first Compares from (issue 28).
+
+The torch taggers' path imports transformers' modelling code and peft and builds both encoders
+before a page can answer (~10 s more than the graphs, bench/graph_first.py). A `GraphTagger`
+holds only the checkpoint's config (verified as `load_tagger` verifies it: the fingerprint, the
+label list against its classifier), the encoder's tokenizer, its word-embedding table (a mapped
+file: the graph starts after the lookup, fusion/model/onnx_runtime.py) and the graph's session.
+It offers what prediction asks of a tagger (fusion/tagging/predict.py): `config`, `tokenizer`,
+`runtime`, `embed_words`, `packed_logits`, `window_tokens`, `device`. Nothing here checks the
+graph against torch: the app does that once it serves (serve/slots.py `check_graph_slots`), as
+it checks every graph, and falls back to the torch tagger when the graph fails.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch
+
+from fusion.model.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, label_fingerprint,
+                                     read_checkpoint_info, verify_fingerprint)
+from fusion.model.encoders import OFFLINE_ENCODER
+from fusion.model.modeling import TaggerConfig, entity_types
+from fusion.model.packing import PackedBatch, window_tokens
+from fusion.model.pairs import is_pair_config
+
+WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
+
+
+class GraphTagger:
+    """A checkpoint's tagger as its graph runs it: the same logits, attentions and gates as the
+    torch tagger with that graph attached, for prediction only."""
+
+    def __init__(self, config: TaggerConfig, tokenizer, word_embeddings: torch.Tensor, runtime,
+                 window: int, checkpoint_info: dict | None = None, verified: bool = True):
+        self.config, self.tokenizer, self.runtime = config, tokenizer, runtime
+        self.word_embeddings = word_embeddings  # vocabulary × d, mapped from its file
+        self.window_tokens = window
+        self.checkpoint_info = checkpoint_info or {}
+        self.verified = verified
+        attentions = [output for output in runtime.session.get_outputs() if output.name.startswith("attention_")]
+        self.n_layers = len(attentions)
+        self.n_heads = attentions[0].shape[1] if attentions else 0  # rows × heads × tokens × tokens
+
+    device = torch.device("cpu")
+
+    @property
+    def entity_types(self) -> list[str]:
+        return entity_types(self.config.labels)
+
+    def embed_words(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.embedding(input_ids, self.word_embeddings)
+
+    def packed_logits(self, batch: PackedBatch) -> torch.Tensor:
+        return self.runtime(self.embed_words(batch.input_ids), batch.positions, batch.segments)
+
+
+def load_graph_tagger(directory: str | Path, graph: Path, threads: int = 1, trust_unverified: bool = False,
+                      cache=None) -> GraphTagger:
+    """The tagger of the checkpoint in `directory` on `graph` (the file of its exported graph). The
+    checkpoint proves what it is as `load_tagger` asks (CheckpointError otherwise); its encoder
+    must be the offline one (whose tokenizer and fp32 weights the cache folder holds: `cache`, a
+    DiskCache) or a local encoder folder. Taggers only: a pair classifier is refused."""
+    from safetensors import safe_open
+
+    from fusion.model.onnx_runtime import onnx_forward
+
+    directory = Path(directory)
+    info = read_checkpoint_info(directory)
+    if is_pair_config(info["config"]):
+        raise CheckpointError(f"{directory}: a sentence-pair classifier, not a tagger")
+    try:
+        config = TaggerConfig.from_dict(info["config"])
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{directory / CONFIG_FILE}: bad config: {error}") from error
+    verified = verify_fingerprint(directory, info, trust_unverified)
+    stored = info.get("label_fingerprint")
+    with safe_open(str(directory / WEIGHTS_FILE), "pt") as weights:
+        classifier = weights.get_tensor("classifier.weight")
+    if stored is not None and stored != label_fingerprint(config.labels, classifier):
+        raise CheckpointError(f"{directory / CONFIG_FILE}: the label list does not match the classifier it was "
+                              "trained with (label_fingerprint differs): labels reordered or edited?")
+    from fusion.model.disk_cache import DiskCache
+
+    folder = str((cache if cache is not None else DiskCache()).folder)
+    tokenizer, table, encoder_config = _encoder_parts(config.encoder, folder)
+    return GraphTagger(config, tokenizer, table, onnx_forward(Path(graph), threads),
+                       window_tokens(encoder_config, tokenizer), info, verified)
+
+
+@functools.lru_cache(maxsize=2)  # both sides read the same encoder: one tokenizer, one table, one hash check
+def _encoder_parts(name: str, cache_folder: str) -> tuple[object, torch.Tensor, object]:
+    """(tokenizer, word-embedding table, config with max_position_embeddings / model_type) of an
+    encoder, without building it. The offline encoder's come from the cache folder, made by an
+    earlier start (a FileNotFoundError when they are not there yet); a local folder's from its files."""
+    from safetensors import safe_open
+
+    if name == OFFLINE_ENCODER:
+        from fusion.model.disk_cache import DiskCache
+        from fusion.model.encoders import MAX_OFFLINE_BYTES, offline_tokenizer, offline_weights_name
+
+        cache = DiskCache(cache_folder)
+        weights = cache.verified(offline_weights_name(), MAX_OFFLINE_BYTES)
+        if weights is None:
+            raise FileNotFoundError(f"the offline encoder's fp32 weights are not in {cache.folder} yet")
+        tokenizer = offline_tokenizer(cache)
+        with safe_open(str(weights), "pt") as tensors:
+            table = tensors.get_tensor(WORD_EMBEDDINGS)
+            positions = tensors.get_slice("embeddings.position_embeddings.weight").get_shape()[0]
+        return tokenizer, table, SimpleNamespace(max_position_embeddings=positions, model_type="bert")
+    folder = Path(name).expanduser()
+    if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
+        raise FileNotFoundError(f"encoder '{name}' is not a local folder with config.json and model.safetensors")
+    from transformers import AutoTokenizer
+
+    encoder_config = SimpleNamespace(**{"pad_token_id": None, "model_type": "",
+                                        **json.loads((folder / "config.json").read_text(encoding="utf-8"))})
+    with safe_open(str(folder / "model.safetensors"), "pt") as tensors:
+        names = [key for key in tensors.keys() if key.endswith(WORD_EMBEDDINGS)]
+        if len(names) != 1:
+            raise ValueError(f"encoder '{name}': no single word-embedding table in model.safetensors")
+        table = tensors.get_tensor(names[0])
+    return AutoTokenizer.from_pretrained(str(folder)), table, encoder_config
