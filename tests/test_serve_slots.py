@@ -68,27 +68,32 @@ def test_once_every_tagger_runs_on_its_graph_inside_does_too_and_torchs_pages_go
         assert abs(explanation.attentions - expected.attentions).max() <= 1e-4
 
 
-def _cache_of_graphs(tiny_checkpoints, folder, graph_of=None):
-    """A graph cache holding each tiny checkpoint's graph (traced here), as an earlier start leaves it;
-    `graph_of` maps a side to the checkpoint whose graph is stored under its key instead."""
+@pytest.fixture(scope="module")
+def graphs(tiny_checkpoints) -> dict:
+    """Each tiny checkpoint's graph (traced here once): {"baseline": bytes, "fusion": bytes}."""
     from fusion.model.checkpoint import load_tagger
-    from fusion.model.onnx_cache import GraphCache, graph_key
     from fusion.model.onnx_runtime import export_graph
 
+    return {side: export_graph(load_tagger(directory, merge=False)) for side, directory in tiny_checkpoints.items()}
+
+
+def _cache_of_graphs(checkpoints: dict, folder, graphs: dict):
+    """A graph cache holding graphs[side] under the key of checkpoints[side], as an earlier start leaves it."""
+    from fusion.model.onnx_cache import GraphCache, graph_key
+
     cache = GraphCache(folder)
-    for side, directory in tiny_checkpoints.items():
-        traced = (graph_of or {}).get(side, directory)
-        cache.write(graph_key(directory), export_graph(load_tagger(traced, merge=False)))
+    for side, directory in checkpoints.items():
+        cache.write(graph_key(directory), graphs[side])
     return cache
 
 
-def test_a_start_with_cached_graphs_answers_as_the_torch_taggers_do(tiny_checkpoints, models, tmp_path, capsys):
+def test_a_start_with_cached_graphs_answers_as_the_torch_taggers_do(tiny_checkpoints, graphs, models, tmp_path, capsys):
     from fusion.model.graph_tagger import GraphTagger
     from fusion.tagging.predict import predict
     from serve.slots import load_graph_slots, runtime_note
 
     texts = ["Angela Merkel visited Paris.", "Die New York Times schrieb über Berlin und Ford. " * 40]
-    cache = _cache_of_graphs(tiny_checkpoints, tmp_path / "cache")
+    cache = _cache_of_graphs(tiny_checkpoints, tmp_path / "cache", graphs)
     slots = load_graph_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"], 1, cache)
     assert all(isinstance(slot.tagger, GraphTagger) for slot in slots.values())
     assert "fusion: " + tiny_checkpoints["fusion"] + " loaded from its cached graph" in capsys.readouterr().err
@@ -106,7 +111,7 @@ def test_a_start_with_cached_graphs_answers_as_the_torch_taggers_do(tiny_checkpo
 
 
 def test_a_start_without_a_cached_graph_or_with_an_edited_checkpoint_loads_the_torch_taggers(
-        tiny_checkpoints, tmp_path, capsys):
+        tiny_checkpoints, graphs, tmp_path, capsys):
     import json
     import shutil
 
@@ -120,14 +125,13 @@ def test_a_start_without_a_cached_graph_or_with_an_edited_checkpoint_loads_the_t
     info = json.loads((edited / "tagger_config.json").read_text())
     info["config"]["labels"] = list(reversed(info["config"]["labels"]))
     (edited / "tagger_config.json").write_text(json.dumps(info))
-    cache = _cache_of_graphs({**tiny_checkpoints, "fusion": str(edited)}, tmp_path / "cache",
-                             {"fusion": tiny_checkpoints["fusion"]})
+    cache = _cache_of_graphs({**tiny_checkpoints, "fusion": str(edited)}, tmp_path / "cache", graphs)
     assert load_graph_slots(tiny_checkpoints["baseline"], str(edited), 1, cache) is None
     assert "fusion: not from its cached graph (CheckpointError" in capsys.readouterr().err
     assert load_slots(tiny_checkpoints["baseline"], str(edited))["fusion"].error  # the torch start says why
 
 
-def test_a_cached_graph_is_checked_against_torch_once_the_app_serves(tiny_checkpoints, models, tmp_path,
+def test_a_cached_graph_is_checked_against_torch_once_the_app_serves(tiny_checkpoints, graphs, models, tmp_path,
                                                                        monkeypatch, capsys):
     """One side's graph is another tagger's (a tampered cache that kept its hashes): refused,
     removed, served on torch meanwhile, and exported again; the other side's passes and keeps serving."""
@@ -138,7 +142,7 @@ def test_a_cached_graph_is_checked_against_torch_once_the_app_serves(tiny_checkp
 
     monkeypatch.setattr(slots_module.onnx_runtime, "graphs_of_checkpoints", lambda directories, timeout=600: [
         slots_module.onnx_runtime.export_graph(load_tagger(d)) for d in directories])
-    cache = _cache_of_graphs(tiny_checkpoints, tmp_path / "cache", {"baseline": tiny_checkpoints["fusion"]})
+    cache = _cache_of_graphs(tiny_checkpoints, tmp_path / "cache", {**graphs, "baseline": graphs["fusion"]})
     slots = load_graph_slots(tiny_checkpoints["baseline"], tiny_checkpoints["fusion"], 1, cache)
     check_graph_slots(slots, 1, cache).join(timeout=120)
     log = capsys.readouterr().err

@@ -15,7 +15,6 @@ it checks every graph, and falls back to the torch tagger when the graph fails.
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -63,8 +62,8 @@ def load_graph_tagger(directory: str | Path, graph: Path, threads: int = 1, trus
                       cache=None) -> GraphTagger:
     """The tagger of the checkpoint in `directory` on `graph` (the file of its exported graph). The
     checkpoint proves what it is as `load_tagger` asks (CheckpointError otherwise); its encoder
-    must be the offline one (whose tokenizer and fp32 weights the cache folder holds: `cache`, a
-    DiskCache) or a local encoder folder. Taggers only: a pair classifier is refused."""
+    is the offline one (whose tokenizer and fp32 weights the cache folder holds: `cache`, a
+    DiskCache) or any other (read as a torch tagger reads it). Taggers only: a pair classifier is refused."""
     from safetensors import safe_open
 
     from fusion.model.onnx_runtime import onnx_forward
@@ -86,7 +85,8 @@ def load_graph_tagger(directory: str | Path, graph: Path, threads: int = 1, trus
                               "trained with (label_fingerprint differs): labels reordered or edited?")
     from fusion.model.disk_cache import DiskCache
 
-    folder = str((cache if cache is not None else DiskCache()).folder)
+    # the cache folder matters to the offline encoder only: a local folder's parts are read once
+    folder = str((cache if cache is not None else DiskCache()).folder) if config.encoder == OFFLINE_ENCODER else ""
     tokenizer, table, encoder_config = _encoder_parts(config.encoder, folder)
     return GraphTagger(config, tokenizer, table, onnx_forward(Path(graph), threads),
                        window_tokens(encoder_config, tokenizer), info, verified)
@@ -95,33 +95,26 @@ def load_graph_tagger(directory: str | Path, graph: Path, threads: int = 1, trus
 @functools.lru_cache(maxsize=2)  # both sides read the same encoder: one tokenizer, one table, one hash check
 def _encoder_parts(name: str, cache_folder: str) -> tuple[object, torch.Tensor, object]:
     """(tokenizer, word-embedding table, config with max_position_embeddings / model_type) of an
-    encoder, without building it. The offline encoder's come from the cache folder, made by an
-    earlier start (a FileNotFoundError when they are not there yet); a local folder's from its files."""
+    encoder. The offline encoder's come from the cache folder, made by an earlier start (a
+    FileNotFoundError when they are not there yet), without building anything; another encoder's
+    from its shared base (fusion/model/encoders.py `load_encoder_base`, as a torch tagger reads it)."""
     from safetensors import safe_open
 
-    if name == OFFLINE_ENCODER:
-        from fusion.model.disk_cache import DiskCache
-        from fusion.model.encoders import MAX_OFFLINE_BYTES, offline_tokenizer, offline_weights_name
+    from fusion.model.encoders import load_encoder_base
 
-        cache = DiskCache(cache_folder)
-        weights = cache.verified(offline_weights_name(), MAX_OFFLINE_BYTES)
-        if weights is None:
-            raise FileNotFoundError(f"the offline encoder's fp32 weights are not in {cache.folder} yet")
-        tokenizer = offline_tokenizer(cache)
-        with safe_open(str(weights), "pt") as tensors:
-            table = tensors.get_tensor(WORD_EMBEDDINGS)
-            positions = tensors.get_slice("embeddings.position_embeddings.weight").get_shape()[0]
-        return tokenizer, table, SimpleNamespace(max_position_embeddings=positions, model_type="bert")
-    folder = Path(name).expanduser()
-    if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
-        raise FileNotFoundError(f"encoder '{name}' is not a local folder with config.json and model.safetensors")
-    from transformers import AutoTokenizer
+    if name != OFFLINE_ENCODER:
+        base = load_encoder_base(name)
+        return base.tokenizer, base.state[WORD_EMBEDDINGS], base.config
 
-    encoder_config = SimpleNamespace(**{"pad_token_id": None, "model_type": "",
-                                        **json.loads((folder / "config.json").read_text(encoding="utf-8"))})
-    with safe_open(str(folder / "model.safetensors"), "pt") as tensors:
-        names = [key for key in tensors.keys() if key.endswith(WORD_EMBEDDINGS)]
-        if len(names) != 1:
-            raise ValueError(f"encoder '{name}': no single word-embedding table in model.safetensors")
-        table = tensors.get_tensor(names[0])
-    return AutoTokenizer.from_pretrained(str(folder)), table, encoder_config
+    from fusion.model.disk_cache import DiskCache
+    from fusion.model.encoders import MAX_OFFLINE_BYTES, offline_tokenizer, offline_weights_name
+
+    cache = DiskCache(cache_folder)
+    weights = cache.verified(offline_weights_name(), MAX_OFFLINE_BYTES)
+    if weights is None:
+        raise FileNotFoundError(f"the offline encoder's fp32 weights are not in {cache.folder} yet")
+    tokenizer = offline_tokenizer(cache)
+    with safe_open(str(weights), "pt") as tensors:
+        table = tensors.get_tensor(WORD_EMBEDDINGS)
+        positions = tensors.get_slice("embeddings.position_embeddings.weight").get_shape()[0]
+    return tokenizer, table, SimpleNamespace(max_position_embeddings=positions, model_type="bert")
