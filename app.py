@@ -57,14 +57,14 @@ def main(argv=None) -> None:
     import torch
 
     from fusion.model.onnx_cache import GraphCache
-    from serve.slots import attach_runtimes, check_graph_slots, find_fusion_checkpoint, load_graph_slots, load_slots
+    from serve.slots import attach_runtimes, check_graph_slots, find_fusion_checkpoint, load_slots, read_ahead
 
     torch.set_num_threads(max(1, settings.threads))  # Compare runs the two models at once (predict_each)
     fusion_dir, cache = args.fusion or find_fusion_checkpoint(), GraphCache()
     with ThreadPoolExecutor(1) as reader:
         # With the graphs of an earlier start, the page answers from them before any torch tagger
-        # exists; they are read while Gradio is imported (hashing and ONNX Runtime run outside the GIL)
-        graph_slots = reader.submit(load_graph_slots, args.baseline, fusion_dir, settings.threads, cache,
+        # exists; they (or else the encoder's cached files) are read while Gradio is imported
+        graph_slots = reader.submit(read_ahead, args.baseline, fusion_dir, settings.threads, cache,
                                     args.trust_unverified) if settings.runtime == "onnx" else None
         from serve.services import Services
         from ui.page import build_page, launch

@@ -102,6 +102,28 @@ def load_graph_slots(baseline_dir, fusion_dir, threads: int, cache, trust_unveri
     return slots
 
 
+def read_ahead(baseline_dir, fusion_dir, threads: int, cache, trust_unverified: bool = False
+               ) -> dict[str, TaggerSlot] | None:
+    """What a start reads while Gradio is imported (numpy, hashing and ONNX Runtime work outside
+    the GIL): `load_graph_slots`; when that gives None and a checkpoint reads the offline encoder,
+    that encoder's cached files are made meanwhile (fusion/model/encoders.py
+    `prepare_offline_encoder`: no model built, no transformers imported), so that the torch
+    taggers' start maps them instead of making them."""
+    from fusion.model.checkpoint import read_checkpoint_info
+    from fusion.model.encoders import OFFLINE_ENCODER, prepare_offline_encoder
+
+    slots = load_graph_slots(baseline_dir, fusion_dir, threads, cache, trust_unverified)
+    if slots is None:
+        try:
+            encoders = {read_checkpoint_info(d)["config"].get("encoder", OFFLINE_ENCODER)
+                        for d in (baseline_dir, fusion_dir) if d is not None}
+            if OFFLINE_ENCODER in encoders:
+                prepare_offline_encoder(cache.files)
+        except Exception:  # noqa: BLE001 — the torch taggers' start makes them, or says what is wrong
+            pass
+    return slots
+
+
 def check_graph_slots(slots: dict[str, TaggerSlot], threads: int, cache, trust_unverified: bool = False):
     """In a background thread, once the app serves from `load_graph_slots`' taggers: each graph
     checked against the torch tagger of its checkpoint, as `attach_runtime` checks every graph

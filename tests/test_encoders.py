@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -101,3 +103,21 @@ def test_the_offline_weights_are_kept_and_mapped_from_the_cache(tmp_path):
     assert torch.equal(again["encoder.layer.0.attention.self.query.weight"],
                        made["encoder.layer.0.attention.self.query.weight"])
     assert cache.verified(stored.name, 2_000_000_000) is not None
+
+
+@pytest.mark.slow  # dequantises the real 4-bit encoder (~4 s)
+def test_a_start_prepares_the_offline_encoders_files_without_transformers(tmp_path):
+    """What app.py runs while Gradio is imported (serve/slots.py read_ahead), in a fresh process."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from fusion.model.disk_cache import DiskCache; "
+            "from fusion.model.encoders import prepare_offline_encoder; "
+            f"prepare_offline_encoder(DiskCache({str(tmp_path)!r})); "
+            "assert not [m for m in sys.modules if m.startswith(('transformers', 'peft'))]")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+    from fusion.model.disk_cache import DiskCache
+    from fusion.model.encoders import MAX_OFFLINE_BYTES, offline_tokenizer_names, offline_weights_name
+
+    cache = DiskCache(tmp_path)
+    assert all(cache.verified(name, MAX_OFFLINE_BYTES) for name in [offline_weights_name(), *offline_tokenizer_names()])

