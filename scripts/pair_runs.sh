@@ -8,7 +8,9 @@
 #                  of the task's zero-shot split (XNLI dev: 15 languages; PAWS-X test: de, zh)
 #                  -> $RECORDS/<task>-<model>-s<seed>.json (+ .predictions.json.gz)
 # Two lanes at once, one thread each; every finished step is skipped, so rerunning continues.
-# Usage: scripts/pair_runs.sh DATA_DIR TASK [sweep|seeds|all]   (env: OUT, RECORDS, EPOCHS)
+# Usage: scripts/pair_runs.sh DATA_DIR TASK [sweep|seeds|all]   (env: OUT, RECORDS, EPOCHS, LR)
+# LR: the learning rate of every model (default: train-pairs' 1e-3; PAWS-X's baseline learns only
+# at a lower one, 3e-4: docs/RESULTS.md)
 set -euo pipefail
 data=${1:?usage: scripts/pair_runs.sh DATA_DIR TASK [sweep|seeds|all]}
 task=${2:?task: xnli or pawsx}
@@ -16,12 +18,13 @@ phase=${3:-all}
 out=${OUT:-work_runs/pairs}
 records=${RECORDS:-assets/pair_runs}
 epochs=${EPOCHS:-2}
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 DATA=$data TASK=$task OUT_DIR=$out EPOCHS=$epochs
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 DATA=$data TASK=$task OUT_DIR=$out EPOCHS=$epochs LR=${LR:-}
 mkdir -p "$out" "$records"
 
 train_one() {  # MODEL SEED: "baseline" or a layer number
   local model=baseline flags=()
   [[ $1 == baseline ]] || { model="fusion-l$1"; flags=(--fusion-layer "$1"); }
+  [[ -z $LR ]] || flags+=(--learning-rate "$LR")
   local dir="$OUT_DIR/$TASK-$model-s$2"
   python - "$dir" "$EPOCHS" <<'PY' && return 0
 import json, sys

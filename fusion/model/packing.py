@@ -55,8 +55,8 @@ def first_position(encoder) -> int:
 
 
 def first_position_of(config) -> int:
-    """`first_position` from the encoder's config (a transformers config, or its config.json read
-    as attributes)."""
+    """`first_position` from the encoder's config (a transformers config, or any object with its
+    model_type, pad_token_id and max_position_embeddings)."""
     if getattr(config, "model_type", "") in ("xlm-roberta", "roberta"):
         return (config.pad_token_id if config.pad_token_id is not None else 1) + 1
     return 0
