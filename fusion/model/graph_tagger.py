@@ -20,12 +20,12 @@ from types import SimpleNamespace
 
 import torch
 
-from fusion.model.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, label_fingerprint,
-                                     read_checkpoint_info, verify_fingerprint)
+from fusion.model.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, check_label_fingerprint,
+                                     read_checkpoint_info, read_config, verify_fingerprint)
 from fusion.model.encoders import OFFLINE_ENCODER
 from fusion.model.modeling import TaggerConfig, entity_types
 from fusion.model.packing import PackedBatch, window_tokens
-from fusion.model.pairs import is_pair_config
+from fusion.model.pairs import PairConfig
 
 WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
 
@@ -66,26 +66,18 @@ def load_graph_tagger(directory: str | Path, graph: Path, threads: int = 1, trus
     DiskCache) or any other (read as a torch tagger reads it). Taggers only: a pair classifier is refused."""
     from safetensors import safe_open
 
+    from fusion.model.disk_cache import DiskCache
     from fusion.model.onnx_runtime import onnx_forward
 
     directory = Path(directory)
     info = read_checkpoint_info(directory)
-    if is_pair_config(info["config"]):
+    config = read_config(info, directory / CONFIG_FILE)
+    if isinstance(config, PairConfig):
         raise CheckpointError(f"{directory}: a sentence-pair classifier, not a tagger")
-    try:
-        config = TaggerConfig.from_dict(info["config"])
-    except (TypeError, ValueError) as error:
-        raise CheckpointError(f"{directory / CONFIG_FILE}: bad config: {error}") from error
     verified = verify_fingerprint(directory, info, trust_unverified)
-    stored = info.get("label_fingerprint")
     with safe_open(str(directory / WEIGHTS_FILE), "pt") as weights:
-        classifier = weights.get_tensor("classifier.weight")
-    if stored is not None and stored != label_fingerprint(config.labels, classifier):
-        raise CheckpointError(f"{directory / CONFIG_FILE}: the label list does not match the classifier it was "
-                              "trained with (label_fingerprint differs): labels reordered or edited?")
-    from fusion.model.disk_cache import DiskCache
-
-    # the cache folder matters to the offline encoder only: a local folder's parts are read once
+        check_label_fingerprint(info, config, weights.get_tensor("classifier.weight"), directory / CONFIG_FILE)
+    # the cache folder matters to the offline encoder only: another encoder's parts are read once
     folder = str((cache if cache is not None else DiskCache()).folder) if config.encoder == OFFLINE_ENCODER else ""
     tokenizer, table, encoder_config = _encoder_parts(config.encoder, folder)
     return GraphTagger(config, tokenizer, table, onnx_forward(Path(graph), threads),
