@@ -8,9 +8,11 @@
 #                  of the task's zero-shot split (XNLI dev: 15 languages; PAWS-X test: de, zh)
 #                  -> $RECORDS/<task>-<model>-s<seed>.json (+ .predictions.json.gz)
 # Two lanes at once, one thread each; every finished step is skipped, so rerunning continues.
-# Usage: scripts/pair_runs.sh DATA_DIR TASK [sweep|seeds|all]   (env: OUT, RECORDS, EPOCHS, LR)
+# Usage: scripts/pair_runs.sh DATA_DIR TASK [sweep|seeds|all]   (env: OUT, RECORDS, EPOCHS, LR, LAYERS)
 # LR: the learning rate of every model (default: train-pairs' 1e-3; PAWS-X's baseline learns only
 # at a lower one, 3e-4: docs/RESULTS.md)
+# LAYERS: the fusion layers the sweep tries (default all twelve; a shorter list is a reduced sweep,
+# and the choice file lists only the layers tried)
 set -euo pipefail
 data=${1:?usage: scripts/pair_runs.sh DATA_DIR TASK [sweep|seeds|all]}
 task=${2:?task: xnli or pawsx}
@@ -39,7 +41,7 @@ export -f train_one
 
 choice="$records/$task-dev-s13.json"
 if [[ $phase == sweep || $phase == all ]]; then
-  printf '%s\n' baseline 11 8 4 0 10 9 7 6 5 3 2 1 | xargs -P 2 -I{} bash -c 'train_one {} 13'
+  printf '%s\n' baseline ${LAYERS:-11 8 4 0 10 9 7 6 5 3 2 1} | xargs -P 2 -I{} bash -c 'train_one {} 13'
   python - "$out" "$task" "$choice" <<'PY'
 import glob, sys
 from fusion.studies.pos_results import choose_fusion_layer, save_layer_choice
