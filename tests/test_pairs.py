@@ -2,6 +2,7 @@
 checkpoint, training, the run record and the stored comparison, on tiny files and a tiny encoder."""
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -131,6 +132,10 @@ def test_training_keeps_the_best_held_out_epoch_and_resumes(tiny_bert, tmp_path)
     assert load_pair_classifier(tmp_path / "run").config.fusion_layer == 1
     again = train_pairs(options, show_progress=False)  # finished: resumes at the end, trains nothing
     assert again["history"] == summary["history"]
+    # another run in the same folder would continue this one's state under its own settings
+    with pytest.raises(ValueError, match=r"learning_rate: 0\.001 there, 0\.0003 now"):
+        train_pairs(replace(options, learning_rate=3e-4), show_progress=False)
+    assert json.loads((tmp_path / "run" / "tagger_config.json").read_text()) == saved
 
 
 def test_pair_runs_are_run_records_and_compare_with_intervals(tiny_bert, tmp_path):

@@ -30,7 +30,8 @@ from fusion.data.tasks import INTERMEDIATE_TASKS, load_task, task_labels
 from fusion.model.encoders import OFFLINE_ENCODER, build_encoder
 from fusion.model.modeling import IGNORE_INDEX, TaggerConfig, prepare_encoder
 from fusion.tagging.batching import frame_token_ids, length_grouped_batches, pad_batch
-from fusion.training.loop import load_resume, optimizer_and_schedule, save_resume, set_seed, train_steps
+from fusion.training.loop import (load_resume, optimizer_and_schedule, run_settings, save_resume, set_seed,
+                                  train_steps)
 
 CONFIG_FILE = "intermediate_config.json"
 ADAPTERS_FILE = "adapters.safetensors"
@@ -250,8 +251,8 @@ def train_intermediate(options: IntermediateOptions, show_progress: bool = True,
     model.to(device)
     lengths = [len(item.input_ids) for item in encoded]
     trainable, optimizer, scheduler, _ = optimizer_and_schedule(model, lengths, options)
-    state = load_resume(output, model, optimizer, scheduler) or {
-        "epoch": 0, "step_in_epoch": 0, "seconds": 0.0, "losses": []}
+    state = load_resume(output, model, optimizer, scheduler, run_settings(options)) or {
+        "settings": run_settings(options), "epoch": 0, "step_in_epoch": 0, "seconds": 0.0, "losses": []}
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     def loss_of(rows: list[int]):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
@@ -46,13 +47,29 @@ def save_resume(directory: Path, tagger, optimizer, scheduler, state: dict) -> N
     (resume / "state.json").write_text(json.dumps({**state, "resume": extra}, indent=1), encoding="utf-8")
 
 
-def load_resume(directory: Path, tagger, optimizer, scheduler) -> dict | None:
+def run_settings(options) -> dict:
+    """What defines a run, kept in its resume points: every option but where the run is written
+    and how often (JSON's view of them, as a resume point stores them)."""
+    settings = {k: v for k, v in asdict(options).items() if k not in ("output_dir", "save_every")}
+    return json.loads(json.dumps(settings))
+
+
+def load_resume(directory: Path, tagger, optimizer, scheduler, settings: dict) -> dict | None:
+    """The state of the run's last resume point, its weights, moments and RNG restored; None when
+    there is none. A resume point of another run (a different learning rate, layer, seed...) is
+    refused: continuing it would train a mixture and record it under the new settings."""
     from safetensors.torch import load_file
 
     resume = directory / RESUME_DIR
     if not (resume / "state.json").is_file():
         return None
     state = json.loads((resume / "state.json").read_text(encoding="utf-8"))
+    stored = state.get("settings", settings)  # resume points older than the check carry none
+    differ = sorted(key for key in stored.keys() | settings.keys() if stored.get(key) != settings.get(key))
+    if differ:
+        said = "; ".join(f"{key}: {stored.get(key)!r} there, {settings.get(key)!r} now" for key in differ)
+        raise ValueError(f"{directory} holds a resume point of another run ({said}): give another "
+                         "output directory, or the same options to continue it")
     extra = state.pop("resume")
     weights = load_file(str(resume / "weights.safetensors"))
     with torch.no_grad():

@@ -18,7 +18,8 @@ from fusion.model.pairs import PairClassifier, PairConfig
 from fusion.tagging.batching import length_grouped_batches, pad_batch
 from fusion.tagging.pairs import classify_pairs, encode_pairs
 from fusion.training.intermediate import start_from_intermediate
-from fusion.training.loop import load_resume, log_entry, optimizer_and_schedule, save_resume, set_seed, train_steps
+from fusion.training.loop import (load_resume, log_entry, optimizer_and_schedule, run_settings, save_resume,
+                                  set_seed, train_steps)
 
 
 @dataclass
@@ -74,8 +75,9 @@ def train_pairs(options: PairTrainOptions, show_progress: bool = True,
     labels = [pair.label for pair in train_set]
     lengths = [len(row) for row in ids]
     trainable, optimizer, scheduler, steps_per_epoch = optimizer_and_schedule(classifier, lengths, options)
-    state = load_resume(output, classifier, optimizer, scheduler) or {
-        "epoch": 0, "step_in_epoch": 0, "best_f1": -1.0, "best_epoch": None, "history": [], "seconds": 0.0}
+    state = load_resume(output, classifier, optimizer, scheduler, run_settings(options)) or {
+        "settings": run_settings(options), "epoch": 0, "step_in_epoch": 0, "best_f1": -1.0, "best_epoch": None,
+        "history": [], "seconds": 0.0}
     settings = {**asdict(options), "language": "en", "train_pairs": len(train_set), "held_out_pairs": len(held),
                 "train_pairs_cut": cut, "steps_per_epoch": steps_per_epoch, "device": device,
                 "trainable_parameters": sum(p.numel() for p in trainable),

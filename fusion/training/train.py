@@ -22,7 +22,8 @@ from fusion.model.checkpoint import save_tagger
 from fusion.model.encoders import OFFLINE_ENCODER
 from fusion.model.modeling import IGNORE_INDEX, TaggerConfig, TokenTagger
 from fusion.tagging.batching import frame_token_ids, length_grouped_batches, max_window_tokens, pad_batch
-from fusion.training.loop import load_resume, log_entry, optimizer_and_schedule, save_resume, set_seed, train_steps
+from fusion.training.loop import (load_resume, log_entry, optimizer_and_schedule, run_settings, save_resume,
+                                  set_seed, train_steps)
 
 
 @dataclass
@@ -128,9 +129,9 @@ def train(options: TrainOptions, show_progress: bool = True, tagger: TokenTagger
     tagger, optimizer, scheduler = accelerator.prepare(tagger, optimizer, scheduler)
     model = accelerator.unwrap_model(tagger)
 
-    state = load_resume(output, model, optimizer, scheduler) or {
-        "epoch": 0, "step_in_epoch": 0, "best_f1": -1.0, "best_epoch": None, "history": [],
-        "seconds": 0.0}
+    state = load_resume(output, model, optimizer, scheduler, run_settings(options)) or {
+        "settings": run_settings(options), "epoch": 0, "step_in_epoch": 0, "best_f1": -1.0,
+        "best_epoch": None, "history": [], "seconds": 0.0}
     if state["epoch"] or state["step_in_epoch"]:
         accelerator.print(f"resuming at epoch {state['epoch'] + 1}, step {state['step_in_epoch']}")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
