@@ -23,7 +23,7 @@ FOLDERS = {"runs": ({"ner"}, None), "probe_runs": ({"ner"}, None), "pos_runs": (
            "pair_runs": ({"xnli", "pawsx"}, PAIRS_STUDY)}
 # the accuracy records each folder holds: the baseline and the chosen fusion model × seeds 13-15 (pair_runs:
 # XNLI's; PAWS-X's six join them when they are stored)
-ACCURACY_FOLDERS = {"pos_runs": 6, "pair_runs": 6}
+ACCURACY_FOLDERS = {"pos_runs": 6, "pair_runs": 12}
 
 
 def stored_records(folder: str) -> list[Path]:

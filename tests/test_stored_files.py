@@ -337,7 +337,7 @@ def test_csv_cells_never_start_a_formula():
 # --------------------------------------------------------------------------------------------
 
 def test_every_stored_file_still_loads():
-    for folder, count in (("runs", 68), ("probe_runs", 117), ("pos_runs", 6), ("pair_runs", 6)):
+    for folder, count in (("runs", 68), ("probe_runs", 117), ("pos_runs", 6), ("pair_runs", 12)):
         records, warnings = load_runs(REPO / "assets" / folder, task=None)
         choices = {p.name for p in (REPO / "assets" / folder).glob(LAYER_CHOICE_GLOB)}
         assert {w.file for w in warnings} == choices, warnings  # layer choices are not runs
