@@ -66,18 +66,15 @@ def main(argv=None) -> None:
         # exists; they (or else the encoder's cached files) are read while Gradio is imported
         graph_slots = reader.submit(read_ahead, args.baseline, fusion_dir, settings.threads, cache,
                                     args.trust_unverified) if settings.runtime == "onnx" else None
-        from serve.runs import read_results
         from serve.services import Services
         from ui.page import build_page, launch
 
-        records = read_results(args.runs)[0]  # checks the runs' sidecars while the reader still works
         slots = graph_slots.result() if graph_slots is not None else None
     from_graphs = slots is not None
     if not from_graphs:
         slots = load_slots(args.baseline, fusion_dir, merge=settings.runtime == "torch",
                            trust_unverified=args.trust_unverified)
-    services = Services.create(slots, runs_dir=args.runs, data_dir=args.data, settings=settings, warm_up_now=False,
-                               records=records)
+    services = Services.create(slots, runs_dir=args.runs, data_dir=args.data, settings=settings, warm_up_now=False)
     page = build_page(services)
     launch(page, server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True)
     background = None  # once the server answers: checking or exporting graphs would slow start-up

@@ -87,15 +87,13 @@ class Services:
     @classmethod
     def create(cls, slots: dict[str, TaggerSlot], runs_dir=RUNS_DIR, examples: list[dict] | None = None,
                data_dir=None, samples_dir=SAMPLES_DIR, probes_dir=PROBES_DIR, probe_runs_dir=PROBE_RUNS_DIR,
-               settings: Settings | None = None, warm_up_now: bool = True,
-               records: list[dict] | None = None) -> Services:
+               settings: Settings | None = None, warm_up_now: bool = True) -> Services:
         """The services of an app on these slots. The Results tab's bootstrap starts in the
         background (`warm_up_results`), unless `warm_up_now` is False: the app starts it once the
-        runtimes are attached. `records`: the runs folder's records when the caller read them
-        already (`read_results`; the app does while its read-ahead thread works)."""
+        runtimes are attached."""
         settings = settings or Settings()
         compare = CompareService(slots, Foreground(), max_batch=settings.compare_batch, max_waiting=QUEUE_SIZE)
-        runs = RunStore(runs_dir, read_results(runs_dir)[0] if records is None else records)
+        runs = RunStore(runs_dir, read_results(runs_dir)[0])
         services = cls(slots, compare, runs, settings, load_examples() if examples is None else examples,
                        data_dir, Path(samples_dir), Path(probe_runs_dir), probes=LazyProbes(probes_dir),
                        pairs=PairService(attach=pair_runtimes(settings)))

@@ -109,13 +109,6 @@ def test_no_server_call_outputs_a_container_and_compare_shows_progress_on_the_pa
     assert next(fn for fn in queued.fns.values() if fn.api_name == "compare").queue
 
 
-def test_services_keep_the_records_the_app_read_ahead(models, tmp_path):
-    record = make_record("baseline-s1", "baseline", None, "test", {"en": 0.8})
-    services = Services.create(models, runs_dir=tmp_path / "absent", examples=[], records=[record],
-                               warm_up_now=False)
-    assert services.runs.records == [record]  # not read again from its (absent) folder
-
-
 # --------------------------------------------------------------------------------------------
 # The served app, driven by gradio_client
 # --------------------------------------------------------------------------------------------
