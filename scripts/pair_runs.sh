@@ -7,8 +7,8 @@
 #   phase "seeds": seeds 13-15 of the baseline and the chosen fusion model, scored on every language
 #                  of the task's zero-shot split (XNLI dev: 15 languages; PAWS-X test: de, zh)
 #                  -> $RECORDS/<task>-<model>-s<seed>.json (+ .predictions.json.gz)
-# Two lanes at once, one thread each; every finished step is skipped, so rerunning continues.
-# Usage: scripts/pair_runs.sh DATA_DIR TASK [sweep|seeds|all]   (env: OUT, RECORDS, EPOCHS, LR, LAYERS)
+# LANES (default 2) at once, one thread each; every finished step is skipped, so rerunning continues.
+# Usage: scripts/pair_runs.sh DATA_DIR TASK [sweep|seeds|all]   (env: OUT, RECORDS, EPOCHS, LR, LAYERS, LANES)
 # LR: the learning rate of every model (default: train-pairs' 1e-3; PAWS-X's baseline learns only
 # at a lower one, 3e-4: docs/RESULTS.md)
 # LAYERS: the fusion layers the sweep tries (default all twelve; a shorter list is a reduced sweep,
@@ -41,7 +41,7 @@ export -f train_one
 
 choice="$records/$task-dev-s13.json"
 if [[ $phase == sweep || $phase == all ]]; then
-  printf '%s\n' baseline ${LAYERS:-11 8 4 0 10 9 7 6 5 3 2 1} | xargs -P 2 -I{} bash -c 'train_one {} 13'
+  printf '%s\n' baseline ${LAYERS:-11 8 4 0 10 9 7 6 5 3 2 1} | xargs -P "${LANES:-2}" -I{} bash -c 'train_one {} 13'
   python - "$out" "$task" "$choice" <<'PY'
 import glob, sys
 from fusion.studies.pos_results import choose_fusion_layer, save_layer_choice
@@ -54,7 +54,7 @@ fi
 if [[ $phase == seeds || $phase == all ]]; then
   chosen=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['chosen'])" "$choice")
   layer=${chosen#fusion-l}
-  for seed in 14 15; do printf '%s\n' "baseline $seed" "$layer $seed"; done | xargs -P 2 -L 1 bash -c 'train_one "$0" "$1"'
+  for seed in 14 15; do printf '%s\n' "baseline $seed" "$layer $seed"; done | xargs -P "${LANES:-2}" -L 1 bash -c 'train_one "$0" "$1"'
   for seed in 14 15; do  # the layer was chosen once, on seed 13's sweep: these files say so by listing it alone
     python - "$out/$task-$chosen-s$seed" "$records/$task-dev-s$seed.json" "$seed" "$chosen" <<'PY'
 import json, sys
@@ -70,6 +70,6 @@ PY
       name="$task-$model-s$seed"
       [[ -f $records/$name.json ]] || echo "$name"
     done
-  done | xargs -P 2 -I{} python -m fusion evaluate-pairs --checkpoint "$out/{}" --data "$data" \
+  done | xargs -P "${LANES:-2}" -I{} python -m fusion evaluate-pairs --checkpoint "$out/{}" --data "$data" \
     --name {} --output "$records/{}.json"
 fi

@@ -90,16 +90,22 @@ def evaluate_dataset(tagger, dataset, batch_size: int = 64, progress=None) -> di
 
 
 def library_versions() -> dict:
-    """The libraries an evaluation ran with, for its run record."""
-    from importlib.metadata import version
+    """The libraries an evaluation ran with, for its run record (None: not installed where it ran;
+    the POS and pair evaluations use neither datasets nor seqeval)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    import datasets
     import torch
     import transformers
 
+    def installed(package: str) -> str | None:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return None
+
     return {"python": platform.python_version(), "torch": torch.__version__,
-            "transformers": transformers.__version__, "datasets": datasets.__version__,
-            "seqeval": version("seqeval")}
+            "transformers": transformers.__version__, "datasets": installed("datasets"),
+            "seqeval": installed("seqeval")}
 
 
 def resolve_languages(options: EvaluateOptions) -> list[str]:

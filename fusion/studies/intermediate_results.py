@@ -86,7 +86,8 @@ def _direct_recipe(record: dict) -> str:
     return training_recipe({**record, "checkpoint": {**record["checkpoint"], "training": training}})
 
 
-def accuracy_counts(records: list[dict], folder: str | Path, model: str) -> dict[str, list[np.ndarray]]:
+def accuracy_counts(records: list[dict], folder: str | Path, model: str,
+                    read=read_pos_counts) -> dict[str, list[np.ndarray]]:
     """`load_counts` for accuracy runs (POS, XNLI): language -> per-run sentences × 1 × 3 arrays
     [correct, items, items]. The bootstrap's F1 of such counts, 2·correct / (items + items), is
     exactly the accuracy, so one paired bootstrap serves every target. Each sidecar is read
@@ -96,7 +97,7 @@ def accuracy_counts(records: list[dict], folder: str | Path, model: str) -> dict
         if record["checkpoint"]["model"] != model:
             continue
         path, sha256 = sidecar_file(record, folder, record.get("file", record.get("name")))
-        stored = read_pos_counts(path, sha256, path.name)
+        stored = read(path, sha256, path.name)
         for language, hashed in record["data"]["sha256"].items():
             digest, counts = stored.get(language, (None, None))
             if digest != hashed:
@@ -121,7 +122,15 @@ def task_effects(records: list[dict], folder: str | Path, study: str = INTERMEDI
                         and record_task(r) == target]
     direct = [r for r in with_predictions if r.get("study") == direct_study and not _intermediate(r)]
     staged = [r for r in with_predictions if r.get("study") == study and _intermediate(r)]
-    counts_of = load_counts if target == DEFAULT_TASK else accuracy_counts
+    sidecars = {}
+
+    def read_once(path, sha256, name):  # the direct runs are every cell's reference: read each once
+        if (path, sha256) not in sidecars:
+            sidecars[path, sha256] = read_pos_counts(path, sha256, name)
+        return sidecars[path, sha256]
+
+    def counts_of(runs, folder, model):
+        return load_counts(runs, folder, model) if target == DEFAULT_TASK else accuracy_counts(runs, folder, model, read_once)
     effects = []
     for task in INTERMEDIATE_TASKS:
         for model in sorted({r["checkpoint"]["model"] for r in staged}, key=lambda m: (m != "baseline", m)):
