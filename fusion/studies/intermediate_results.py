@@ -130,7 +130,10 @@ def task_effects(records: list[dict], folder: str | Path, study: str = INTERMEDI
         return sidecars[path, sha256]
 
     def counts_of(runs, folder, model):
-        return load_counts(runs, folder, model) if target == DEFAULT_TASK else accuracy_counts(runs, folder, model, read_once)
+        if target == DEFAULT_TASK:
+            return load_counts(runs, folder, model)
+        return accuracy_counts(runs, folder, model, read_once)
+
     effects = []
     for task in INTERMEDIATE_TASKS:
         for model in sorted({r["checkpoint"]["model"] for r in staged}, key=lambda m: (m != "baseline", m)):
