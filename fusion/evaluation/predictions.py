@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,9 +176,10 @@ def pos_counts(payload, label: str) -> dict[str, tuple[str, np.ndarray]]:
         languages = {}
         for language, item in payload["languages"].items():
             rows = item["counts"]
+            # typed in C (map, set): a sidecar holds a pair per sentence, tens of thousands
             if not isinstance(rows, list) or not isinstance(item["sha256"], str) \
-                    or not all(isinstance(row, list) and len(row) == 2 for row in rows) \
-                    or not all(type(x) is int for row in rows for x in row):
+                    or not set(map(type, rows)) <= {list} or not set(map(len, rows)) <= {2} \
+                    or not set(map(type, itertools.chain.from_iterable(rows))) <= {int}:
                 raise PredictionsError(f"{label}: {language}: counts must be [correct, words] whole numbers")
             array = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
             if (array < 0).any() or (array[:, 0] > array[:, 1]).any():
