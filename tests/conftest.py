@@ -1,7 +1,6 @@
 """Shared fixtures: tiny random encoders saved as local model directories (nothing downloaded)."""
 
 import base64
-import functools
 import gzip
 import hashlib
 import json
@@ -29,15 +28,6 @@ SHARED_DATA = REPO.parent / "shared" / "data" / "wikiann"
 torch.set_num_threads(1)  # the tiny test encoders spend more on waking threads than on arithmetic
 
 
-@functools.lru_cache(maxsize=1)
-def _xlmr_tokenizer():
-    """transformers' reading of the offline encoder's XLM-R tokenizer (250k pieces: a second or two
-    to read), read once: what the tiny encoder folders save and load back."""
-    from fusion.model.encoders import offline_hf_tokenizer
-
-    return offline_hf_tokenizer()
-
-
 def _wordpiece_tokenizer():
     """A tiny mBERT-like WordPiece tokenizer (no '▁' pieces)."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
@@ -57,34 +47,54 @@ def _wordpiece_tokenizer():
                                    model_max_length=512)
 
 
-def _save_tiny(directory: Path, model_type: str, tokenizer) -> str:
+# what transformers saves beside an XLM-R tokenizer.json (tokenizer_config.json), written directly:
+# reading the 250k-piece file through transformers only to save it again costs seconds per test run
+XLMR_TOKENIZER_CONFIG = {"backend": "tokenizers", "bos_token": "<s>", "cls_token": "<s>", "eos_token": "</s>",
+                         "mask_token": "<mask>", "model_max_length": 512, "pad_token": "<pad>",
+                         "sep_token": "</s>", "tokenizer_class": "TokenizersBackend", "unk_token": "<unk>"}
+XLMR_VOCAB_SIZE = 250_002
+
+
+def _save_tiny(directory: Path, model_type: str, tokenizer=None) -> str:
+    """A 3-layer random encoder saved as a local model folder: with `tokenizer` (a transformers
+    tokenizer) saved beside it, or (None) with the offline encoder's XLM-R tokenizer file copied."""
+    import shutil
+
     from transformers import AutoModel, BertConfig, XLMRobertaConfig
 
     torch.manual_seed(0)
-    common = dict(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=3,
+    vocab_size = XLMR_VOCAB_SIZE if tokenizer is None else len(tokenizer)
+    pad_id = 1 if tokenizer is None else tokenizer.pad_token_id
+    common = dict(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=3,
                   num_attention_heads=2, intermediate_size=37, hidden_dropout_prob=0.0,
                   attention_probs_dropout_prob=0.0)
     if model_type == "bert":
-        config = BertConfig(max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id, **common)
+        config = BertConfig(max_position_embeddings=512, pad_token_id=pad_id, **common)
     else:
         config = XLMRobertaConfig(max_position_embeddings=514, pad_token_id=1, bos_token_id=0,
                                   eos_token_id=2, **common)
     model = AutoModel.from_config(config, add_pooling_layer=False)
     model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
+    if tokenizer is None:
+        from fusion.model.encoders import e5_tokenizer_path
+
+        shutil.copyfile(e5_tokenizer_path(), directory / "tokenizer.json")
+        (directory / "tokenizer_config.json").write_text(json.dumps(XLMR_TOKENIZER_CONFIG), encoding="utf-8")
+    else:
+        tokenizer.save_pretrained(directory)
     return str(directory)
 
 
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory) -> str:
     """A 3-layer random BERT with the real XLM-R SentencePiece tokenizer, as a local directory."""
-    return _save_tiny(tmp_path_factory.mktemp("tiny-bert"), "bert", _xlmr_tokenizer())
+    return _save_tiny(tmp_path_factory.mktemp("tiny-bert"), "bert")
 
 
 @pytest.fixture(scope="session")
 def tiny_xlmr(tmp_path_factory) -> str:
     """A 3-layer random XLM-RoBERTa (positions offset by the pad index) with the XLM-R tokenizer."""
-    return _save_tiny(tmp_path_factory.mktemp("tiny-xlmr"), "xlm-roberta", _xlmr_tokenizer())
+    return _save_tiny(tmp_path_factory.mktemp("tiny-xlmr"), "xlm-roberta")
 
 
 @pytest.fixture(scope="session")

@@ -158,6 +158,7 @@ def test_unknown_config_key_and_future_format(saved):
         load_tagger(saved)
 
 
+@pytest.mark.slow  # the shipped checkpoints
 @pytest.mark.parametrize("directory", sorted(p.parent for p in (REPO / "checkpoints").rglob(WEIGHTS_FILE)))
 def test_shipped_checkpoints_are_small(directory):
     assert (directory / WEIGHTS_FILE).stat().st_size <= 10 * 1024 * 1024

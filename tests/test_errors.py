@@ -46,6 +46,7 @@ def test_a_sample_round_trips_and_refuses_too_many(tmp_path):
     assert read_sample(tmp_path / "bad.json") is None and read_sample(tmp_path / "none.json") is None
 
 
+@pytest.mark.slow  # the shipped runs and error samples
 def test_stored_runs_use_the_shipped_sample_without_data():
     from fusion.evaluation.runs import load_runs
     from fusion.studies.results import group_records, groups

@@ -4,12 +4,12 @@ tokenizer.json gives, on the shipped samples of 39 languages and on odd text."""
 import json
 
 import pytest
-from conftest import REPO, _xlmr_tokenizer
+from conftest import REPO
 
 from fusion.evaluation.error_analysis import read_sample
 from fusion.model import encoders
 from fusion.model.disk_cache import DiskCache
-from fusion.model.encoders import offline_tokenizer
+from fusion.model.encoders import build_encoder, offline_hf_tokenizer, offline_tokenizer
 
 ODD_WORDS = [["a\u200bb", "\u200b", "x"], ["", "e"], [" "], ["\u3000"], ["a b"], ["😀", "👍🏽"], ["ﬁne", "Ⅻ", "①"],
              ["ภาษาไทย", "ง่าย"], ["北京", "是", "中国"], ["\u0301", "\x00", "\ufeff"],
@@ -22,7 +22,7 @@ ODD_TEXTS = ["Hello Paris, how are you?", "  leading and  double  spaces ", "abc
 
 @pytest.fixture(scope="module")
 def both():
-    return offline_tokenizer(), _xlmr_tokenizer()
+    return offline_tokenizer(), offline_hf_tokenizer()
 
 
 def shipped_sentences() -> list[list[str]]:
@@ -49,6 +49,15 @@ def test_texts_get_the_same_ids_and_offsets(both):
         a, b = ours(text, return_offsets_mapping=True), reference(text, return_offsets_mapping=True)
         assert (a["input_ids"], a["offset_mapping"], a.word_ids()) == \
             (b["input_ids"], b["offset_mapping"], b.word_ids()), text
+
+
+def test_the_tiny_test_encoders_carry_the_offline_tokenizer(both, tiny_bert, tiny_xlmr):
+    _, reference = both  # conftest copies the file rather than saving transformers' reading of it
+    for folder in (tiny_bert, tiny_xlmr):
+        tokenizer = build_encoder(folder)[1]
+        assert len(tokenizer) == len(reference) and tokenizer.pad_token_id == reference.pad_token_id
+        for text in ODD_TEXTS:
+            assert tokenizer(text)["input_ids"] == reference(text)["input_ids"], (folder, text)
 
 
 def test_pairs_are_framed_and_cut_as_transformers_does(both):

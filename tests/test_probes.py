@@ -220,6 +220,7 @@ def test_a_sentence_of_dropped_words_keeps_its_rows(tiny_bert, make_tagger):
     assert tag_words(make_tagger(tiny_bert), [["Paris"], dropped])[1] == [("O", 1.0), ("O", 1.0)]
 
 
+@pytest.mark.slow  # the shipped probe runs
 def test_the_stored_probe_runs_cite_the_shipped_probes_and_their_counts_give_their_f1():
     from pathlib import Path
 

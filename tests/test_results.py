@@ -47,6 +47,7 @@ def test_a_broken_sidecar_is_one_clear_error(tmp_path):
         read_sidecar(tmp_path / "missing.gz")
 
 
+@pytest.mark.slow  # the shipped runs' sidecars
 def test_stored_runs_recompute_from_their_sidecars():
     records, _ = load_runs(RUNS)
     checked = 0
@@ -113,6 +114,7 @@ def test_bootstrap_of_a_better_model_is_above_zero():
     assert len(paused) == 3
 
 
+@pytest.mark.slow  # the shipped runs
 def test_groups_never_mix_sentence_counts():
     records, _ = load_runs(RUNS)
     for group in groups(records):
@@ -139,6 +141,7 @@ def test_summary_and_bootstrap_on_the_stored_full_runs():
     assert average.delta == pytest.approx(summary.fusion.mean - summary.baseline.mean, abs=1e-6)
 
 
+@pytest.mark.slow  # the shipped runs
 @pytest.mark.parametrize("tuning", ["lora", "full"])
 def test_sweep_plots_the_score_that_chose_k(tuning):
     records, _ = load_runs(RUNS)

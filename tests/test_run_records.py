@@ -35,6 +35,7 @@ def stored_records(folder: str) -> list[Path]:
     return sorted(p for p in path.glob("*.json") if p not in choices)
 
 
+@pytest.mark.slow  # the shipped runs
 @pytest.mark.parametrize("folder", FOLDERS)
 def test_every_stored_record_loads_through_the_one_load_run(folder):
     paths = stored_records(folder)
@@ -57,6 +58,7 @@ def test_every_stored_record_loads_through_the_one_load_run(folder):
     assert on_disk == referenced  # one sidecar naming, no orphans (no old .sentences.json.gz left)
 
 
+@pytest.mark.slow  # the shipped runs and their sidecars
 @pytest.mark.parametrize("folder", ACCURACY_FOLDERS)
 def test_stored_accuracies_recompute_from_their_sidecars(folder):
     """POS taggers and pair classifiers: read the gzip JSON directly (not through the loader): per
@@ -86,6 +88,7 @@ def test_stored_accuracies_recompute_from_their_sidecars(folder):
         assert loaded == record and set(counts) == set(record["scores"])
 
 
+@pytest.mark.slow  # the shipped layer choices
 def test_stored_layer_choices_are_choices_not_runs():
     choices = sorted((REPO / "assets" / "pos_runs").glob(LAYER_CHOICE_GLOB))
     assert [p.name for p in choices] == ["pos-dev-s13.json", "pos-dev-s14.json", "pos-dev-s15.json"]

@@ -336,6 +336,7 @@ def test_csv_cells_never_start_a_formula():
 # Every stored file still loads
 # --------------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # every shipped run
 def test_every_stored_file_still_loads():
     for folder, count in (("runs", 68), ("probe_runs", 117), ("pos_runs", 6), ("pair_runs", 12)):
         records, warnings = load_runs(REPO / "assets" / folder, task=None)
