@@ -15,6 +15,7 @@ and target without runs is "not run": nothing is guessed.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,17 +123,9 @@ def task_effects(records: list[dict], folder: str | Path, study: str = INTERMEDI
                         and record_task(r) == target]
     direct = [r for r in with_predictions if r.get("study") == direct_study and not _intermediate(r)]
     staged = [r for r in with_predictions if r.get("study") == study and _intermediate(r)]
-    sidecars = {}
-
-    def read_once(path, sha256, name):  # the direct runs are every cell's reference: read each once
-        if (path, sha256) not in sidecars:
-            sidecars[path, sha256] = read_pos_counts(path, sha256, name)
-        return sidecars[path, sha256]
-
-    def counts_of(runs, folder, model):
-        if target == DEFAULT_TASK:
-            return load_counts(runs, folder, model)
-        return accuracy_counts(runs, folder, model, read_once)
+    # the direct runs are every cell's reference: each accuracy sidecar is read once per call
+    read_once = functools.lru_cache(maxsize=None)(read_pos_counts)
+    counts_of = load_counts if target == DEFAULT_TASK else functools.partial(accuracy_counts, read=read_once)
 
     effects = []
     for task in INTERMEDIATE_TASKS:
