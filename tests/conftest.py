@@ -322,3 +322,28 @@ def zero_de_true_positives(payload) -> None:
     counts = np.frombuffer(base64.b64decode(item["counts"]), dtype="<i2").copy().reshape(-1, 3)
     counts[:, 0] = 0
     item["counts"] = base64.b64encode(counts.astype("<i2").tobytes()).decode()
+
+
+class StartedOutsideSlow(AssertionError):
+    """A test not marked slow started a server or a child process (issue 24: the fast suite starts none)."""
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_start_no_server_or_child(request, monkeypatch):
+    """Outside `slow`, listening on a socket (every server does) or starting a process fails the test."""
+    if request.node.get_closest_marker("slow"):
+        yield
+        return
+    import socket
+    import subprocess
+
+    def refuse(what):
+        def refused(*args, **kwargs):
+            raise StartedOutsideSlow(f"{request.node.nodeid} {what}: mark it slow")
+        return refused
+
+    monkeypatch.setattr(socket.socket, "listen", refuse("listens on a socket (a server)"))
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse("starts a child process"))
+    monkeypatch.setattr(os, "fork", refuse("forks a child process"))
+    monkeypatch.setattr(os, "posix_spawn", refuse("spawns a child process"))
+    yield
