@@ -324,6 +324,9 @@ def zero_de_true_positives(payload) -> None:
     item["counts"] = base64.b64encode(counts.astype("<i2").tobytes()).decode()
 
 
+LIBRARY_PROBES = {"ldconfig", "gcc", "cc", "objdump", "ld", "uname"}
+
+
 class StartedOutsideSlow(AssertionError):
     """A test not marked slow started a server or a child process (issue 24: the fast suite starts none)."""
 
@@ -342,8 +345,18 @@ def _fast_tests_start_no_server_or_child(request, monkeypatch):
             raise StartedOutsideSlow(f"{request.node.nodeid} {what}: mark it slow")
         return refused
 
+    start_child = subprocess.Popen._execute_child
+
+    def child_unless_a_library_probe(process, args, *rest, **kwargs):
+        # libraries' import-time probes (ctypes.util.find_library runs ldconfig, gcc or objdump),
+        # whichever test imports them first: not the test's own work
+        program = os.path.basename(str(args[0] if isinstance(args, (list, tuple)) else args).split()[0])
+        if program not in LIBRARY_PROBES:
+            refuse(f"starts a child process ({program})")()
+        return start_child(process, args, *rest, **kwargs)
+
     monkeypatch.setattr(socket.socket, "listen", refuse("listens on a socket (a server)"))
-    monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse("starts a child process"))
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", child_unless_a_library_probe)
     monkeypatch.setattr(os, "fork", refuse("forks a child process"))
     monkeypatch.setattr(os, "posix_spawn", refuse("spawns a child process"))
     yield
