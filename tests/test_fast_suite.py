@@ -23,6 +23,12 @@ def test_a_fast_test_cannot_start_a_child_process():
         os.fork()
 
 
+def test_a_librarys_import_time_probe_is_not_the_tests_child():
+    import ctypes.util
+
+    ctypes.util.find_library("pthread")  # runs ldconfig -p, as trio's import does
+
+
 @pytest.mark.slow
 def test_a_slow_test_may_start_both():
     assert subprocess.run([sys.executable, "-c", "pass"]).returncode == 0
