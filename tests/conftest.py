@@ -341,9 +341,7 @@ def _fast_tests_start_no_server_or_child(request, monkeypatch):
     import subprocess
 
     def refuse(what):
-        def refused(*args, **kwargs):
-            raise StartedOutsideSlow(f"{request.node.nodeid} {what}: mark it slow")
-        return refused
+        raise StartedOutsideSlow(f"{request.node.nodeid} {what}: mark it slow")
 
     start_child = subprocess.Popen._execute_child
 
@@ -352,11 +350,11 @@ def _fast_tests_start_no_server_or_child(request, monkeypatch):
         # whichever test imports them first: not the test's own work
         program = os.path.basename(str(args[0] if isinstance(args, (list, tuple)) else args).split()[0])
         if program not in LIBRARY_PROBES:
-            refuse(f"starts a child process ({program})")()
+            refuse(f"starts a child process ({program})")
         return start_child(process, args, *rest, **kwargs)
 
-    monkeypatch.setattr(socket.socket, "listen", refuse("listens on a socket (a server)"))
+    monkeypatch.setattr(socket.socket, "listen", lambda *_: refuse("listens on a socket (a server)"))
     monkeypatch.setattr(subprocess.Popen, "_execute_child", child_unless_a_library_probe)
-    monkeypatch.setattr(os, "fork", refuse("forks a child process"))
-    monkeypatch.setattr(os, "posix_spawn", refuse("spawns a child process"))
+    monkeypatch.setattr(os, "fork", lambda: refuse("forks a child process"))
+    monkeypatch.setattr(os, "posix_spawn", lambda *_, **__: refuse("spawns a child process"))
     yield

@@ -124,7 +124,7 @@ def task_effects(records: list[dict], folder: str | Path, study: str = INTERMEDI
     direct = [r for r in with_predictions if r.get("study") == direct_study and not _intermediate(r)]
     staged = [r for r in with_predictions if r.get("study") == study and _intermediate(r)]
     # the direct runs are every cell's reference: each accuracy sidecar is read once per call
-    read_once = functools.lru_cache(maxsize=None)(read_pos_counts)
+    read_once = functools.cache(read_pos_counts)
     counts_of = load_counts if target == DEFAULT_TASK else functools.partial(accuracy_counts, read=read_once)
 
     effects = []
