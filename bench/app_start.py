@@ -3,11 +3,12 @@
 seconds until it answers, to the first answered Compare, until both taggers run on ONNX Runtime,
 Compare's p50 then, and the server's RSS once idle (both runtimes attached, the Results warm-up
 done: issue 28: first Compare ≤ 8 s warm, ≤ 20 s empty; idle RSS ≤ 1.0 GiB), with warm / empty
-ratios from the same run. Then Gradio's own floor (bench/gradio_floor: Compare's components around an
+ratios from the same run; then one Layers request, and the RSS once its probes' encoder runs on
+its graph (fusion/model/encoder_graph.py). Then Gradio's own floor (bench/gradio_floor: Compare's components around an
 instant function, no models) is started the same way: what a start costs before any model is read,
 and the warm start as a ratio to it. With `--reference DIR` (a checkout of an earlier commit, e.g.
 `git worktree add /tmp/previous HEAD~1`), that checkout's app is started too, on the same warm
-cache, and the warm start is given as a ratio to it.
+cache, and the warm start is given as a ratio to it (and what a first Layers grid adds to each).
 
     python bench/app_start.py [--requests 10] [--baseline DIR --fusion DIR] [--text "..."] [--reference DIR]
 """
@@ -49,22 +50,37 @@ def connect(url: str, process: subprocess.Popen, timeout: float = 120.0):
     return None
 
 
-def attached_after(process: subprocess.Popen, started: float, timeout: float = 300.0) -> dict:
-    """Read the app's log until both taggers said which runtime serves them and the Results
-    warm-up said it is done (it starts once they are, serve/services.py): the seconds since start
-    when the last tagger did (None if it never did), when the warm-up did, and the log's lines."""
-    lines, done, warmed = [], {}, None
-    deadline = time.time() + timeout
-    for line in process.stderr:
-        lines.append(line.rstrip())
-        for side in ("baseline", "fusion"):
-            if line.startswith(f"{side}: runs on ONNX Runtime") or line.startswith(f"{side}: stays on torch"):
-                done[side] = time.perf_counter() - started
-        if line.startswith("results: "):
-            warmed = time.perf_counter() - started
-        if (len(done) == 2 and warmed is not None) or time.time() > deadline:
-            break
-    return {"attached": max(done.values()) if len(done) == 2 else None, "warmed": warmed, "log": lines}
+class AppLog:
+    """The app's log (its standard error), read in a thread all along: its lines, and the seconds
+    since start when each awaited line came: each tagger saying which runtime serves it, the
+    Results warm-up done (it starts once they are, serve/services.py), the Layers probes' encoder
+    on its graph or left on torch."""
+
+    EVENTS = {"baseline": ("baseline: runs on ONNX Runtime", "baseline: stays on torch"),
+              "fusion": ("fusion: runs on ONNX Runtime", "fusion: stays on torch"),
+              "results": ("results: ",), "layers": ("layers: the probes' encoder",)}
+
+    def __init__(self, process: subprocess.Popen, started: float):
+        import threading
+
+        self.lines, self.seen, self.started = [], {}, started
+        self.changed = threading.Condition()
+        threading.Thread(target=self._read, args=(process,), daemon=True).start()
+
+    def _read(self, process) -> None:
+        for line in process.stderr:
+            with self.changed:
+                self.lines.append(line.rstrip())
+                for event, starts in self.EVENTS.items():
+                    if event not in self.seen and line.startswith(starts):
+                        self.seen[event] = time.perf_counter() - self.started
+                self.changed.notify_all()
+
+    def wait(self, events: tuple[str, ...], timeout: float) -> float | None:
+        """The seconds since start when the last of `events` came (None if one did not in time)."""
+        with self.changed:
+            self.changed.wait_for(lambda: all(e in self.seen for e in events), timeout)
+            return max(self.seen[e] for e in events) if all(e in self.seen for e in events) else None
 
 
 def floor_start(text: str) -> dict:
@@ -94,8 +110,6 @@ def start_once(options, cache_dir: str, root: Path = ROOT) -> dict:
     """One start of the app (of the checkout at `root`) with this cache folder: when it answered,
     its first Compare, when both runtimes were attached, Compare's p50 then, and the server's
     RSS once idle."""
-    import threading
-
     import psutil
 
     port = free_port()
@@ -107,18 +121,16 @@ def start_once(options, cache_dir: str, root: Path = ROOT) -> dict:
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
-    log: dict = {}
-    reader = threading.Thread(target=lambda: log.update(attached_after(process, started)), daemon=True)
-    reader.start()
+    log = AppLog(process, started)
     try:
         client = connect(f"http://127.0.0.1:{port}/", process)
         if client is None:
-            raise SystemExit("the app did not start:\n" + "\n".join(log.get("log", [])))
+            raise SystemExit("the app did not start:\n" + "\n".join(log.lines))
         figures = {"listening": time.perf_counter() - started}
         client.predict(options.text, api_name="/compare")
         figures["first"] = time.perf_counter() - started
-        reader.join(timeout=300)
-        figures["attached"], figures["warmed"] = log.get("attached"), log.get("warmed")
+        figures["attached"] = log.wait(("baseline", "fusion"), 300)
+        figures["warmed"] = log.wait(("results",), 300)
         time.sleep(3)  # idle: the export child gone, the Results warm-up done
         figures["rss"] = psutil.Process(process.pid).memory_info().rss / 2**30
         latencies = []
@@ -127,6 +139,13 @@ def start_once(options, cache_dir: str, root: Path = ROOT) -> dict:
             client.predict(options.text, api_name="/compare")
             latencies.append(time.perf_counter() - begin)
         figures["p50"] = statistics.median(latencies)
+        # the first Layers grid: the probes and their encoder load, which then moves onto its graph
+        # (an earlier checkout says nothing of it: 20 s at most are waited for)
+        client.predict(options.text, 0, api_name="/layers")
+        figures["layers"] = log.wait(("layers",), 20 if root != ROOT else 300)
+        time.sleep(3)
+        figures["rss_layers"] = psutil.Process(process.pid).memory_info().rss / 2**30
+        figures["layers_note"] = next((line for line in log.lines if line.startswith("layers: ")), "no Layers line")
     finally:
         process.terminate()
         try:
@@ -140,7 +159,8 @@ def report(name: str, figures: dict) -> None:
     attached, warmed = ("never" if figures[key] is None else f"{figures[key]:.1f} s" for key in ("attached", "warmed"))
     print(f"{name}: answering after {figures['listening']:.1f} s, first Compare after {figures['first']:.1f} s, "
           f"both runtimes attached after {attached}, Results warm-up done after {warmed}; "
-          f"idle RSS {figures['rss']:.2f} GiB; Compare p50 {1000 * figures['p50']:.0f} ms")
+          f"idle RSS {figures['rss']:.2f} GiB; Compare p50 {1000 * figures['p50']:.0f} ms; "
+          f"RSS after the first Layers grid {figures['rss_layers']:.2f} GiB ({figures['layers_note']})")
 
 
 def main() -> int:
@@ -168,7 +188,9 @@ def main() -> int:
     if reference is not None:
         report(f"warm cache, {options.reference}", reference)
         print(f"warm / the reference's warm: first Compare {warm['first'] / reference['first']:.2f} ×, "
-              f"idle RSS {warm['rss'] / reference['rss']:.2f} ×, Compare p50 {warm['p50'] / reference['p50']:.2f} ×")
+              f"idle RSS {warm['rss'] / reference['rss']:.2f} ×, Compare p50 {warm['p50'] / reference['p50']:.2f} ×, "
+              f"after the first Layers grid: RSS {warm['rss_layers'] - warm['rss']:+.3f} GiB against "
+              f"{reference['rss_layers'] - reference['rss']:+.3f} GiB")
     return 0
 
 

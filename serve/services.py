@@ -16,7 +16,7 @@ from serve.explanations import ExplanationCache
 from serve.foreground import CancelFlags, Foreground
 from serve.pairs import PairService
 from serve.paths import EXAMPLES_FILE, PROBE_RUNS_DIR, PROBES_DIR, RUNS_DIR, SAMPLES_DIR
-from serve.probes import GridCache, LazyProbes
+from serve.probes import GridCache, LazyProbes, attach_encoder_graph
 from serve.runs import RunStore, read_results, warm_up
 from serve.settings import QUEUE_SIZE, Settings
 from serve.slots import TaggerSlot, attach_runtimes, reference_tagger, return_freed_memory
@@ -61,6 +61,19 @@ def pair_runtimes(settings: Settings):
     return attach
 
 
+def probe_runtime(settings: Settings):
+    """How the Layers probes' encoder gets the runtime Compare runs on (its own graph, from the
+    cache of earlier starts or traced once), unless the operator chose torch."""
+    if settings.runtime != "onnx":
+        return None
+
+    def attach(slot):
+        from fusion.model.onnx_cache import GraphCache
+
+        attach_encoder_graph(slot, GraphCache(), max(1, settings.threads))
+    return attach
+
+
 SHARED_VIEWS = 24  # as many as explanations are kept (serve/explanations.py), a few MB each at most
 
 
@@ -95,7 +108,7 @@ class Services:
         compare = CompareService(slots, Foreground(), max_batch=settings.compare_batch, max_waiting=QUEUE_SIZE)
         runs = RunStore(runs_dir, read_results(runs_dir)[0])
         services = cls(slots, compare, runs, settings, load_examples() if examples is None else examples,
-                       data_dir, Path(samples_dir), Path(probe_runs_dir), probes=LazyProbes(probes_dir),
+                       data_dir, Path(samples_dir), Path(probe_runs_dir), probes=LazyProbes(probes_dir, probe_runtime(settings)),
                        pairs=PairService(attach=pair_runtimes(settings)))
         if warm_up_now:
             services.warm_up_results()

@@ -158,20 +158,21 @@ def check_graph_slots(slots: dict[str, TaggerSlot], threads: int, cache, trust_u
         if refused:
             attach_runtimes(refused, threads, cache).join()
         else:
-            _hand_back({slot.tagger.config.encoder for slot in slots.values()})
+            hand_back({slot.tagger.config.encoder for slot in slots.values()})
 
     thread = threading.Thread(target=run, name="graph-check", daemon=True)
     thread.start()
     return thread
 
 
-def _hand_back(encoders: set[str]) -> None:
-    """Once every tagger runs on its graph: the base weights' layer pages go back to the kernel
-    (`page_out_base`: only a torch forward reads them), and so does the memory the start freed."""
+def hand_back(encoders: set[str], why: str = "every model here runs on ONNX Runtime") -> None:
+    """Once every tagger (or the Layers probes' encoder) runs on its graph: the base weights'
+    layer pages go back to the kernel (`page_out_base`: only a torch forward reads them, and
+    reads them back when it comes), and so does the memory the start freed."""
     try:
         handed = sum(page_out_base(name) for name in encoders)
         print(f"torch: {handed / 2**20:.0f} MB of the encoder's layer pages handed back to the kernel "
-              "(every model here runs on ONNX Runtime)", file=sys.stderr)
+              f"({why})", file=sys.stderr)
     except Exception as error:  # noqa: BLE001 — memory held a while longer, never an error
         print(f"torch: the encoder's layer pages stay ({type(error).__name__}: {error})", file=sys.stderr)
     return_freed_memory()
@@ -192,7 +193,7 @@ def attach_runtimes(slots: dict[str, TaggerSlot], threads: int, cache=None):
 
     def settled():
         if all(slot.tagger.runtime is not None for slot in ready.values()):
-            _hand_back({slot.tagger.config.encoder for slot in ready.values()})
+            hand_back({slot.tagger.config.encoder for slot in ready.values()})
         else:
             return_freed_memory()
 

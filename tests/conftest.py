@@ -215,10 +215,13 @@ def built_page(models, tiny_probes, tmp_path_factory):
     second each time). Tests read its components and events and call its functions; none launches
     it. Not the shipped runs: those start a bootstrap of every shipped test set in the background."""
     from serve.services import Services, load_examples
+    from serve.settings import Settings
     from ui import page
 
+    # torch for the Layers probes: a graph swapped in mid-test would race the tests that watch the
+    # encoder (tests/test_encoder_graph.py attaches it and waits)
     services = Services.create(models, runs_dir=write_runs(tmp_path_factory.mktemp("page") / "runs"),
-                               examples=load_examples(), probes_dir=tiny_probes)
+                               examples=load_examples(), probes_dir=tiny_probes, settings=Settings(runtime="torch"))
     return page.build_page(services), services
 
 

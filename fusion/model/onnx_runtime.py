@@ -103,20 +103,20 @@ class OnnxForward:
     session: object  # onnxruntime.InferenceSession; its run() is safe to call from several threads
 
     @staticmethod
-    def _feeds(word_embeddings: torch.Tensor, positions: torch.Tensor, segments: torch.Tensor) -> dict:
+    def feeds(word_embeddings: torch.Tensor, positions: torch.Tensor, segments: torch.Tensor) -> dict:
         return {"word_embeddings": word_embeddings.detach().float().cpu().numpy(),
                 "positions": positions.cpu().numpy(), "segments": segments.cpu().numpy()}
 
     def __call__(self, word_embeddings: torch.Tensor, positions: torch.Tensor,
                  segments: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self.session.run(["logits"], self._feeds(word_embeddings, positions, segments))[0])
+        return torch.from_numpy(self.session.run(["logits"], self.feeds(word_embeddings, positions, segments))[0])
 
     def explain(self, word_embeddings: torch.Tensor, positions: torch.Tensor, segments: torch.Tensor) -> TaggerOutput:
         """Every output: the logits, the attentions (per layer: rows × heads × T × T) and the gates
         (rows × T × d; None for the baseline)."""
         names = [output.name for output in self.session.get_outputs()]
         values = dict(zip(names, map(torch.from_numpy, self.session.run(
-            names, self._feeds(word_embeddings, positions, segments)))))
+            names, self.feeds(word_embeddings, positions, segments)))))
         attentions = tuple(values[name] for name in names if name.startswith("attention_"))
         if not attentions:
             raise ValueError("this graph has no attention outputs (made by an older version)")
@@ -128,7 +128,7 @@ def export_graph(tagger, explain: bool = True) -> bytes:
     and gates as further outputs (explain=False: the logits alone, the reference
     bench/inside_speed.py measures Compare against), traced on a small packed batch of two
     sequences (any shape then runs: rows and tokens are free)."""
-    sample = _random_batch(tagger, (5, 3))
+    sample = random_batch(tagger.encoder, (5, 3))
     with torch.inference_mode():
         word_embeddings = tagger.embed_words(sample.input_ids)
     names = output_names(tagger) if explain else ["logits"]
@@ -144,14 +144,20 @@ def export_graph(tagger, explain: bool = True) -> bytes:
 
 def graphs_of_checkpoints(directories: list, timeout: float = 600) -> list[bytes]:
     """`export_graph` of the tagger saved in each directory, traced by `python -m
-    fusion.model.onnx_runtime DIR...` in one child process, so that the caller's threads never wait
-    for the GIL meanwhile (a lone Compare waited up to 2.9 s while a server traced in-process).
-    The child loads each checkpoint as `load_tagger` does and writes each graph to its standard
-    output after its length (8 bytes, little-endian); `attach_runtime` then checks each graph
-    against the caller's own tagger."""
+    fusion.model.onnx_runtime DIR...` in one child process (`graphs_from_child`), so that the
+    caller's threads never wait for the GIL meanwhile (a lone Compare waited up to 2.9 s while a
+    server traced in-process). The child loads each checkpoint as `load_tagger` does;
+    `attach_runtime` then checks each graph against the caller's own tagger."""
+    return graphs_from_child("fusion.model.onnx_runtime", [str(d) for d in directories], timeout)
+
+
+def graphs_from_child(module: str, arguments: list[str], timeout: float = 600) -> list[bytes]:
+    """One graph per argument, made by `python -m MODULE ARGUMENTS...` (whose main is
+    `write_graphs_of`), each read from its standard output after its length (8 bytes,
+    little-endian). A failed, truncated or missing answer raises RuntimeError."""
     root = Path(__file__).resolve().parents[2]  # the folder that holds fusion/
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, "-m", "fusion.model.onnx_runtime", *map(str, directories)], cwd=root,
+    done = subprocess.run([sys.executable, "-m", module, *arguments], cwd=root,
                           env=env, capture_output=True, timeout=timeout)
     if done.returncode != 0:
         lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
@@ -161,9 +167,23 @@ def graphs_of_checkpoints(directories: list, timeout: float = 600) -> list[bytes
         size = int.from_bytes(view[:8], "little")
         graphs.append(bytes(view[8:8 + size]))
         view = view[8 + size:]
-    if len(graphs) != len(directories) or len(view) or any(not graph for graph in graphs):
+    if len(graphs) != len(arguments) or len(view) or any(not graph for graph in graphs):
         raise RuntimeError("the export in a child process gave a truncated answer")
     return graphs
+
+
+def write_graphs_of(make_graph, arguments: list[str]) -> None:
+    """The child's side of `graphs_from_child`: `make_graph(argument)` for each argument, written
+    to standard output after its length, one thread, at a lower priority than the server's."""
+    torch.set_num_threads(1)
+    if hasattr(os, "nice"):
+        os.nice(10)  # the server's requests come first on a shared core
+    graphs_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # whatever a library prints meanwhile goes to stderr, not into the graphs
+    for argument in arguments:
+        graph = make_graph(argument)
+        graphs_out.write(len(graph).to_bytes(8, "little") + graph)
+    graphs_out.close()
 
 
 def onnx_forward(graph: bytes | str | Path, threads: int = 1) -> OnnxForward:
@@ -233,7 +253,7 @@ def check_runtime(tagger, runtime: OnnxForward) -> None:
     """Raise unless the runtime gives the torch forward's logits on three rows with up to two
     sequences each (float rounding aside), and, on one sentence as Inside asks, torch's attention
     weights and gates within CHECK_TOLERANCE: a wrong graph is never attached."""
-    batch = _random_batch(tagger, (9, 4, 3, 6, 2))
+    batch = random_batch(tagger.encoder, (9, 4, 3, 6, 2))
     with torch.inference_mode():
         word_embeddings = tagger.embed_words(batch.input_ids)
         expected = tagger.logits_from_embeddings(word_embeddings, batch.positions, batch.segments)
@@ -242,7 +262,7 @@ def check_runtime(tagger, runtime: OnnxForward) -> None:
     gap = (got[real] - expected[real]).abs().max().item()
     if got.shape != expected.shape or not gap <= 1e-3 * max(1.0, expected[real].abs().max().item()):
         raise ValueError(f"the exported graph's logits differ from torch's by {gap:.2g}")
-    sentence = _random_batch(tagger, (11,))
+    sentence = random_batch(tagger.encoder, (11,))
     with torch.inference_mode():
         expected = tagger(sentence.input_ids, torch.ones_like(sentence.input_ids), output_attentions=True)
         got = runtime.explain(tagger.embed_words(sentence.input_ids), sentence.positions,
@@ -255,10 +275,11 @@ def check_runtime(tagger, runtime: OnnxForward) -> None:
         raise ValueError(f"the exported graph's attentions or gates differ from torch's by {gap:.2g}")
 
 
-def _random_batch(tagger, lengths: tuple[int, ...]):
-    """A packed batch of random token ids, one sequence per length."""
+def random_batch(encoder: nn.Module, lengths: tuple[int, ...]):
+    """A packed batch of random token ids of the encoder's vocabulary, one sequence per length
+    (the same ones at every call)."""
     generator = torch.Generator().manual_seed(0)
-    vocab = tagger.encoder.config.vocab_size
+    vocab = encoder.config.vocab_size
     return pack_batch([torch.randint(vocab, (n,), generator=generator).tolist() for n in lengths], pad_id=0)
 
 
@@ -338,17 +359,9 @@ def _cached(cache, key: str | None) -> Path | None:
     return cache.path(key) if cache is not None and key else None
 
 
-if __name__ == "__main__":  # graph_of_checkpoint's child: the graph of one checkpoint, on stdout
+if __name__ == "__main__":  # graphs_of_checkpoints' child: the graph of each checkpoint, on stdout
     from fusion.model.checkpoint import load_tagger
 
-    torch.set_num_threads(1)
-    if hasattr(os, "nice"):
-        os.nice(10)  # the server's requests come first on a shared core
-    graphs_out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # whatever a library prints meanwhile goes to stderr, not into the graphs
-    for checkpoint_dir in sys.argv[1:]:
-        # the parent verified the checkpoint (or chose to trust it), and checks this graph
-        # against its own tagger before using it
-        graph = export_graph(load_tagger(checkpoint_dir, trust_unverified=True))
-        graphs_out.write(len(graph).to_bytes(8, "little") + graph)
-    graphs_out.close()
+    # the parent verified each checkpoint (or chose to trust it), and checks each graph against
+    # its own tagger before using it
+    write_graphs_of(lambda directory: export_graph(load_tagger(directory, trust_unverified=True)), sys.argv[1:])

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from fusion.evaluation.predictions import f1_from_counts, sentence_counts
+from fusion.model.encoder_graph import GraphEncoder
 from fusion.model.encoders import OFFLINE_ENCODER
 from fusion.model.modeling import PANX_LABELS, check_labels
 from fusion.model.packing import PackedBatch, encode_packed
@@ -133,13 +134,16 @@ def split_by_lengths(flat: list, lengths: list[int]) -> list[list]:
 
 class CountingEncoder:
     """The encoder as `word_outputs` calls it: every layer stacked, and a count of the passes
-    (the tests check that all layers come from one pass)."""
+    (the tests check that all layers come from one pass). The encoder is a torch module, or its
+    graph on ONNX Runtime (fusion/model/encoder_graph.py: GraphEncoder, as the app serves it)."""
 
-    def __init__(self, encoder: nn.Module, device: str | torch.device = "cpu"):
+    def __init__(self, encoder, device: str | torch.device = "cpu"):
         self.encoder, self.device, self.calls = encoder, torch.device(device), 0
 
     def __call__(self, batch: PackedBatch) -> torch.Tensor:
         self.calls += 1
+        if isinstance(self.encoder, GraphEncoder):
+            return self.encoder.hidden_states(batch).half()
         out = encode_packed(self.encoder, batch.to(self.device), output_hidden_states=True)
         return torch.stack(out.hidden_states, dim=2).half()  # rows × T × layers × d
 
