@@ -7,6 +7,10 @@ of its stored zero-shot run (checked by content hash) and compared with the stor
 language; then predict p50 on a ~30-token sentence, float32 and int8 measured round-robin in this
 run, and whether attentions still come out. Keep int8 only if the mean |ΔF1| over languages is
 < 0.3 points (issue 11).
+
+`--onnx`: the same for ONNX Runtime's dynamic int8 of the graph the app serves
+(fusion/model/onnx_runtime.py), weights per tensor and per channel, against that float32 graph:
+what a ~2.7 × faster Compare would cost in F1 (issue 28's browser target asks for models ~3 × faster).
 """
 
 from __future__ import annotations
@@ -68,11 +72,13 @@ def main() -> None:
     parser.add_argument("--languages", default="all")
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--output", help="write the figures as JSON here")
+    parser.add_argument("--onnx", action="store_true", help="ONNX Runtime's int8 of the app's graphs instead")
     args = parser.parse_args()
 
     records, _ = load_runs(args.runs)
-    report = {}
-    for directory in [REPO / "checkpoints" / "baseline", *sorted((REPO / "checkpoints").glob("fusion-l*"))]:
+    report = onnx_int8(args, records) if args.onnx else {}
+    shipped = [REPO / "checkpoints" / "baseline", *sorted((REPO / "checkpoints").glob("fusion-l*"))]
+    for directory in [] if args.onnx else shipped:
         record = zero_shot_run(records, directory)
         float32, int8 = load_tagger(directory), quantize_tagger(load_tagger(directory))
         deltas = f1_deltas(int8, record, args.data, args.languages, "int8")
@@ -87,9 +93,48 @@ def main() -> None:
         report[directory.name] = summary
         print(json.dumps(summary, ensure_ascii=False))
     verdict = all(s["mean |ΔF1|"] < 0.3 for s in report.values())
-    print(f"int8 {'keeps' if verdict else 'does NOT keep'} F1 within 0.3 points on average")
+    print(f"{'ONNX Runtime ' if args.onnx else ''}int8 {'keeps' if verdict else 'does NOT keep'} F1 within 0.3 points on average")
     if args.output:
         Path(args.output).write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+
+
+def onnx_int8(args, records) -> dict:
+    """Per shipped tagger and int8 variant: F1 deltas against the stored run, and predict p50 on
+    the float32 graph and the int8 one, one thread, round-robin."""
+    import tempfile
+
+    import torch
+    from latency import SENTENCE, timings
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from fusion.model.checkpoint import load_tagger
+    from fusion.model.onnx_runtime import export_graph, onnx_forward
+    from fusion.tagging.predict import predict
+
+    torch.set_num_threads(1)
+    report = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for directory in [REPO / "checkpoints" / "baseline", *sorted((REPO / "checkpoints").glob("fusion-l*"))]:
+            record, graph = zero_shot_run(records, directory), Path(folder) / f"{directory.name}.onnx"
+            float32 = load_tagger(directory)
+            graph.write_bytes(export_graph(float32))
+            float32.runtime = onnx_forward(graph)
+            taggers = {"float32": float32}
+            for variant, per_channel in (("int8 per tensor", False), ("int8 per channel", True)):
+                quantized = graph.with_name(f"{directory.name}-{per_channel}.onnx")
+                quantize_dynamic(str(graph), str(quantized), weight_type=QuantType.QInt8, per_channel=per_channel)
+                taggers[variant] = load_tagger(directory)
+                taggers[variant].runtime = onnx_forward(quantized)
+            rows = timings({name: lambda t=tagger: predict(t, SENTENCE) for name, tagger in taggers.items()},
+                           args.repeats)
+            for variant in ("int8 per tensor", "int8 per channel"):
+                summary = {"run": record["name"], **delta_summary(f1_deltas(
+                    taggers[variant], record, args.data, args.languages, variant)),
+                    "p50 ms float32 graph": rows["float32"][0], "p50 ms int8 graph": rows[variant][0],
+                    "int8 / float32 (p50)": rows[variant][0] / rows["float32"][0]}
+                report[f"{directory.name}, {variant}"] = summary
+                print(json.dumps({f"{directory.name}, {variant}": summary}, ensure_ascii=False), flush=True)
+    return report
 
 
 if __name__ == "__main__":
