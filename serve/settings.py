@@ -10,7 +10,7 @@ environment variables only; this table is where they are described:
 | `LFE_THREADS`        | half the CPU cores | torch threads per model (a Compare runs both models at once)       |
 | `LFE_COMPARE_BATCH`  | `8`                | Compare requests answered by one call at most (`1`: one at a time) |
 | `LFE_COMPARE_QUEUED` | off                | `1`: a page's Compare goes through Gradio's queue (see below)      |
-| `LFE_RUNTIME`        | `onnx`             | what runs the taggers' prediction forward: `onnx` or `torch`       |
+| `LFE_RUNTIME`        | `onnx`             | what runs the models' forward (every tab): `onnx` or `torch`       |
 | `LFE_CACHE_DIR`      | see below          | where exported ONNX graphs are kept between starts                 |
 
 `LFE_COMPARE_QUEUED=1` shows each person their place in line under load; without it a page's
