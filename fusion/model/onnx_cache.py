@@ -4,8 +4,9 @@ start with a warm cache exports nothing.
 A graph is stored under a key made of everything it depends on: the checkpoint's files (their
 sha256, `checkpoint_hash`: labels, fusion layer, adapters, weights), the exporter (torch's
 version, the opset) and the runtime that reads it (onnxruntime's version), and this file's
-format. A changed checkpoint or library gives a new key, so a stale graph is never found. A graph
-whose bytes no longer match their stored sha256 is refused and removed (`read`), and
+format (the Layers probes' encoder graph: its weights instead of a checkpoint,
+fusion/model/encoder_graph.py). A changed checkpoint or library gives a new key, so a stale
+graph is never found. A graph whose bytes no longer match their stored sha256 is refused and removed (`read`), and
 `attach_runtime` still checks every graph against torch's logits before using it, so a tampered
 graph that kept its hash is refused too, and then made again. A start that answers from the
 cached graphs first (fusion/model/graph_tagger.py) makes the same check seconds later, once it
