@@ -6,11 +6,12 @@ sha256, `checkpoint_hash`: labels, fusion layer, adapters, weights), the exporte
 version, the opset) and the runtime that reads it (onnxruntime's version), and this file's
 format (the Layers probes' encoder graph: its weights instead of a checkpoint,
 fusion/model/encoder_graph.py). A changed checkpoint or library gives a new key, so a stale
-graph is never found. A graph whose bytes no longer match their stored sha256 is refused and removed (`read`), and
-`attach_runtime` still checks every graph against torch's logits before using it, so a tampered
-graph that kept its hash is refused too, and then made again. A start that answers from the
-cached graphs first (fusion/model/graph_tagger.py) makes the same check seconds later, once it
-serves (serve/slots.py `check_graph_slots`): until then the stored sha256 is the graph's only check.
+graph is never found. A graph whose bytes no longer match their stored sha256 is refused and
+removed (`read`), and `attach_runtime` still checks every graph against torch's logits before
+using it, so a tampered graph that kept its hash is refused too, and then made again. A start
+that answers from the cached graphs first (fusion/model/graph_tagger.py) makes the same check
+seconds later, once it serves (serve/slots.py `check_graph_slots`): until then the stored sha256
+is the graph's only check.
 """
 
 from __future__ import annotations
