@@ -59,12 +59,7 @@ def delta_summary(deltas: dict[str, float]) -> dict:
 
 
 def main() -> None:
-    from latency import SENTENCE, timings
-
     from fusion.evaluation.runs import load_runs
-    from fusion.model.checkpoint import load_tagger
-    from fusion.model.quantize import quantize_tagger
-    from fusion.tagging.predict import predict
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
@@ -76,9 +71,25 @@ def main() -> None:
     args = parser.parse_args()
 
     records, _ = load_runs(args.runs)
-    report = onnx_int8(args, records) if args.onnx else {}
     shipped = [REPO / "checkpoints" / "baseline", *sorted((REPO / "checkpoints").glob("fusion-l*"))]
-    for directory in [] if args.onnx else shipped:
+    report = (onnx_int8 if args.onnx else torch_int8)(args, records, shipped)
+    verdict = all(s["mean |ΔF1|"] < 0.3 for s in report.values())
+    print(f"{'ONNX Runtime ' if args.onnx else ''}int8 {'keeps' if verdict else 'does NOT keep'} F1 within 0.3 points on average")
+    if args.output:
+        Path(args.output).write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+
+
+def torch_int8(args, records, shipped: list[Path]) -> dict:
+    """Per shipped tagger: the int8 tagger's F1 deltas against the stored run, predict p50 against
+    float32, round-robin, and whether attentions still come out."""
+    from latency import SENTENCE, timings
+
+    from fusion.model.checkpoint import load_tagger
+    from fusion.model.quantize import quantize_tagger
+    from fusion.tagging.predict import predict
+
+    report = {}
+    for directory in shipped:
         record = zero_shot_run(records, directory)
         float32, int8 = load_tagger(directory), quantize_tagger(load_tagger(directory))
         deltas = f1_deltas(int8, record, args.data, args.languages, "int8")
@@ -92,13 +103,10 @@ def main() -> None:
             "attentions": list(explained.attentions.shape)}
         report[directory.name] = summary
         print(json.dumps(summary, ensure_ascii=False))
-    verdict = all(s["mean |ΔF1|"] < 0.3 for s in report.values())
-    print(f"{'ONNX Runtime ' if args.onnx else ''}int8 {'keeps' if verdict else 'does NOT keep'} F1 within 0.3 points on average")
-    if args.output:
-        Path(args.output).write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    return report
 
 
-def onnx_int8(args, records) -> dict:
+def onnx_int8(args, records, shipped: list[Path]) -> dict:
     """Per shipped tagger and int8 variant: F1 deltas against the stored run, and predict p50 on
     the float32 graph and the int8 one, one thread, round-robin."""
     import tempfile
@@ -114,7 +122,7 @@ def onnx_int8(args, records) -> dict:
     torch.set_num_threads(1)
     report = {}
     with tempfile.TemporaryDirectory() as folder:
-        for directory in [REPO / "checkpoints" / "baseline", *sorted((REPO / "checkpoints").glob("fusion-l*"))]:
+        for directory in shipped:
             record, graph = zero_shot_run(records, directory), Path(folder) / f"{directory.name}.onnx"
             float32 = load_tagger(directory)
             graph.write_bytes(export_graph(float32))

@@ -85,21 +85,17 @@ def _checked_graph(name: str, torch_encoder, cache, key: str, threads: int):
     """The graph of the encoder `name`, stored or made now, that agrees with `torch_encoder`."""
     stored = cache.path(key)
     if stored is not None:
-        graph_encoder = encoder_graph.GraphEncoder.of(torch_encoder, stored, threads)
         try:
-            encoder_graph.check_encoder_graph(torch_encoder, graph_encoder)
-            return graph_encoder
+            return encoder_graph.checked_graph_encoder(torch_encoder, stored, threads)
         except ValueError:  # stale or tampered: made again below
             cache.forget(key)
     graph = encoder_graph.encoder_graphs_in_child([name])[0]
     path = cache.write(key, graph)
-    graph_encoder = encoder_graph.GraphEncoder.of(torch_encoder, path or graph, threads)
     try:
-        encoder_graph.check_encoder_graph(torch_encoder, graph_encoder)
+        return encoder_graph.checked_graph_encoder(torch_encoder, path or graph, threads)
     except ValueError:
         cache.forget(key)
         raise
-    return graph_encoder
 
 
 class LazyProbes:

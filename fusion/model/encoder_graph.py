@@ -32,16 +32,23 @@ OUTPUT = "hidden_states"
 CHECK_TOLERANCE = 1e-3  # relative to the largest feature: float rounding over 12 layers
 
 
+def every_layer(encoder: nn.Module, word_embeddings: torch.Tensor, positions: torch.Tensor,
+                segments: torch.Tensor) -> torch.Tensor:
+    """The torch encoder's hidden states of a packed batch, every layer, stacked on a third axis
+    (rows × tokens × layers + 1 × d): what the graph computes."""
+    out = encode_embedded(encoder, word_embeddings, positions, segments, output_hidden_states=True)
+    return torch.stack(out.hidden_states, dim=2)
+
+
 class _EveryLayer(nn.Module):
-    """What the exporter traces: every layer's hidden states, stacked on a third axis."""
+    """What the exporter traces: `every_layer` of the encoder."""
 
     def __init__(self, encoder: nn.Module):
         super().__init__()
         self.encoder = encoder
 
     def forward(self, word_embeddings, positions, segments):
-        out = encode_embedded(self.encoder, word_embeddings, positions, segments, output_hidden_states=True)
-        return torch.stack(out.hidden_states, dim=2)
+        return every_layer(self.encoder, word_embeddings, positions, segments)
 
 
 def export_encoder_graph(encoder: nn.Module) -> bytes:
@@ -95,8 +102,7 @@ class GraphEncoder:
 
     def hidden_states(self, batch: PackedBatch) -> torch.Tensor:
         word_embeddings = nn.functional.embedding(batch.input_ids, self.word_embeddings)
-        feeds = self.runtime.feeds(word_embeddings, batch.positions, batch.segments)
-        return torch.from_numpy(self.runtime.session.run([OUTPUT], feeds)[0])
+        return self.runtime.run([OUTPUT], word_embeddings, batch.positions, batch.segments)[0]
 
     @classmethod
     def of(cls, encoder: nn.Module, graph: bytes | str | Path, threads: int = 1) -> GraphEncoder:
@@ -104,14 +110,20 @@ class GraphEncoder:
         return cls(encoder.config, encoder.get_input_embeddings().weight.detach(), graph, threads)
 
 
+def checked_graph_encoder(encoder: nn.Module, graph: bytes | str | Path, threads: int = 1) -> GraphEncoder:
+    """`GraphEncoder.of` the encoder on `graph`, once `check_encoder_graph` passes (ValueError otherwise)."""
+    graph_encoder = GraphEncoder.of(encoder, graph, threads)
+    check_encoder_graph(encoder, graph_encoder)
+    return graph_encoder
+
+
 def check_encoder_graph(encoder: nn.Module, graph_encoder: GraphEncoder) -> None:
     """Raise unless the graph gives the torch encoder's hidden states, every layer, on three
     rows with up to two sequences each (float rounding aside): a wrong graph is never used."""
     batch = random_batch(encoder, (9, 4, 3, 6, 2))
     with torch.inference_mode():
-        expected = torch.stack(encode_embedded(encoder, encoder.get_input_embeddings()(batch.input_ids),
-                                               batch.positions, batch.segments,
-                                               output_hidden_states=True).hidden_states, dim=2)
+        expected = every_layer(encoder, encoder.get_input_embeddings()(batch.input_ids), batch.positions,
+                               batch.segments)
     got = graph_encoder.hidden_states(batch)
     if got.shape != expected.shape:
         raise ValueError(f"the encoder graph's hidden states have shape {tuple(got.shape)}, "

@@ -102,21 +102,22 @@ class OnnxForward:
 
     session: object  # onnxruntime.InferenceSession; its run() is safe to call from several threads
 
-    @staticmethod
-    def feeds(word_embeddings: torch.Tensor, positions: torch.Tensor, segments: torch.Tensor) -> dict:
-        return {"word_embeddings": word_embeddings.detach().float().cpu().numpy(),
-                "positions": positions.cpu().numpy(), "segments": segments.cpu().numpy()}
+    def run(self, names: list[str], word_embeddings: torch.Tensor, positions: torch.Tensor,
+            segments: torch.Tensor) -> list[torch.Tensor]:
+        """The graph's outputs `names` for a packed batch's word embeddings, positions and segments."""
+        feeds = {"word_embeddings": word_embeddings.detach().float().cpu().numpy(),
+                 "positions": positions.cpu().numpy(), "segments": segments.cpu().numpy()}
+        return [torch.from_numpy(value) for value in self.session.run(names, feeds)]
 
     def __call__(self, word_embeddings: torch.Tensor, positions: torch.Tensor,
                  segments: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self.session.run(["logits"], self.feeds(word_embeddings, positions, segments))[0])
+        return self.run(["logits"], word_embeddings, positions, segments)[0]
 
     def explain(self, word_embeddings: torch.Tensor, positions: torch.Tensor, segments: torch.Tensor) -> TaggerOutput:
         """Every output: the logits, the attentions (per layer: rows × heads × T × T) and the gates
         (rows × T × d; None for the baseline)."""
         names = [output.name for output in self.session.get_outputs()]
-        values = dict(zip(names, map(torch.from_numpy, self.session.run(
-            names, self.feeds(word_embeddings, positions, segments)))))
+        values = dict(zip(names, self.run(names, word_embeddings, positions, segments)))
         attentions = tuple(values[name] for name in names if name.startswith("attention_"))
         if not attentions:
             raise ValueError("this graph has no attention outputs (made by an older version)")

@@ -23,10 +23,10 @@ import torch
 from torch import nn
 
 from fusion.evaluation.predictions import f1_from_counts, sentence_counts
-from fusion.model.encoder_graph import GraphEncoder
+from fusion.model.encoder_graph import GraphEncoder, every_layer
 from fusion.model.encoders import OFFLINE_ENCODER
 from fusion.model.modeling import PANX_LABELS, check_labels
-from fusion.model.packing import PackedBatch, encode_packed
+from fusion.model.packing import PackedBatch
 
 CONFIG_FILE = "probe_config.json"
 WEIGHTS_FILE = "probes.safetensors"
@@ -144,8 +144,9 @@ class CountingEncoder:
         self.calls += 1
         if isinstance(self.encoder, GraphEncoder):
             return self.encoder.hidden_states(batch).half()
-        out = encode_packed(self.encoder, batch.to(self.device), output_hidden_states=True)
-        return torch.stack(out.hidden_states, dim=2).half()  # rows × T × layers × d
+        batch = batch.to(self.device)
+        word_embeddings = self.encoder.get_input_embeddings()(batch.input_ids)
+        return every_layer(self.encoder, word_embeddings, batch.positions, batch.segments).half()
 
 
 def layer_features(encoder: nn.Module | CountingEncoder, tokenizer, sentences: list[list[str]],
